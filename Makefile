@@ -1,0 +1,35 @@
+# Two entry points: `make demo` (set up and run SAT on the built-in default) and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+PIP    := $(PY) -m pip
+# A bare `torch` requirement would pull a multi-GB CUDA build; pin the CPU wheel first.
+TORCH  ?= torch==2.13.0
+
+.PHONY: demo test env env-dev bench clean
+
+$(VENV)/.env-ok: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	$(PIP) install -q "$(TORCH)"
+	$(PIP) install -q -e .
+	touch $@
+
+$(VENV)/.dev-ok: $(VENV)/.env-ok
+	$(PIP) install -q -e ".[dev]"
+	touch $@
+
+env: $(VENV)/.env-ok
+env-dev: $(VENV)/.dev-ok
+
+demo: env
+	$(VENV)/bin/sat train
+
+test: env-dev
+	$(PY) -m pytest -q
+
+bench: env-dev
+	$(PY) benchmarks/noise_compare.py --config digits-flip40-sat --losses ce,sat,gce,sce,bootstrap,elr --seeds 0,1,2 --out benchmarks/results/digits_flip40.json
+
+clean:
+	rm -rf $(VENV) runs .pytest_cache

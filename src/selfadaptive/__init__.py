@@ -1,0 +1,20 @@
+"""selfadaptive: Self-Adaptive Training (Huang, Zhang & Zhang, NeurIPS 2020 / TPAMI 2022) in PyTorch.
+
+Quick start::
+
+    from selfadaptive import SelfAdaptiveLoss
+    criterion = SelfAdaptiveLoss(train_labels, num_classes=10, momentum=0.9, start_epoch=60)
+    loss = criterion(model(x), y, index, epoch)     # index: dataset indices of the batch
+"""
+from .config import Config, load_config
+from .errors import Interrupted, TrainingDiverged, UserError
+from .losses import (CrossEntropyLoss, EarlyLearningRegularizationLoss, GeneralizedCrossEntropyLoss, IndexedLoss,
+                     SelfAdaptiveLoss, SoftBootstrapLoss, SymmetricCrossEntropyLoss, build_loss)
+from .noise import LabelNoise, corrupt_labels
+from .trainer import train
+
+__version__ = "0.1.0"
+
+__all__ = ["SelfAdaptiveLoss", "CrossEntropyLoss", "GeneralizedCrossEntropyLoss", "SymmetricCrossEntropyLoss",
+           "SoftBootstrapLoss", "EarlyLearningRegularizationLoss", "IndexedLoss", "build_loss", "Config",
+           "load_config", "train", "corrupt_labels", "LabelNoise", "UserError", "TrainingDiverged", "Interrupted"]

@@ -1,0 +1,282 @@
+"""Typed run configuration: frozen dataclasses, loaded from YAML, with dotted CLI overrides.
+
+Unknown keys and values of the wrong type are errors (``UserError``).  The built-in defaults are
+the digits recipe that ``sat train`` runs with no arguments.
+"""
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field, fields, is_dataclass
+from pathlib import Path
+from typing import Any, Optional
+
+import yaml
+
+from .errors import UserError
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    name: str = "digits"            # digits | npz | csv
+    root: str = ""                  # file or folder the loader reads (npz/csv)
+    test_path: str = ""             # csv: a separate test file; empty = hold out test_fraction
+    test_fraction: float = 0.25     # digits/csv without test_path: seeded hold-out
+    label_column: str = "label"     # csv: the column that holds the labels
+    num_classes: int = 0            # 0: inferred as max label + 1; set it to catch stray labels
+    subset: int = 0                 # >0: a seeded random subset of the training set of this size
+    val_fraction: float = 0.0       # >0: a seeded validation split taken from the training set
+    split_seed: int = 0             # seeds test/val/subset splits, kept apart from `seed` so that
+                                    # runs with different seeds share one test set
+    batch_size: int = 64
+    eval_batch_size: int = 1024
+
+
+@dataclass(frozen=True)
+class NoiseConfig:
+    kind: str = "flip"              # none | uniform | flip
+    rate: float = 0.4
+    seed: Optional[int] = None      # None: use the run's seed
+
+
+@dataclass(frozen=True)
+class LossConfig:
+    name: str = "sat"               # ce | gce | sce | bootstrap | elr | sat
+    momentum: Optional[float] = None    # EMA momentum (SAT alpha 0.9, ELR beta 0.7 when None)
+    start_epoch: Optional[int] = None   # SAT E_s (60 when None)
+    variant: str = "ce"             # SAT: ce | sce
+    q: Optional[float] = None       # GCE (0.7)
+    alpha: Optional[float] = None   # SCE (0.1)
+    beta: Optional[float] = None    # SCE (1.0), bootstrap (0.95)
+    lam: Optional[float] = None     # ELR lambda (3.0)
+    bank_dtype: str = "float32"     # float32 | float16 | bfloat16
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    name: str = "mlp"               # mlp | cnn
+    base_width: int = 0             # 0: the model's default width
+    depth: int = 2                  # mlp: hidden layers
+    dropout: float = 0.0
+
+
+@dataclass(frozen=True)
+class OptimConfig:
+    name: str = "sgd"               # sgd | adam
+    lr: float = 0.01
+    momentum: float = 0.9
+    weight_decay: float = 0.0
+    nesterov: bool = False
+    epochs: int = 200
+    schedule: str = "cosine"        # cosine | step | constant, stepped once per epoch
+    milestones: tuple[int, ...] = ()    # step: epochs at which lr *= gamma
+    gamma: float = 0.1
+    warmup_epochs: int = 0
+
+
+@dataclass(frozen=True)
+class LogConfig:
+    progress: bool = True           # tqdm progress bar
+    checkpoint_every: int = 1       # epochs between checkpoints
+
+
+@dataclass(frozen=True)
+class Config:
+    data: DataConfig = field(default_factory=DataConfig)
+    noise: NoiseConfig = field(default_factory=NoiseConfig)
+    loss: LossConfig = field(default_factory=lambda: LossConfig(start_epoch=10))
+    model: ModelConfig = field(default_factory=lambda: ModelConfig(base_width=512))
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    log: LogConfig = field(default_factory=LogConfig)
+    seed: int = 0
+    device: str = "auto"            # auto | cpu | cuda | cuda:N | mps
+
+
+# ---------------------------------------------------------------------------------------------
+# Type checking and conversion
+
+
+def _type_name(tp) -> str:
+    return getattr(tp, "__name__", None) or str(tp).replace("typing.", "")
+
+
+def _coerce(value: Any, tp, key: str) -> Any:
+    """``value`` as type ``tp`` or a UserError naming ``key``.  Ints are accepted for floats."""
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        args = typing.get_args(tp)
+        if value is None and type(None) in args:
+            return None
+        inner = [a for a in args if a is not type(None)]
+        return _coerce(value, inner[0], key)
+    if origin is tuple:
+        (item_tp, _ellipsis) = typing.get_args(tp)
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            value = [value]
+        if not isinstance(value, (list, tuple)):
+            raise UserError(f"config key '{key}' expects a list of {_type_name(item_tp)}, got {value!r}")
+        return tuple(_coerce(v, item_tp, key) for v in value)
+    if tp is bool:
+        if isinstance(value, bool):
+            return value
+    elif tp is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+    elif tp is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        if isinstance(value, str):
+            # YAML 1.1 reads "1e-3" (no dot) as a string; users mean a number
+            try:
+                return float(value)
+            except ValueError:
+                pass
+    elif tp is str:
+        if isinstance(value, str):
+            return value
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return str(value)
+    raise UserError(f"config key '{key}' expects {_type_name(tp)}, got {value!r}")
+
+
+def _build(cls, values: dict, prefix: str = ""):
+    """Instantiate dataclass ``cls`` from a nested dict, rejecting unknown keys and wrong types.
+
+    Keys absent from ``values`` keep the dataclass default; ``load_config`` merges the full
+    default tree in first, so that defaults set by a parent (``Config.loss``) survive.
+    """
+    if not isinstance(values, dict):
+        raise UserError(f"config section '{prefix.rstrip('.') or '<root>'}' must be a mapping, got {values!r}")
+    hints = typing.get_type_hints(cls)
+    known = {f.name: f for f in fields(cls)}
+    unknown = sorted(set(values) - set(known))
+    if unknown:
+        key = prefix + unknown[0]
+        raise UserError(f"unknown config key '{key}'; known keys here: {', '.join(prefix + k for k in known)}")
+    kwargs = {}
+    for name in values:
+        tp = hints[name]
+        if is_dataclass(tp):
+            kwargs[name] = _build(tp, values[name], prefix + name + ".")
+        else:
+            kwargs[name] = _coerce(values[name], tp, prefix + name)
+    return cls(**kwargs)
+
+
+def to_dict(cfg) -> dict:
+    """Plain nested dict (tuples as lists) for YAML/JSON."""
+    def conv(v):
+        if isinstance(v, tuple):
+            return [conv(x) for x in v]
+        if isinstance(v, dict):
+            return {k: conv(x) for k, x in v.items()}
+        return v
+    return conv(dataclasses.asdict(cfg))
+
+
+def _set_dotted(tree: dict, key: str, value: Any) -> None:
+    parts = key.split(".")
+    node = tree
+    for p in parts[:-1]:
+        node = node.setdefault(p, {})
+        if not isinstance(node, dict):
+            raise UserError(f"config key '{key}': '{p}' is not a section")
+    node[parts[-1]] = value
+
+
+def parse_override(text: str) -> tuple[str, Any]:
+    """``'optim.lr=0.05'`` -> ``('optim.lr', 0.05)``; values are read as YAML scalars/lists."""
+    if "=" not in text:
+        raise UserError(f"override '{text}' must look like key=value, e.g. optim.lr=0.05")
+    key, raw = text.split("=", 1)
+    key = key.strip()
+    if not key:
+        raise UserError(f"override '{text}' has no key")
+    try:
+        value = yaml.safe_load(raw) if raw.strip() != "" else ""
+    except yaml.YAMLError:
+        value = raw
+    return key, value
+
+
+def read_yaml(path: str | Path) -> dict:
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"config file not found: {path}")
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as e:
+        first = str(e).splitlines()[0] if str(e) else "parse error"
+        raise UserError(f"config file {path} is not valid YAML: {first}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise UserError(f"config file {path} must hold a mapping at the top level")
+    data.pop("description", None)   # presets carry a one-line description for `sat presets`
+    return data
+
+
+def load_config(path: str | Path | None = None, overrides: list[str] | tuple[str, ...] = ()) -> Config:
+    """Defaults <- YAML file (if any) <- dotted overrides, validated."""
+    tree: dict = read_yaml(path) if path else {}
+    for text in overrides:
+        key, value = parse_override(text)
+        _set_dotted(tree, key, value)
+    cfg = _build(Config, _merge(to_dict(Config()), tree))
+    validate(cfg)
+    return cfg
+
+
+def _merge(base: dict, over: dict) -> dict:
+    out = dict(base)
+    for k, v in over.items():
+        out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
+
+
+def save_config(cfg: Config, path: str | Path) -> None:
+    Path(path).write_text(yaml.safe_dump(to_dict(cfg), sort_keys=False))
+
+
+CHOICES = {
+    "data.name": ("digits", "npz", "csv"),
+    "noise.kind": ("none", "uniform", "flip"),
+    "loss.name": ("ce", "gce", "sce", "bootstrap", "elr", "sat"),
+    "loss.variant": ("ce", "sce"),
+    "loss.bank_dtype": ("float32", "float16", "bfloat16"),
+    "model.name": ("mlp", "cnn"),
+    "optim.name": ("sgd", "adam"),
+    "optim.schedule": ("cosine", "step", "constant"),
+}
+
+
+def validate(cfg: Config) -> None:
+    """Range and choice checks that types alone cannot express."""
+    for key, choices in CHOICES.items():
+        section, name = key.split(".")
+        value = getattr(getattr(cfg, section), name)
+        if value not in choices:
+            raise UserError(f"config key '{key}' must be one of {', '.join(choices)}; got {value!r}")
+    def check(ok: bool, msg: str):
+        if not ok:
+            raise UserError(msg)
+    check(0.0 <= cfg.noise.rate <= 1.0, f"noise.rate must be in [0, 1], got {cfg.noise.rate}")
+    check(0.0 <= cfg.data.val_fraction < 1.0, f"data.val_fraction must be in [0, 1), got {cfg.data.val_fraction}")
+    check(0.0 < cfg.data.test_fraction < 1.0, f"data.test_fraction must be in (0, 1), got {cfg.data.test_fraction}")
+    check(cfg.data.num_classes >= 0, f"data.num_classes must be >= 0, got {cfg.data.num_classes}")
+    check(cfg.data.subset >= 0, f"data.subset must be >= 0, got {cfg.data.subset}")
+    check(cfg.data.batch_size >= 1, f"data.batch_size must be >= 1, got {cfg.data.batch_size}")
+    check(cfg.data.eval_batch_size >= 1, f"data.eval_batch_size must be >= 1, got {cfg.data.eval_batch_size}")
+    check(cfg.optim.epochs >= 1, f"optim.epochs must be >= 1, got {cfg.optim.epochs}")
+    check(cfg.optim.lr > 0, f"optim.lr must be > 0, got {cfg.optim.lr}")
+    check(cfg.optim.weight_decay >= 0, f"optim.weight_decay must be >= 0, got {cfg.optim.weight_decay}")
+    check(cfg.log.checkpoint_every >= 1, f"log.checkpoint_every must be >= 1, got {cfg.log.checkpoint_every}")
+    if cfg.loss.momentum is not None:
+        check(0.0 <= cfg.loss.momentum <= 1.0, f"loss.momentum must be in [0, 1], got {cfg.loss.momentum}")
+    if cfg.loss.start_epoch is not None:
+        check(cfg.loss.start_epoch >= 0, f"loss.start_epoch must be >= 0, got {cfg.loss.start_epoch}")
+    check(0.0 <= cfg.model.dropout < 1.0, f"model.dropout must be in [0, 1), got {cfg.model.dropout}")
+    check(cfg.model.base_width >= 0, f"model.base_width must be >= 0, got {cfg.model.base_width}")
+    if cfg.data.name in ("npz", "csv"):
+        check(bool(cfg.data.root), f"data.name={cfg.data.name} needs data.root=PATH")

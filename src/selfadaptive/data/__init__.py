@@ -1,0 +1,112 @@
+"""Data sources.  ``build_data(cfg.data)`` returns a checked, split ``DataBundle``.
+
+Every dataset yields ``(x, y, index)``.  Sources: ``digits`` (scikit-learn, the built-in
+default), ``npz`` (``x_train``/``y_train``/``x_test``/``y_test``) and ``csv`` (feature columns plus
+a named label column).
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+from sklearn.model_selection import train_test_split
+
+from ..errors import UserError
+from .base import ArrayDataset, DataBundle, batches, input_stats, to_float
+from .sources import encode_labels, images_to_nchw, load_digits_arrays, load_npz_arrays, read_csv_table
+
+
+def _check_labels(y: np.ndarray, where: str) -> np.ndarray:
+    y = np.asarray(y)
+    if y.ndim != 1:
+        raise UserError(f"{where}: labels must be a 1-d array, got shape {y.shape}")
+    if y.dtype.kind == "f":
+        if not np.all(np.isfinite(y)) or not np.all(y == np.round(y)):
+            raise UserError(f"{where}: labels must be whole numbers")
+    elif y.dtype.kind not in "iu":
+        raise UserError(f"{where}: labels must be integers, got dtype {y.dtype}")
+    y = y.astype(np.int64)
+    if y.size and y.min() < 0:
+        raise UserError(f"{where}: labels must be >= 0, found {int(y.min())}")
+    return y
+
+
+def _split(n: int, fraction: float, y: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Seeded (stratified where every class has 2+ samples) split of range(n): (kept, held_out)."""
+    counts = np.bincount(y)
+    stratify = y if counts[counts > 0].min() >= 2 and round(fraction * n) >= (counts > 0).sum() else None
+    kept, held = train_test_split(np.arange(n), test_size=fraction, random_state=seed, stratify=stratify)
+    return np.sort(kept), np.sort(held)
+
+
+def _to_tensor(x: np.ndarray) -> torch.Tensor:
+    if x.dtype == np.uint8:
+        return torch.from_numpy(np.ascontiguousarray(x))
+    if x.dtype.kind not in "fiu":
+        raise UserError(f"inputs must be numeric, got dtype {x.dtype}")
+    return torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
+
+
+def build_data(cfg) -> DataBundle:
+    """Read the source named by ``cfg.name`` (a ``DataConfig``), then subset / split and check it."""
+    if cfg.name == "digits":
+        x, y, names = load_digits_arrays()
+        train_rows, test_rows = _split(len(y), cfg.test_fraction, y, cfg.split_seed)
+        x_tr, y_tr, x_te, y_te = x[train_rows], y[train_rows], x[test_rows], y[test_rows]
+        where = "digits"
+    elif cfg.name == "npz":
+        arrays = load_npz_arrays(cfg.root)
+        where = cfg.root
+        x_tr, x_te = (images_to_nchw(arrays[k], f"{where} {k}") for k in ("x_train", "x_test"))
+        y_tr = _check_labels(arrays["y_train"], f"{where} y_train")
+        y_te = _check_labels(arrays["y_test"], f"{where} y_test")
+        names = [str(c) for c in arrays["classes"]] if "classes" in arrays else None
+        if x_tr.shape[1:] != x_te.shape[1:]:
+            raise UserError(f"{where}: x_train has sample shape {x_tr.shape[1:]} but x_test has {x_te.shape[1:]}")
+        for k, xx, yy in (("train", x_tr, y_tr), ("test", x_te, y_te)):
+            if len(xx) != len(yy):
+                raise UserError(f"{where}: x_{k} has {len(xx)} rows but y_{k} has {len(yy)}")
+    elif cfg.name == "csv":
+        where = cfg.root
+        x_tr, raw_tr, _ = read_csv_table(cfg.root, cfg.label_column)
+        if cfg.test_path:
+            x_te, raw_te, feat_te = read_csv_table(cfg.test_path, cfg.label_column)
+            if x_te.shape[1] != x_tr.shape[1]:
+                raise UserError(f"{cfg.test_path} has {x_te.shape[1]} feature columns, {cfg.root} has {x_tr.shape[1]}")
+            y_tr, y_te, names = encode_labels(raw_tr, raw_te, where)
+        else:
+            y_all, _, names = encode_labels(raw_tr, [], where)
+            train_rows, test_rows = _split(len(y_all), cfg.test_fraction, y_all, cfg.split_seed)
+            x_tr, x_te, y_tr, y_te = x_tr[train_rows], x_tr[test_rows], y_all[train_rows], y_all[test_rows]
+    else:
+        raise UserError(f"unknown data.name {cfg.name!r}; choose digits, npz or csv")
+
+    if len(y_tr) == 0:
+        raise UserError(f"{where}: the training set is empty")
+    if len(y_te) == 0:
+        raise UserError(f"{where}: the test set is empty")
+    k_seen = int(max(y_tr.max(), y_te.max())) + 1
+    num_classes = cfg.num_classes or k_seen
+    if k_seen > num_classes:
+        raise UserError(f"{where}: label {k_seen - 1} is out of range for data.num_classes={num_classes}")
+    if num_classes < 2:
+        raise UserError(f"{where}: need at least 2 classes, found {num_classes}")
+    names = names if names and len(names) == num_classes else [str(i) for i in range(num_classes)]
+
+    train = ArrayDataset(_to_tensor(x_tr), torch.from_numpy(y_tr))
+    if cfg.subset:
+        if cfg.subset > len(train):
+            raise UserError(f"data.subset={cfg.subset} exceeds the {len(train)} training samples")
+        # a seeded sample, never a slice: files sorted by class would give a few classes only
+        rows = np.sort(np.random.default_rng(cfg.split_seed).choice(len(train), cfg.subset, replace=False))
+        train = train.take(rows)
+    val = None
+    if cfg.val_fraction > 0:
+        kept, held = _split(len(train), cfg.val_fraction, train.y.numpy(), cfg.split_seed + 1)
+        train, val = train.take(kept), train.take(held)
+    mean, std = input_stats(train.x)
+    return DataBundle(train=train, test=ArrayDataset(_to_tensor(x_te), torch.from_numpy(y_te)), val=val,
+                      num_classes=num_classes, class_names=names, mean=mean, std=std,
+                      info={"source": where})
+
+
+__all__ = ["ArrayDataset", "DataBundle", "build_data", "batches", "to_float", "input_stats"]

@@ -1,0 +1,60 @@
+"""Side-effect-free building blocks shared by the losses, the trainer and the reports.
+
+Nothing here keeps state or touches the disk; the stateful wrappers (the loss modules, the
+trainer) call these functions.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+
+def one_hot_bank(labels: torch.Tensor, num_classes: int, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    """The initial target bank: one row per sample, the one-hot of its given label.
+
+    labels: (N,) int64 in [0, K).  Returns (N, K) of ``dtype``.
+    """
+    return F.one_hot(labels.long(), num_classes).to(dtype)
+
+
+def ema_update(targets: torch.Tensor, probs: torch.Tensor, momentum: float) -> torch.Tensor:
+    """The SAT target update ``t <- a * t + (1 - a) * p``.
+
+    targets: (B, K) current rows of the bank; probs: (B, K) detached model probabilities.
+    Returns the new rows (B, K) in float32, whatever the dtype of ``targets``.
+    """
+    return momentum * targets.float() + (1.0 - momentum) * probs.float()
+
+
+def confidence_weights(targets: torch.Tensor) -> torch.Tensor:
+    """SAT's per-sample weight ``w_i = max_j t_ij``.  targets: (B, K) -> (B,)."""
+    return targets.max(dim=1).values
+
+
+def soft_cross_entropy(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """Per-sample ``-sum_j t_ij log softmax(z_i)_j``.  logits, targets: (B, K) -> (B,)."""
+    return -(targets * F.log_softmax(logits.float(), dim=1)).sum(dim=1)
+
+
+def weighted_mean(values: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    """``sum_i w_i v_i / sum_i w_i``.  values, weights: (B,) -> scalar."""
+    return (weights * values).sum() / weights.sum()
+
+
+def accuracy(logits_or_pred: torch.Tensor, labels: torch.Tensor) -> float:
+    """Fraction of rows whose prediction equals ``labels``; accepts (B, K) logits or (B,) classes."""
+    pred = logits_or_pred.argmax(dim=1) if logits_or_pred.dim() == 2 else logits_or_pred
+    if labels.numel() == 0:
+        return float("nan")
+    return (pred == labels).float().mean().item()
+
+
+def target_recovery(soft_targets: torch.Tensor, clean_labels: torch.Tensor, noisy_mask: torch.Tensor) -> float:
+    """Fraction of corrupted samples whose target now points at the true class.
+
+    soft_targets: (N, K); clean_labels: (N,); noisy_mask: (N,) bool.  NaN when nothing is noisy.
+    """
+    if int(noisy_mask.sum()) == 0:
+        return float("nan")
+    pred = soft_targets[noisy_mask].float().argmax(dim=1)
+    return (pred == clean_labels[noisy_mask]).float().mean().item()

@@ -1,0 +1,46 @@
+"""Training losses, one module each, and the registry the config refers to by ``loss.name``."""
+from __future__ import annotations
+
+import torch
+
+from .base import IndexedLoss
+from .bootstrap import SoftBootstrapLoss
+from .ce import CrossEntropyLoss
+from .elr import EarlyLearningRegularizationLoss
+from .gce import GeneralizedCrossEntropyLoss
+from .sat import SelfAdaptiveLoss
+from .sce import SymmetricCrossEntropyLoss
+
+LOSS_NAMES = ("ce", "gce", "sce", "bootstrap", "elr", "sat")
+
+
+def _pick(value, default):
+    return default if value is None else value
+
+
+def build_loss(cfg, labels: torch.Tensor, num_classes: int) -> IndexedLoss:
+    """The loss named by ``cfg.name`` (a ``LossConfig``); a field left at None takes the method's default.
+
+    labels: (N,) given training labels, indexed by dataset index.
+    """
+    bank_dtype = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}[cfg.bank_dtype]
+    name = cfg.name
+    if name == "ce":
+        return CrossEntropyLoss()
+    if name == "gce":
+        return GeneralizedCrossEntropyLoss(q=_pick(cfg.q, 0.7))
+    if name == "sce":
+        return SymmetricCrossEntropyLoss(alpha=_pick(cfg.alpha, 0.1), beta=_pick(cfg.beta, 1.0))
+    if name == "bootstrap":
+        return SoftBootstrapLoss(beta=_pick(cfg.beta, 0.95))
+    if name == "elr":
+        return EarlyLearningRegularizationLoss(len(labels), num_classes, lam=_pick(cfg.lam, 3.0),
+                                               momentum=_pick(cfg.momentum, 0.7), bank_dtype=bank_dtype)
+    if name == "sat":
+        return SelfAdaptiveLoss(labels, num_classes, momentum=_pick(cfg.momentum, 0.9),
+                                start_epoch=_pick(cfg.start_epoch, 60), variant=cfg.variant, bank_dtype=bank_dtype)
+    raise ValueError(f"unknown loss {name!r}; choose one of {', '.join(LOSS_NAMES)}")
+
+
+__all__ = ["IndexedLoss", "CrossEntropyLoss", "GeneralizedCrossEntropyLoss", "SymmetricCrossEntropyLoss",
+           "SoftBootstrapLoss", "EarlyLearningRegularizationLoss", "SelfAdaptiveLoss", "build_loss", "LOSS_NAMES"]

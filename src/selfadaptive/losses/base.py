@@ -1,0 +1,24 @@
+"""The interface every training loss in this package follows."""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+class IndexedLoss(nn.Module):
+    """A loss called as ``loss(logits, targets, index, epoch)``.
+
+    logits: (B, K) raw scores; targets: (B,) given labels; index: (B,) dataset indices of the
+    samples; epoch: the current epoch, counted from 0.  Losses that keep per-sample state hold it
+    in a registered buffer so that ``.to()``, ``state_dict()`` and checkpoints carry it.
+    """
+
+    #: name of the per-sample target buffer, or None when the loss keeps none
+    bank_name: str | None = None
+
+    def forward(self, logits: torch.Tensor, targets: torch.Tensor, index: torch.Tensor, epoch: int) -> torch.Tensor:
+        raise NotImplementedError
+
+    def bank(self) -> torch.Tensor | None:
+        """The (N, K) per-sample targets, if this loss keeps any."""
+        return getattr(self, self.bank_name) if self.bank_name else None

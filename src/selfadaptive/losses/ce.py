@@ -1,0 +1,14 @@
+"""Plain cross-entropy (empirical risk minimisation), the baseline every method is compared to."""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from .base import IndexedLoss
+
+
+class CrossEntropyLoss(IndexedLoss):
+    """``loss = mean_i -log softmax(f(x_i))_{y_i}``; ignores ``index`` and ``epoch``."""
+
+    def forward(self, logits: torch.Tensor, targets: torch.Tensor, index: torch.Tensor, epoch: int) -> torch.Tensor:
+        return F.cross_entropy(logits.float(), targets)

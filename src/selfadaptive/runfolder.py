@@ -1,0 +1,88 @@
+"""The run folder: everything a run produces, and all that reports and ``sat eval`` read.
+
+::
+
+    RUN/config.yaml       the resolved config
+    RUN/metrics.jsonl     one JSON row per epoch
+    RUN/noise.npz         clean_labels, noisy_labels, noisy_mask, corrupted_indices (training set)
+    RUN/soft_targets.npy  final per-sample targets (N, K) float32, for losses that keep a bank
+    RUN/checkpoint.pt     latest checkpoint (atomic; weights_only-loadable)
+    RUN/summary.json      headline numbers
+"""
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+
+from .checkpoint import atomic_write
+from .errors import UserError
+
+
+def _clean(v):
+    """JSON-safe values: NaN/inf become null."""
+    if isinstance(v, float) and not math.isfinite(v):
+        return None
+    if isinstance(v, dict):
+        return {k: _clean(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_clean(x) for x in v]
+    return v
+
+
+class RunDir:
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+
+    config = property(lambda self: self.path / "config.yaml")
+    metrics = property(lambda self: self.path / "metrics.jsonl")
+    noise = property(lambda self: self.path / "noise.npz")
+    soft_targets = property(lambda self: self.path / "soft_targets.npy")
+    checkpoint = property(lambda self: self.path / "checkpoint.pt")
+    summary = property(lambda self: self.path / "summary.json")
+
+    def require(self) -> "RunDir":
+        """Check this is an existing run folder; a UserError otherwise."""
+        if not self.path.is_dir():
+            raise UserError(f"run folder not found: {self.path}")
+        if not self.config.is_file():
+            raise UserError(f"{self.path} is not a run folder (no config.yaml)")
+        return self
+
+    def append_metrics(self, row: dict) -> None:
+        with open(self.metrics, "a") as fh:
+            fh.write(json.dumps(_clean(row)) + "\n")
+
+    def read_metrics(self) -> list[dict]:
+        if not self.metrics.is_file():
+            return []
+        rows = []
+        for line in self.metrics.read_text().splitlines():
+            if line.strip():
+                try:
+                    rows.append(json.loads(line))
+                except json.JSONDecodeError:
+                    break   # a line torn by a crash ends the usable log
+        return rows
+
+    def keep_metrics_before(self, epoch: int) -> None:
+        """Drop rows of epochs >= ``epoch`` (written after the checkpoint a resume starts from)."""
+        rows = [r for r in self.read_metrics() if r.get("epoch", -1) < epoch]
+        text = "".join(json.dumps(r) + "\n" for r in rows)
+        atomic_write(self.metrics, lambda fh: fh.write(text.encode()))
+
+    def write_json(self, path: Path, data: dict) -> None:
+        text = json.dumps(_clean(data), indent=2) + "\n"
+        atomic_write(path, lambda fh: fh.write(text.encode()))
+
+    def write_summary(self, summary: dict) -> None:
+        self.write_json(self.summary, summary)
+
+    def read_summary(self) -> dict:
+        return json.loads(self.summary.read_text()) if self.summary.is_file() else {}
+
+    def write_soft_targets(self, bank) -> None:
+        arr = bank.detach().float().cpu().numpy()
+        atomic_write(self.soft_targets, lambda fh: np.save(fh, arr))

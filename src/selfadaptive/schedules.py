@@ -1,0 +1,31 @@
+"""Learning-rate schedules as pure functions of the epoch (stepped once per epoch, as in the paper)."""
+from __future__ import annotations
+
+import math
+
+
+def learning_rate(epoch: int, base_lr: float, epochs: int, schedule: str = "cosine",
+                  milestones: tuple[int, ...] = (), gamma: float = 0.1, warmup_epochs: int = 0) -> float:
+    """The learning rate for ``epoch`` (counted from 0).
+
+    * ``cosine``: ``base * (1 + cos(pi * e / epochs)) / 2`` -- CosineAnnealingLR(T_max=epochs),
+      stepped per epoch;
+    * ``step``: ``base * gamma ** (number of milestones <= e)``;
+    * ``constant``: ``base``.
+
+    With ``warmup_epochs = W > 0`` the first W epochs ramp linearly: ``base * (e + 1) / W``.
+    """
+    if epoch < warmup_epochs:
+        return base_lr * (epoch + 1) / warmup_epochs
+    if schedule == "cosine":
+        return base_lr * 0.5 * (1.0 + math.cos(math.pi * epoch / epochs))
+    if schedule == "step":
+        return base_lr * gamma ** sum(1 for m in milestones if epoch >= m)
+    if schedule == "constant":
+        return base_lr
+    raise ValueError(f"unknown schedule {schedule!r}")
+
+
+def epoch_seed(seed: int, epoch: int) -> int:
+    """Seed of the data order of ``epoch``: a pure function, so a resumed run sees the same order."""
+    return (seed * 1_000_003 + epoch * 7919 + 12345) % (2**63)

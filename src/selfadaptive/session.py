@@ -1,0 +1,240 @@
+"""Everything around the training loop: building a run, resuming it, per-epoch rows and the summary.
+
+Kept out of ``train.py`` so that the loop itself reads top to bottom.
+"""
+from __future__ import annotations
+
+import random
+import signal
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from . import functional as SF
+from .checkpoint import load_checkpoint, set_rng_state
+from .config import Config, save_config
+from .data import DataBundle, build_data
+from .devices import resolve_device
+from .errors import Interrupted, UserError
+from .losses import IndexedLoss, build_loss
+from .models import build_model
+from .noise import LabelNoise, corrupt_labels
+from .runfolder import RunDir
+
+
+@dataclass
+class Session:
+    """The live objects and counters of one training run."""
+
+    cfg: Config
+    run: RunDir
+    device: torch.device
+    data: DataBundle
+    noise: LabelNoise
+    model: torch.nn.Module
+    loss_fn: IndexedLoss
+    optimizer: torch.optim.Optimizer
+    x_train: torch.Tensor           # (N, ...) training inputs on device, stored dtype
+    y_train: torch.Tensor           # (N,) given (noisy) labels on device
+    clean_labels: torch.Tensor      # (N,) on device
+    noisy_mask: torch.Tensor        # (N,) bool on device
+    train_pred: torch.Tensor        # (N,) last training-pass prediction of each sample, -1 if unseen
+    sums: torch.Tensor              # (3,) loss sum, correct, seen in the current epoch
+    epoch: int = 0                  # first epoch to run
+    step: int = 0                   # first step of that epoch to run
+    elapsed: float = 0.0            # seconds spent before this process (resume)
+    t0: float = field(default_factory=time.time)
+    quiet: bool = False
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def build_optimizer(cfg, model: torch.nn.Module) -> torch.optim.Optimizer:
+    params = [p for p in model.parameters() if p.requires_grad]
+    if cfg.name == "sgd":
+        return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay,
+                               nesterov=cfg.nesterov and cfg.momentum > 0)
+    if cfg.name == "adam":
+        return torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    raise UserError(f"unknown optim.name {cfg.name!r}; choose sgd or adam")
+
+
+def load_noise(path: Path, n: int) -> LabelNoise:
+    with np.load(path, allow_pickle=False) as z:
+        noise = LabelNoise(clean_labels=z["clean_labels"], noisy_labels=z["noisy_labels"], noisy_mask=z["noisy_mask"],
+                           corrupted_indices=z["corrupted_indices"], kind=str(z["kind"]), rate=float(z["rate"]))
+    if noise.noisy_labels.shape[0] != n:
+        raise UserError(f"{path} holds {noise.noisy_labels.shape[0]} labels but the training set has {n}")
+    return noise
+
+
+def setup(cfg: Config, run: RunDir, resume: bool, model=None, data=None, quiet: bool = False) -> Session:
+    """Build (or restore, with ``resume``) every object of a run."""
+    device = resolve_device(cfg.device)
+    if resume:
+        run.require()
+        if not run.checkpoint.is_file():
+            raise UserError(f"{run.path} has no checkpoint.pt to resume from")
+    elif run.config.exists() or run.checkpoint.exists():
+        raise UserError(f"{run.path} already holds a run; resume it with --resume {run.path} or choose another --out")
+    seed_everything(cfg.seed)
+    data = data if data is not None else build_data(cfg.data)
+    k = data.num_classes
+    if resume and run.noise.is_file():
+        noise = load_noise(run.noise, len(data.train))
+    else:
+        noise_seed = cfg.seed if cfg.noise.seed is None else cfg.noise.seed
+        noise = corrupt_labels(data.train.y.numpy(), k, cfg.noise.rate, cfg.noise.kind, seed=noise_seed)
+    labels = torch.from_numpy(noise.noisy_labels)
+    model = (model if model is not None else build_model(cfg.model, k, data.input_shape, data.mean, data.std)).to(device)
+    loss_fn = build_loss(cfg.loss, labels, k).to(device)
+    n = len(labels)
+    s = Session(cfg=cfg, run=run, device=device, data=data, noise=noise, model=model, loss_fn=loss_fn,
+                optimizer=build_optimizer(cfg.optim, model), x_train=data.train.x.to(device), y_train=labels.to(device),
+                clean_labels=torch.from_numpy(noise.clean_labels).to(device),
+                noisy_mask=torch.from_numpy(noise.noisy_mask).to(device),
+                train_pred=torch.full((n,), -1, dtype=torch.long, device=device),
+                sums=torch.zeros(3, device=device), quiet=quiet)
+    if resume:
+        state = load_checkpoint(run.checkpoint, map_location=device)
+        try:
+            model.load_state_dict(state["model"])
+            loss_fn.load_state_dict(state["loss"])
+            s.optimizer.load_state_dict(state["optimizer"])
+        except (RuntimeError, KeyError, ValueError) as e:
+            raise UserError(f"{run.checkpoint} does not match this run's model/loss: {str(e).splitlines()[0][:200]}") from None
+        set_rng_state(state["rng"])
+        s.epoch, s.step, s.elapsed = int(state["epoch"]), int(state["step"]), float(state["elapsed"])
+        s.sums.copy_(state["sums"])
+        s.train_pred.copy_(state["train_pred"])
+        run.keep_metrics_before(s.epoch)
+        _say(s, f"resuming {run.path} at epoch {s.epoch}" + (f", step {s.step}" if s.step else ""))
+    else:
+        run.path.mkdir(parents=True, exist_ok=True)
+        save_config(cfg, run.config)
+        noise.save(run.noise)
+        _say(s, describe_noise(noise))
+    s.t0 = time.time()
+    return s
+
+
+def describe_noise(noise: LabelNoise) -> str:
+    n, wrong = noise.noisy_labels.size, int(noise.noisy_mask.sum())
+    if noise.kind == "none" or noise.rate == 0:
+        return f"label noise: none ({n} training labels)"
+    return (f"label noise: {noise.kind} at rate {noise.rate:g}: {wrong} of {n} training labels are wrong "
+            f"(realised rate {noise.realised_rate:.3f})")
+
+
+def _say(s: Session, msg: str) -> None:
+    if not s.quiet:
+        print(msg, flush=True)
+
+
+def _frac(mask_hits: torch.Tensor) -> float | None:
+    return mask_hits.float().mean().item() if mask_hits.numel() else None
+
+
+def epoch_row(s: Session, epoch: int, lr: float, test_acc: float | None, val_acc: float | None) -> dict:
+    """One metrics.jsonl row.  Training-subset accuracies come from the training forward passes of
+    this epoch (train mode, the inputs the model was fitted on), so they cost no extra pass."""
+    loss_sum, correct, seen = s.sums.tolist()
+    row = {"epoch": epoch, "lr": lr, "train_loss": loss_sum / seen, "train_acc": correct / seen, "test_acc": test_acc}
+    if val_acc is not None:
+        row["val_acc"] = val_acc
+    if bool(s.noisy_mask.any()):
+        noisy, clean = s.noisy_mask, ~s.noisy_mask
+        pred = s.train_pred
+        row["train_acc_clean"] = _frac(pred[clean] == s.clean_labels[clean])      # clean subset
+        row["train_acc_noisy"] = _frac(pred[noisy] == s.clean_labels[noisy])      # noisy subset, true labels
+        row["train_memorised_noisy"] = _frac(pred[noisy] == s.y_train[noisy])     # noisy subset, wrong labels
+        bank = s.loss_fn.bank()
+        if bank is not None:
+            row["target_recovery"] = SF.target_recovery(bank, s.clean_labels, noisy)
+    row["time_s"] = s.elapsed + time.time() - s.t0
+    return row
+
+
+def summarize(s: Session) -> dict:
+    """Write soft_targets.npy and summary.json from the run folder's metrics; print the headline."""
+    rows = s.run.read_metrics()
+    if not rows:
+        raise UserError(f"{s.run.metrics} holds no epochs")
+    last = rows[-1]
+    best = max(rows, key=lambda r: r["test_acc"])
+    noise = s.noise
+    summary = {
+        "loss": s.cfg.loss.name, "data": s.cfg.data.name, "seed": s.cfg.seed, "device": str(s.device),
+        "epochs": last["epoch"] + 1, "num_train": int(noise.noisy_labels.size),
+        "noise_kind": noise.kind, "noise_rate": noise.rate, "noise_rate_realised": noise.realised_rate,
+        "num_noisy": int(noise.noisy_mask.sum()),
+        "test_acc_last": last["test_acc"], "test_acc_best": best["test_acc"], "best_epoch": best["epoch"],
+    }
+    if "val_acc" in last:
+        best_val = max(rows, key=lambda r: r["val_acc"])
+        summary.update(val_acc_last=last["val_acc"], val_acc_best=best_val["val_acc"], best_val_epoch=best_val["epoch"],
+                       test_acc_at_best_val=best_val["test_acc"])
+    bank = s.loss_fn.bank()
+    if bank is not None:
+        s.run.write_soft_targets(bank)
+    if "target_recovery" in last:
+        summary["target_recovery"] = last["target_recovery"]
+        summary["num_noisy_recovered"] = round(last["target_recovery"] * summary["num_noisy"])
+    summary["wall_time_s"] = s.elapsed + time.time() - s.t0
+    s.run.write_summary(summary)
+    _say(s, headline(summary) + f"\nrun folder: {s.run.path}")
+    return summary
+
+
+def headline(summary: dict) -> str:
+    name = summary["loss"].upper()
+    lines = [f"{name}: test accuracy {100 * summary['test_acc_last']:.2f}% at the last epoch "
+             f"(best {100 * summary['test_acc_best']:.2f}% at epoch {summary['best_epoch']})"]
+    if "test_acc_at_best_val" in summary:
+        lines.append(f"  test accuracy at the best validation epoch ({summary['best_val_epoch']}): "
+                     f"{100 * summary['test_acc_at_best_val']:.2f}%")
+    if "num_noisy_recovered" in summary and summary["num_noisy"]:
+        lines.append(f"  {name} targets now give the true class for {summary['num_noisy_recovered']} of the "
+                     f"{summary['num_noisy']} wrong training labels ({100 * summary['target_recovery']:.1f}%)")
+    return "\n".join(lines)
+
+
+class StopSignals:
+    """Turn SIGINT/SIGTERM into a flag the loop checks after each step; a second signal aborts at once."""
+
+    def __init__(self):
+        self.signum: int | None = None
+        self._old: dict = {}
+
+    @property
+    def requested(self) -> bool:
+        return self.signum is not None
+
+    def _handle(self, signum, frame):
+        if self.signum is not None:
+            raise KeyboardInterrupt
+        self.signum = signum
+
+    def interrupted(self, checkpoint: Path) -> Interrupted:
+        name = signal.Signals(self.signum).name
+        return Interrupted(self.signum, f"{name} received: checkpoint saved to {checkpoint}; "
+                                        f"continue with: sat train --resume {checkpoint.parent}")
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self._old[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def __exit__(self, *exc):
+        for sig, handler in self._old.items():
+            signal.signal(sig, handler)
+        return False

@@ -1,0 +1,83 @@
+"""The supervised training loop: one function, read top to bottom.
+
+``train(cfg, out)`` builds data, noise, model, loss and optimiser from a ``Config``, trains, and
+leaves a self-describing run folder (see ``runfolder``).  ``train(cfg, out, resume=True)``
+continues from ``out/checkpoint.pt`` and ends bit-identical (on the same device) to a run that
+was never stopped: model, optimiser, target bank, RNG states, data order, epoch and step are all
+restored.  SIGINT/SIGTERM save a checkpoint at the current step and raise ``Interrupted``.
+"""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import torch
+from tqdm.auto import tqdm
+
+from .checkpoint import rng_state, save_checkpoint, set_rng_state
+from .config import Config
+from .data import batches, to_float
+from .errors import TrainingDiverged
+from .evaluation import accuracy_on
+from .runfolder import RunDir
+from .schedules import epoch_seed, learning_rate
+from .session import Session, StopSignals, epoch_row, summarize, setup
+
+
+def train(cfg: Config, out: str | Path, resume: bool = False, model: torch.nn.Module | None = None,
+          data=None, quiet: bool = False) -> dict:
+    """Train per ``cfg`` into run folder ``out``; returns the summary dict (also in summary.json)."""
+    s: Session = setup(cfg, RunDir(out), resume=resume, model=model, data=data, quiet=quiet)
+    model, loss_fn, optimizer, device = s.model, s.loss_fn, s.optimizer, s.device
+    x_train, y_train, n = s.x_train, s.y_train, len(s.y_train)
+    epochs, bs = cfg.optim.epochs, cfg.data.batch_size
+    bar = tqdm(total=epochs, initial=s.epoch, disable=quiet or not cfg.log.progress, unit="epoch", leave=False)
+
+    def checkpoint(epoch: int, step: int) -> None:
+        save_checkpoint(s.run.checkpoint, {
+            "model": model.state_dict(), "optimizer": optimizer.state_dict(), "loss": loss_fn.state_dict(),
+            "rng": rng_state(), "epoch": epoch, "step": step, "sums": s.sums.cpu(), "train_pred": s.train_pred.cpu(),
+            "elapsed": s.elapsed + time.time() - s.t0})
+
+    with StopSignals() as stop:
+        for epoch in range(s.epoch, epochs):
+            lr = learning_rate(epoch, cfg.optim.lr, epochs, cfg.optim.schedule, cfg.optim.milestones,
+                               cfg.optim.gamma, cfg.optim.warmup_epochs)
+            for group in optimizer.param_groups:
+                group["lr"] = lr
+            model.train()
+            # the order is a pure function of (seed, epoch), so a resumed epoch replays it exactly
+            order = torch.randperm(n, generator=torch.Generator().manual_seed(epoch_seed(cfg.seed, epoch)))
+            for step, idx in enumerate(batches(n, bs, order)):
+                if step < s.step:
+                    continue        # done before the interruption we resume from
+                idx = idx.to(device, non_blocking=True)
+                x, y = to_float(x_train[idx]), y_train[idx]
+                logits = model(x)
+                loss = loss_fn(logits, y, idx, epoch)
+                if not torch.isfinite(loss):
+                    raise TrainingDiverged(
+                        f"loss became {loss.item()} at epoch {epoch} step {step} (lr {lr:g}); stopped. "
+                        f"The last good checkpoint is kept in {s.run.checkpoint}; try a lower optim.lr")
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+                pred = logits.detach().argmax(dim=1)
+                s.train_pred[idx] = pred
+                s.sums += torch.stack([loss.detach() * len(idx), (pred == y).sum().float(),
+                                       torch.tensor(float(len(idx)), device=device)])
+                if stop.requested:
+                    checkpoint(epoch, step + 1)
+                    raise stop.interrupted(s.run.checkpoint)
+            s.step = 0
+            test_acc = accuracy_on(model, s.data.test, device, cfg.data.eval_batch_size)
+            val_acc = accuracy_on(model, s.data.val, device, cfg.data.eval_batch_size)
+            row = epoch_row(s, epoch, lr, test_acc, val_acc)
+            s.run.append_metrics(row)
+            s.sums.zero_()
+            if (epoch + 1) % cfg.log.checkpoint_every == 0 or epoch + 1 == epochs:
+                checkpoint(epoch + 1, 0)
+            bar.update(1)
+            bar.set_postfix(loss=f"{row['train_loss']:.3f}", test=f"{test_acc:.3f}")
+    bar.close()
+    return summarize(s)

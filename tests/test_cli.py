@@ -1,0 +1,139 @@
+"""The `sat` command: output, exit codes, and one clear line for each kind of bad input."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from selfadaptive.checkpoint import load_checkpoint
+
+FAST = ["model.base_width=64", "optim.epochs=2", "loss.start_epoch=1", "log.progress=false"]
+
+
+def sat(*args, cwd=None, env=None):
+    e = dict(os.environ, **(env or {}))
+    return subprocess.run([sys.executable, "-m", "selfadaptive", *args], capture_output=True, text=True, cwd=cwd, env=e)
+
+
+def assert_one_line_error(res, needle):
+    assert res.returncode == 2, res.stderr
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1, res.stderr
+    assert lines[0].startswith("sat: error:") and needle in lines[0], lines[0]
+    assert "Traceback" not in res.stderr
+
+
+def test_train_prints_accuracy_and_recovery_then_eval(tmp_path):
+    res = sat("train", "--out", str(tmp_path / "r"), *FAST)
+    assert res.returncode == 0, res.stderr
+    assert "test accuracy" in res.stdout and "wrong training labels" in res.stdout and "538 of 1347" in res.stdout
+    ev = sat("eval", str(tmp_path / "r"), "--json")
+    assert ev.returncode == 0, ev.stderr
+    acc = json.loads(ev.stdout)["accuracy"]
+    summary = json.loads((tmp_path / "r" / "summary.json").read_text())
+    assert acc["test"] == pytest.approx(summary["test_acc_last"])
+
+
+def test_presets_lists_the_shipped_configs_and_they_load():
+    res = sat("presets")
+    assert res.returncode == 0
+    names = [l.split()[0] for l in res.stdout.splitlines()]
+    assert "digits-flip40-sat" in names and "digits-flip40-ce" in names
+    from selfadaptive.config import load_config
+    from selfadaptive.presets import preset_paths
+    for path in preset_paths().values():
+        load_config(path)
+
+
+def test_preset_by_name(tmp_path):
+    res = sat("train", "--config", "digits-flip40-ce", "--out", str(tmp_path / "r"), *FAST)
+    assert res.returncode == 0, res.stderr
+    assert "CE: test accuracy" in res.stdout
+
+
+def _npz(path, **arrays):
+    base = dict(x_train=np.zeros((4, 3), np.float32), y_train=np.array([0, 1, 0, 1]),
+                x_test=np.zeros((2, 3), np.float32), y_test=np.array([0, 1]))
+    base.update(arrays)
+    np.savez(path, **base)
+    return str(path)
+
+
+def test_bad_inputs_give_one_line_and_exit_2(tmp_path):
+    cases = [
+        (["data.name=npz", f"data.root={tmp_path / 'missing.npz'}"], "data file not found"),
+        (["data.name=csv", f"data.root={tmp_path}"], "not a file"),
+        (["--config", str(tmp_path / "nope.yaml")], "config file not found"),
+        (["optim.lrr=1"], "unknown config key 'optim.lrr'"),
+        (["optim.epochs=ten"], "'optim.epochs' expects int"),
+        (["noise.rate=1.5"], "noise.rate must be in [0, 1]"),
+        (["noise.rate=-0.2"], "noise.rate must be in [0, 1]"),
+        (["device=cuda"] if not torch.cuda.is_available() else ["device=cuda:99"], "device=cuda"),
+    ]
+    (tmp_path / "corrupt.npz").write_bytes(b"\x00garbage")
+    cases.append((["data.name=npz", f"data.root={tmp_path / 'corrupt.npz'}"], "not a readable .npz"))
+    cases.append((["data.name=npz", "data.root=" + _npz(tmp_path / "shape.npz", y_train=np.array([0, 1]))],
+                  "x_train has 4 rows but y_train has 2"))
+    cases.append((["data.name=npz", "data.num_classes=2", "data.root=" + _npz(tmp_path / "range.npz", y_test=np.array([0, 5]))],
+                  "label 5 is out of range"))
+    cases.append((["data.name=npz", "data.root=" + _npz(tmp_path / "empty.npz", x_train=np.zeros((0, 3), np.float32),
+                                                        y_train=np.zeros(0, np.int64))], "training set is empty"))
+    (tmp_path / "bad.yaml").write_text("optim: [unclosed\n")
+    cases.append((["--config", str(tmp_path / "bad.yaml")], "not valid YAML"))
+    for args, needle in cases:
+        out = tmp_path / "out"
+        res = sat("train", "--out", str(out), *FAST, *args)
+        assert_one_line_error(res, needle)
+        assert not (out / "checkpoint.pt").exists()
+
+
+def test_existing_run_is_kept_and_resume_errors(tmp_path):
+    out = tmp_path / "r"
+    assert sat("train", "--out", str(out), *FAST).returncode == 0
+    before = (out / "checkpoint.pt").read_bytes()
+    assert_one_line_error(sat("train", "--out", str(out), *FAST), "already holds a run")
+    assert (out / "checkpoint.pt").read_bytes() == before
+    assert_one_line_error(sat("train", "--resume", str(tmp_path / "nothing")), "run folder not found")
+    assert_one_line_error(sat("eval", str(tmp_path / "nothing")), "run folder not found")
+    (out / "checkpoint.pt").write_bytes(b"truncated")
+    assert_one_line_error(sat("eval", str(out)), "corrupt")
+
+
+def test_nan_loss_exits_1_with_one_line(tmp_path):
+    res = sat("train", "--out", str(tmp_path / "r"), "optim.lr=1e30", "loss.name=ce", *FAST)
+    assert res.returncode == 1, res.stderr
+    assert "loss became" in res.stderr and len(res.stderr.strip().splitlines()) == 1
+
+
+def test_sigterm_mid_training_then_resume_is_bit_identical(tmp_path):
+    args = ["model.base_width=128", "optim.epochs=6", "data.batch_size=8", "loss.start_epoch=2", "log.progress=false",
+            "model.dropout=0.1"]
+    env = {"SAT_TEST_THREADS": "1"}
+    full = sat("train", "--out", str(tmp_path / "full"), *args, env=env)
+    assert full.returncode == 0, full.stderr
+    proc = subprocess.Popen([sys.executable, "-m", "selfadaptive", "train", "--out", str(tmp_path / "cut"), *args],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=dict(os.environ, **env))
+    metrics = tmp_path / "cut" / "metrics.jsonl"
+    deadline = time.time() + 120
+    while time.time() < deadline and (not metrics.exists() or len(metrics.read_text().splitlines()) < 2):
+        time.sleep(0.05)
+    time.sleep(0.3)                           # land somewhere inside the third epoch
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 143, err
+    assert "SIGTERM received: checkpoint saved" in err and "Traceback" not in err
+    state = load_checkpoint(tmp_path / "cut" / "checkpoint.pt")
+    assert 2 <= state["epoch"] < 6
+    res = sat("train", "--resume", str(tmp_path / "cut"), env=env)
+    assert res.returncode == 0, res.stderr
+    a, b = load_checkpoint(tmp_path / "full" / "checkpoint.pt"), load_checkpoint(tmp_path / "cut" / "checkpoint.pt")
+    for k in a["model"]:
+        assert torch.equal(a["model"][k], b["model"][k]), k
+    assert torch.equal(a["loss"]["soft_targets"], b["loss"]["soft_targets"])
+    assert np.array_equal(np.load(tmp_path / "full" / "soft_targets.npy"), np.load(tmp_path / "cut" / "soft_targets.npy"))

@@ -1,0 +1,34 @@
+import torch
+
+from selfadaptive import functional as SF
+
+
+def test_ema_update_and_weights():
+    t = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
+    p = torch.tensor([[0.2, 0.8], [0.5, 0.5]])
+    new = SF.ema_update(t, p, 0.9)
+    assert torch.allclose(new, torch.tensor([[0.92, 0.08], [0.05, 0.95]]))
+    assert torch.allclose(SF.confidence_weights(new), torch.tensor([0.92, 0.95]))
+    # rows stay on the simplex
+    assert torch.allclose(new.sum(1), torch.ones(2))
+
+
+def test_ema_update_is_float32_for_low_precision_rows():
+    t = torch.ones(2, 3, dtype=torch.bfloat16) / 3
+    assert SF.ema_update(t, torch.ones(2, 3) / 3, 0.9).dtype == torch.float32
+
+
+def test_weighted_mean_and_soft_ce():
+    v, w = torch.tensor([1.0, 3.0]), torch.tensor([1.0, 3.0])
+    assert SF.weighted_mean(v, w).item() == 2.5
+    logits = torch.zeros(1, 4)
+    assert abs(SF.soft_cross_entropy(logits, torch.full((1, 4), 0.25)).item() - torch.log(torch.tensor(4.0)).item()) < 1e-6
+
+
+def test_target_recovery_counts_only_noisy_rows():
+    bank = torch.tensor([[0.9, 0.1], [0.2, 0.8], [0.6, 0.4]])
+    clean = torch.tensor([0, 0, 1])
+    noisy = torch.tensor([False, True, True])
+    assert SF.target_recovery(bank, clean, noisy) == 0.0
+    assert SF.target_recovery(bank, torch.tensor([0, 1, 0]), noisy) == 1.0
+    assert SF.target_recovery(bank, clean, torch.zeros(3, dtype=torch.bool)) != SF.target_recovery(bank, clean, noisy)
