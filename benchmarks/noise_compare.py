@@ -4,7 +4,8 @@
         --seeds 0,1,2 --out benchmarks/results/digits_flip40.json
 
 Each (loss, seed) pair trains with the preset plus ``loss.name=<loss> seed=<seed>`` (and any extra
-overrides), in its own run folder under --runs.  Finished runs are reused.  The JSON holds every
+overrides), in its own run folder under --runs.  An entry of --losses may carry its own overrides
+after ``+``: ``sat+loss.variant=sce`` is SAT's SCE form.  Finished runs are reused.  The JSON holds every
 run's summary and a per-loss mean/std table; a Markdown table is printed.
 """
 from __future__ import annotations
@@ -42,16 +43,18 @@ def main(argv=None):
     results = []
     for loss in losses:
         for seed in seeds:
-            over = [*args.overrides, f"loss.name={loss}", f"seed={seed}", "log.progress=false"]
+            name, *own = loss.split("+")
+            over = [*args.overrides, f"loss.name={name}", *own, f"seed={seed}", "log.progress=false"]
             cfg = load_config(config_path, over)
-            run = Path(args.runs) / f"{Path(config_path).stem}-{loss}-s{seed}"
+            tag = loss.replace("+", "_").replace("=", "-").replace("loss.", "")
+            run = Path(args.runs) / f"{Path(config_path).stem}-{tag}-s{seed}"
             summary = RunDir(run).read_summary()
             if not summary:
                 t0 = time.time()
                 summary = train(cfg, run, quiet=True, resume=RunDir(run).checkpoint.exists())
                 print(f"{loss:>9} seed {seed}: last {summary['test_acc_last']:.4f} best {summary['test_acc_best']:.4f} "
                       f"@{summary['best_epoch']} ({time.time() - t0:.0f}s)", file=sys.stderr, flush=True)
-            results.append({"loss": loss, "seed": seed, "run": str(run), **summary})
+            results.append({**summary, "loss": loss, "seed": seed, "run": str(run)})
     table = {}
     for loss in losses:
         rows = [r for r in results if r["loss"] == loss]
