@@ -12,3 +12,77 @@ def tiny_overrides():
     """A run of a few seconds on digits: small MLP, few epochs, SAT starting at epoch 1."""
     return ["model.base_width=64", "optim.epochs=4", "loss.start_epoch=1", "log.progress=false",
             "optim.lr=0.05", "data.batch_size=32"]
+
+
+import pickle
+from pathlib import Path
+
+import numpy as np
+
+SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+def shared_file(name: str) -> Path:
+    path = SHARED_DATA / name
+    if not path.is_file():
+        pytest.skip(f"shared data {path} not present")
+    return path
+
+
+def _dump(path: Path, obj) -> None:
+    with open(path, "wb") as fh:
+        pickle.dump(obj, fh, protocol=2)
+
+
+def write_cifar10_folder(root: Path, x: np.ndarray, y: np.ndarray, x_test: np.ndarray, y_test: np.ndarray,
+                         classes) -> Path:
+    """Write arrays in the official CIFAR-10 python layout (5 train batches, test batch, meta)."""
+    folder = root / "cifar-10-batches-py"
+    folder.mkdir(parents=True)
+    flat = x.reshape(len(x), -1)
+    for i, part in enumerate(np.array_split(np.arange(len(x)), 5), start=1):
+        _dump(folder / f"data_batch_{i}", {b"batch_label": f"training batch {i} of 5".encode(),
+                                           b"labels": [int(v) for v in y[part]], b"data": flat[part],
+                                           b"filenames": [f"img{j}.png".encode() for j in part]})
+    _dump(folder / "test_batch", {b"labels": [int(v) for v in y_test], b"data": x_test.reshape(len(x_test), -1)})
+    _dump(folder / "batches.meta", {b"label_names": [c.encode() for c in classes], b"num_vis": 3072})
+    return root
+
+
+def write_cifar100_folder(root: Path, n_train: int = 40, n_test: int = 10, seed: int = 0) -> Path:
+    """A tiny synthetic folder in the official CIFAR-100 python layout."""
+    rng = np.random.default_rng(seed)
+    folder = root / "cifar-100-python"
+    folder.mkdir(parents=True)
+    coarse_of = np.arange(100) % 20
+    for name, n in (("train", n_train), ("test", n_test)):
+        fine = rng.integers(0, 100, n)
+        _dump(folder / name, {b"data": rng.integers(0, 256, (n, 3072), dtype=np.uint8),
+                              b"fine_labels": fine.tolist(), b"coarse_labels": coarse_of[fine].tolist()})
+    _dump(folder / "meta", {b"fine_label_names": [f"c{i}".encode() for i in range(100)],
+                            b"coarse_label_names": [f"s{i}".encode() for i in range(20)]})
+    return root
+
+
+@pytest.fixture(scope="session")
+def shared_cifar10():
+    with np.load(shared_file("cifar10_from_jpeg.npz")) as z:
+        return {k: z[k] for k in z.files}
+
+
+@pytest.fixture(scope="session")
+def tiny_cifar10_dir(tmp_path_factory, shared_cifar10):
+    """A CIFAR-10 python-format folder of 100 train / 20 test images sampled from the shared copy."""
+    d = shared_cifar10
+    rng = np.random.default_rng(0)
+    tr = np.sort(rng.choice(len(d["y_train"]), 100, replace=False))
+    te = np.sort(rng.choice(len(d["y_test"]), 20, replace=False))
+    root = tmp_path_factory.mktemp("cifar10")
+    chw = lambda a: np.ascontiguousarray(a.transpose(0, 3, 1, 2))
+    return write_cifar10_folder(root, chw(d["x_train"][tr]), d["y_train"][tr], chw(d["x_test"][te]), d["y_test"][te],
+                                [str(c) for c in d["classes"]])
+
+
+@pytest.fixture(scope="session")
+def tiny_cifar100_dir(tmp_path_factory):
+    return write_cifar100_folder(tmp_path_factory.mktemp("cifar100"))

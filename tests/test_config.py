@@ -4,10 +4,18 @@ from selfadaptive.config import Config, load_config, save_config, to_dict
 from selfadaptive.errors import UserError
 
 
-def test_defaults_are_the_digits_sat_recipe():
-    cfg = load_config()
+def test_the_default_preset_is_the_digits_sat_recipe():
+    from selfadaptive.config import DEFAULT_PRESET
+    from selfadaptive.presets import resolve_config
+    cfg = load_config(resolve_config(DEFAULT_PRESET))
     assert (cfg.data.name, cfg.noise.kind, cfg.noise.rate, cfg.loss.name) == ("digits", "flip", 0.4, "sat")
-    assert cfg.loss.start_epoch == 10
+    assert cfg.loss.start_epoch == 10 and cfg.model.base_width == 512
+
+
+def test_dataclass_defaults_leave_model_and_method_defaults_alone():
+    # a preset that names only a model must get that model's own width, and SAT the paper's E_s
+    cfg = load_config()
+    assert cfg.model.base_width == 0 and cfg.loss.start_epoch is None
 
 
 def test_yaml_then_overrides(tmp_path):
@@ -16,7 +24,7 @@ def test_yaml_then_overrides(tmp_path):
     cfg = load_config(f, ["optim.lr=0.05", "loss.name=ce", "optim.milestones=[2, 5]", "noise.seed=null"])
     assert cfg.optim.lr == 0.05 and cfg.optim.epochs == 3 and cfg.seed == 4
     assert cfg.loss.name == "ce" and cfg.optim.milestones == (2, 5) and cfg.noise.seed is None
-    assert cfg.loss.start_epoch == 10      # untouched defaults survive a partial section
+    assert cfg.loss.variant == "ce"        # untouched defaults survive a partial section
 
 
 def test_int_is_accepted_for_float_but_not_the_reverse():

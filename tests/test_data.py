@@ -16,6 +16,13 @@ def test_digits_default_split_is_fixed_and_stratified():
     assert np.bincount(a.test.y.numpy()).min() >= 40     # every class present in test
 
 
+def test_test_subset_is_seeded_and_sampled():
+    a = build_data(DataConfig(test_subset=100))
+    b = build_data(DataConfig(test_subset=100))
+    assert len(a.test) == 100 and torch.equal(a.test.y, b.test.y) and len(a.train) == 1347
+    assert len(np.unique(a.test.y.numpy())) == 10
+
+
 def test_items_are_x_y_index():
     d = build_data(DataConfig())
     x, y, i = d.train[5]

@@ -20,7 +20,7 @@ def _default_out(cfg) -> Path:
 
 
 def cmd_train(args) -> int:
-    from .config import load_config
+    from .config import DEFAULT_PRESET, load_config
     from .presets import resolve_config
     from .runfolder import RunDir
     from .trainer import train
@@ -34,7 +34,7 @@ def cmd_train(args) -> int:
         cfg = load_config(run.config)
         train(cfg, run.path, resume=True, quiet=args.quiet)
         return 0
-    cfg = load_config(resolve_config(args.config) if args.config else None, args.overrides)
+    cfg = load_config(resolve_config(args.config or DEFAULT_PRESET), args.overrides)
     out = Path(args.out) if args.out else _default_out(cfg)
     train(cfg, out, quiet=args.quiet)
     return 0
@@ -69,7 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
     t = sub.add_parser("train", help="train a model (SAT on digits with 40%% flip noise by default)",
                        description="Train; settings come from the defaults <- --config <- key=value overrides.")
     t.add_argument("overrides", nargs="*", help="dotted overrides, e.g. optim.lr=0.05 loss.name=ce seed=1")
-    t.add_argument("--config", help="a YAML file or a preset name (see `sat presets`)")
+    t.add_argument("--config", help="a YAML file or a preset name (see `sat presets`); default digits-flip40-sat")
     t.add_argument("--out", help="run folder to create (default runs/<data>-<loss>-s<seed>-<time>)")
     t.add_argument("--resume", metavar="RUN", help="continue the run in folder RUN from its checkpoint")
     t.add_argument("--quiet", action="store_true", help="print nothing but errors")

@@ -1,7 +1,8 @@
 """Typed run configuration: frozen dataclasses, loaded from YAML, with dotted CLI overrides.
 
-Unknown keys and values of the wrong type are errors (``UserError``).  The built-in defaults are
-the digits recipe that ``sat train`` runs with no arguments.
+Unknown keys and values of the wrong type are errors (``UserError``).  The dataclass defaults are
+neutral library defaults (model widths and SAT's E_s = 60 as in the paper); ``sat train`` with no
+``--config`` runs the preset ``DEFAULT_PRESET`` (digits, 40% flip noise).
 """
 from __future__ import annotations
 
@@ -19,14 +20,22 @@ from .errors import UserError
 
 @dataclass(frozen=True)
 class DataConfig:
-    name: str = "digits"            # digits | npz | csv
-    root: str = ""                  # file or folder the loader reads (npz/csv)
+    name: str = "digits"            # digits | npz | csv | mnist | fashion_mnist | cifar10 | cifar100
+    root: str = ""                  # file or folder the loader reads (default for IDX/CIFAR: see docs)
+    download: bool = False          # cifar10/cifar100: fetch the official archive (MD5-checked)
     test_path: str = ""             # csv: a separate test file; empty = hold out test_fraction
     test_fraction: float = 0.25     # digits/csv without test_path: seeded hold-out
     label_column: str = "label"     # csv: the column that holds the labels
     num_classes: int = 0            # 0: inferred as max label + 1; set it to catch stray labels
     subset: int = 0                 # >0: a seeded random subset of the training set of this size
+    test_subset: int = 0            # >0: score on a seeded random subset of the test set (quick checks)
     val_fraction: float = 0.0       # >0: a seeded validation split taken from the training set
+    val_size: int = 0               # >0: the *last* val_size training rows are the validation set
+                                    # (CIFAR's 45k/5k protocol; not for class-sorted files)
+    mean: tuple[float, ...] = ()    # normalisation constants; empty = computed from the training set
+    std: tuple[float, ...] = ()
+    augment: str = "none"           # none | crop | crop_flip, batched on the training device
+    crop_padding: int = 4
     split_seed: int = 0             # seeds test/val/subset splits, kept apart from `seed` so that
                                     # runs with different seeds share one test set
     batch_size: int = 64
@@ -35,9 +44,10 @@ class DataConfig:
 
 @dataclass(frozen=True)
 class NoiseConfig:
-    kind: str = "flip"              # none | uniform | flip
+    kind: str = "flip"              # none | uniform | flip | asymmetric | gaussian | random_pixels | shuffled_pixels
     rate: float = 0.4
     seed: Optional[int] = None      # None: use the run's seed
+    file: str = ""                  # reuse RUN/noise.npz of another run (kind/rate then come from it)
 
 
 @dataclass(frozen=True)
@@ -55,8 +65,8 @@ class LossConfig:
 
 @dataclass(frozen=True)
 class ModelConfig:
-    name: str = "mlp"               # mlp | cnn
-    base_width: int = 0             # 0: the model's default width
+    name: str = "mlp"               # mlp | cnn | resnet18 | resnet34 | wrn28_10 | wrn34_10 | vgg16_bn
+    base_width: int = 0             # 0: the model's default width (ResNet 64, CNN 32, MLP 256)
     depth: int = 2                  # mlp: hidden layers
     dropout: float = 0.0
 
@@ -85,12 +95,17 @@ class LogConfig:
 class Config:
     data: DataConfig = field(default_factory=DataConfig)
     noise: NoiseConfig = field(default_factory=NoiseConfig)
-    loss: LossConfig = field(default_factory=lambda: LossConfig(start_epoch=10))
-    model: ModelConfig = field(default_factory=lambda: ModelConfig(base_width=512))
+    loss: LossConfig = field(default_factory=LossConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
     log: LogConfig = field(default_factory=LogConfig)
     seed: int = 0
     device: str = "auto"            # auto | cpu | cuda | cuda:N | mps
+    precision: str = "auto"         # auto (bf16 autocast on CUDA, fp32 elsewhere) | fp32 | bf16
+    channels_last: bool = True      # NHWC memory layout for conv nets on CUDA (ignored elsewhere)
+
+
+DEFAULT_PRESET = "digits-flip40-sat"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -240,12 +255,13 @@ def save_config(cfg: Config, path: str | Path) -> None:
 
 
 CHOICES = {
-    "data.name": ("digits", "npz", "csv"),
-    "noise.kind": ("none", "uniform", "flip"),
+    "data.name": ("digits", "npz", "csv", "mnist", "fashion_mnist", "cifar10", "cifar100"),
+    "data.augment": ("none", "crop", "crop_flip"),
+    "noise.kind": ("none", "uniform", "flip", "asymmetric", "gaussian", "random_pixels", "shuffled_pixels"),
+    "precision": ("auto", "fp32", "bf16"),
     "loss.name": ("ce", "gce", "sce", "bootstrap", "elr", "sat"),
     "loss.variant": ("ce", "sce"),
     "loss.bank_dtype": ("float32", "float16", "bfloat16"),
-    "model.name": ("mlp", "cnn"),
     "optim.name": ("sgd", "adam"),
     "optim.schedule": ("cosine", "step", "constant"),
 }
@@ -254,8 +270,9 @@ CHOICES = {
 def validate(cfg: Config) -> None:
     """Range and choice checks that types alone cannot express."""
     for key, choices in CHOICES.items():
-        section, name = key.split(".")
-        value = getattr(getattr(cfg, section), name)
+        value = cfg
+        for part in key.split("."):
+            value = getattr(value, part)
         if value not in choices:
             raise UserError(f"config key '{key}' must be one of {', '.join(choices)}; got {value!r}")
     def check(ok: bool, msg: str):
@@ -265,7 +282,13 @@ def validate(cfg: Config) -> None:
     check(0.0 <= cfg.data.val_fraction < 1.0, f"data.val_fraction must be in [0, 1), got {cfg.data.val_fraction}")
     check(0.0 < cfg.data.test_fraction < 1.0, f"data.test_fraction must be in (0, 1), got {cfg.data.test_fraction}")
     check(cfg.data.num_classes >= 0, f"data.num_classes must be >= 0, got {cfg.data.num_classes}")
+    check(cfg.data.val_size >= 0, f"data.val_size must be >= 0, got {cfg.data.val_size}")
+    check(not (cfg.data.val_size and cfg.data.val_fraction), "set data.val_size or data.val_fraction, not both")
+    check(len(cfg.data.mean) == len(cfg.data.std), "data.mean and data.std must have the same length")
+    check(all(v > 0 for v in cfg.data.std), "data.std values must be > 0")
+    check(cfg.data.crop_padding >= 0, f"data.crop_padding must be >= 0, got {cfg.data.crop_padding}")
     check(cfg.data.subset >= 0, f"data.subset must be >= 0, got {cfg.data.subset}")
+    check(cfg.data.test_subset >= 0, f"data.test_subset must be >= 0, got {cfg.data.test_subset}")
     check(cfg.data.batch_size >= 1, f"data.batch_size must be >= 1, got {cfg.data.batch_size}")
     check(cfg.data.eval_batch_size >= 1, f"data.eval_batch_size must be >= 1, got {cfg.data.eval_batch_size}")
     check(cfg.optim.epochs >= 1, f"optim.epochs must be >= 1, got {cfg.optim.epochs}")

@@ -22,7 +22,8 @@ from .devices import resolve_device
 from .errors import Interrupted, UserError
 from .losses import IndexedLoss, build_loss
 from .models import build_model
-from .noise import LabelNoise, corrupt_labels
+from .corruptions import corrupt_images
+from .noise import IMAGE_NOISE_KINDS, LabelNoise, asymmetric_map, corrupt_labels
 from .runfolder import RunDir
 
 
@@ -49,6 +50,14 @@ class Session:
     elapsed: float = 0.0            # seconds spent before this process (resume)
     t0: float = field(default_factory=time.time)
     quiet: bool = False
+    amp: bool = False               # bf16 autocast (CUDA)
+    channels_last: bool = False     # NHWC inputs and weights (CUDA conv nets)
+
+    def autocast(self):
+        return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.amp)
+
+    def layout(self, x: torch.Tensor) -> torch.Tensor:
+        return x.contiguous(memory_format=torch.channels_last) if self.channels_last and x.dim() == 4 else x
 
 
 def seed_everything(seed: int) -> None:
@@ -67,13 +76,20 @@ def build_optimizer(cfg, model: torch.nn.Module) -> torch.optim.Optimizer:
     raise UserError(f"unknown optim.name {cfg.name!r}; choose sgd or adam")
 
 
-def load_noise(path: Path, n: int) -> LabelNoise:
-    with np.load(path, allow_pickle=False) as z:
-        noise = LabelNoise(clean_labels=z["clean_labels"], noisy_labels=z["noisy_labels"], noisy_mask=z["noisy_mask"],
-                           corrupted_indices=z["corrupted_indices"], kind=str(z["kind"]), rate=float(z["rate"]))
-    if noise.noisy_labels.shape[0] != n:
-        raise UserError(f"{path} holds {noise.noisy_labels.shape[0]} labels but the training set has {n}")
-    return noise
+def make_noise(cfg: Config, data: DataBundle) -> LabelNoise:
+    """The run's corruption: reused from ``noise.file``, or drawn per ``cfg.noise``."""
+    train_labels = data.train.y.numpy()
+    if cfg.noise.file:
+        noise = LabelNoise.load(cfg.noise.file)
+        if noise.clean_labels.shape != train_labels.shape or not np.array_equal(noise.clean_labels, train_labels):
+            raise UserError(f"{cfg.noise.file} was made for another training set ({noise.clean_labels.size} labels; "
+                            f"this one has {train_labels.size}); use the same data settings as the run that wrote it")
+        return noise
+    seed = cfg.seed if cfg.noise.seed is None else cfg.noise.seed
+    if cfg.noise.kind in IMAGE_NOISE_KINDS:
+        return corrupt_images(data.train.x.numpy(), train_labels, cfg.noise.rate, cfg.noise.kind, seed=seed)
+    class_map = asymmetric_map(data.num_classes, data.class_names, data.info.get("coarse_of_class"))
+    return corrupt_labels(train_labels, data.num_classes, cfg.noise.rate, cfg.noise.kind, seed=seed, class_map=class_map)
 
 
 def setup(cfg: Config, run: RunDir, resume: bool, model=None, data=None, quiet: bool = False) -> Session:
@@ -88,21 +104,26 @@ def setup(cfg: Config, run: RunDir, resume: bool, model=None, data=None, quiet: 
     seed_everything(cfg.seed)
     data = data if data is not None else build_data(cfg.data)
     k = data.num_classes
-    if resume and run.noise.is_file():
-        noise = load_noise(run.noise, len(data.train))
-    else:
-        noise_seed = cfg.seed if cfg.noise.seed is None else cfg.noise.seed
-        noise = corrupt_labels(data.train.y.numpy(), k, cfg.noise.rate, cfg.noise.kind, seed=noise_seed)
+    noise = LabelNoise.load(run.noise) if resume else make_noise(cfg, data)
+    if noise.noisy_labels.shape[0] != len(data.train):
+        raise UserError(f"{run.noise} holds {noise.noisy_labels.shape[0]} labels but the training set has {len(data.train)}")
     labels = torch.from_numpy(noise.noisy_labels)
+    x_train = torch.from_numpy(noise.apply_images(data.train.x.numpy()))
     model = (model if model is not None else build_model(cfg.model, k, data.input_shape, data.mean, data.std)).to(device)
+    amp = cfg.precision == "bf16" or (cfg.precision == "auto" and device.type == "cuda")
+    if amp and device.type == "cpu" and cfg.precision == "bf16" and not quiet:
+        print("note: bf16 autocast on CPU is slow on most processors; precision=fp32 is the usual choice")
+    channels_last = cfg.channels_last and device.type == "cuda" and len(data.input_shape) == 3
+    if channels_last:
+        model = model.to(memory_format=torch.channels_last)
     loss_fn = build_loss(cfg.loss, labels, k).to(device)
     n = len(labels)
     s = Session(cfg=cfg, run=run, device=device, data=data, noise=noise, model=model, loss_fn=loss_fn,
-                optimizer=build_optimizer(cfg.optim, model), x_train=data.train.x.to(device), y_train=labels.to(device),
+                optimizer=build_optimizer(cfg.optim, model), x_train=x_train.to(device), y_train=labels.to(device),
                 clean_labels=torch.from_numpy(noise.clean_labels).to(device),
                 noisy_mask=torch.from_numpy(noise.noisy_mask).to(device),
                 train_pred=torch.full((n,), -1, dtype=torch.long, device=device),
-                sums=torch.zeros(3, device=device), quiet=quiet)
+                sums=torch.zeros(3, device=device), quiet=quiet, amp=amp, channels_last=channels_last)
     if resume:
         state = load_checkpoint(run.checkpoint, map_location=device)
         try:
@@ -130,6 +151,9 @@ def describe_noise(noise: LabelNoise) -> str:
     n, wrong = noise.noisy_labels.size, int(noise.noisy_mask.sum())
     if noise.kind == "none" or noise.rate == 0:
         return f"label noise: none ({n} training labels)"
+    if noise.kind in IMAGE_NOISE_KINDS:
+        return (f"image corruption: {noise.kind} at rate {noise.rate:g}: {wrong} of {n} training images replaced "
+                f"(labels kept)")
     return (f"label noise: {noise.kind} at rate {noise.rate:g}: {wrong} of {n} training labels are wrong "
             f"(realised rate {noise.realised_rate:.3f})")
 

@@ -14,6 +14,7 @@ from pathlib import Path
 import torch
 from tqdm.auto import tqdm
 
+from .augment import build_augment
 from .checkpoint import rng_state, save_checkpoint, set_rng_state
 from .config import Config
 from .data import batches, to_float
@@ -21,7 +22,7 @@ from .errors import TrainingDiverged
 from .evaluation import accuracy_on
 from .runfolder import RunDir
 from .schedules import epoch_seed, learning_rate
-from .session import Session, StopSignals, epoch_row, summarize, setup
+from .session import Session, StopSignals, epoch_row, setup, summarize
 
 
 def train(cfg: Config, out: str | Path, resume: bool = False, model: torch.nn.Module | None = None,
@@ -31,7 +32,10 @@ def train(cfg: Config, out: str | Path, resume: bool = False, model: torch.nn.Mo
     model, loss_fn, optimizer, device = s.model, s.loss_fn, s.optimizer, s.device
     x_train, y_train, n = s.x_train, s.y_train, len(s.y_train)
     epochs, bs = cfg.optim.epochs, cfg.data.batch_size
-    bar = tqdm(total=epochs, initial=s.epoch, disable=quiet or not cfg.log.progress, unit="epoch", leave=False)
+    augment = build_augment(cfg.data.augment, cfg.data.crop_padding)
+    # disable=None: tqdm turns itself off when stderr is not a terminal (logs, CI)
+    bar = tqdm(total=epochs, initial=s.epoch, disable=True if quiet or not cfg.log.progress else None,
+               unit="epoch", leave=False, mininterval=0.5)
 
     def checkpoint(epoch: int, step: int) -> None:
         save_checkpoint(s.run.checkpoint, {
@@ -53,8 +57,11 @@ def train(cfg: Config, out: str | Path, resume: bool = False, model: torch.nn.Mo
                     continue        # done before the interruption we resume from
                 idx = idx.to(device, non_blocking=True)
                 x, y = to_float(x_train[idx]), y_train[idx]
-                logits = model(x)
-                loss = loss_fn(logits, y, idx, epoch)
+                if augment is not None:
+                    x = augment(x)
+                with s.autocast():
+                    logits = model(s.layout(x))
+                loss = loss_fn(logits, y, idx, epoch)       # losses compute in float32
                 if not torch.isfinite(loss):
                     raise TrainingDiverged(
                         f"loss became {loss.item()} at epoch {epoch} step {step} (lr {lr:g}); stopped. "
@@ -70,8 +77,9 @@ def train(cfg: Config, out: str | Path, resume: bool = False, model: torch.nn.Mo
                     checkpoint(epoch, step + 1)
                     raise stop.interrupted(s.run.checkpoint)
             s.step = 0
-            test_acc = accuracy_on(model, s.data.test, device, cfg.data.eval_batch_size)
-            val_acc = accuracy_on(model, s.data.val, device, cfg.data.eval_batch_size)
+            with s.autocast():
+                test_acc = accuracy_on(model, s.data.test, device, cfg.data.eval_batch_size)
+                val_acc = accuracy_on(model, s.data.val, device, cfg.data.eval_batch_size)
             row = epoch_row(s, epoch, lr, test_acc, val_acc)
             s.run.append_metrics(row)
             s.sums.zero_()

@@ -12,6 +12,8 @@ from sklearn.model_selection import train_test_split
 
 from ..errors import UserError
 from .base import ArrayDataset, DataBundle, batches, input_stats, to_float
+from .cifar import load_cifar
+from .idx import DEFAULT_ROOTS, FASHION_CLASSES, load_idx_folder
 from .sources import encode_labels, images_to_nchw, load_digits_arrays, load_npz_arrays, read_csv_table
 
 
@@ -48,6 +50,7 @@ def _to_tensor(x: np.ndarray) -> torch.Tensor:
 
 def build_data(cfg) -> DataBundle:
     """Read the source named by ``cfg.name`` (a ``DataConfig``), then subset / split and check it."""
+    info = {}
     if cfg.name == "digits":
         x, y, names = load_digits_arrays()
         train_rows, test_rows = _split(len(y), cfg.test_fraction, y, cfg.split_seed)
@@ -65,6 +68,20 @@ def build_data(cfg) -> DataBundle:
         for k, xx, yy in (("train", x_tr, y_tr), ("test", x_te, y_te)):
             if len(xx) != len(yy):
                 raise UserError(f"{where}: x_{k} has {len(xx)} rows but y_{k} has {len(yy)}")
+    elif cfg.name in ("mnist", "fashion_mnist"):
+        where = cfg.root or DEFAULT_ROOTS[cfg.name]
+        arrays = load_idx_folder(where)
+        x_tr, x_te = arrays["x_train"][:, None], arrays["x_test"][:, None]
+        y_tr, y_te = arrays["y_train"].astype(np.int64), arrays["y_test"].astype(np.int64)
+        names = FASHION_CLASSES if cfg.name == "fashion_mnist" else [str(i) for i in range(10)]
+    elif cfg.name in ("cifar10", "cifar100"):
+        where = cfg.root or "data"
+        arrays = load_cifar(cfg.name, where, cfg.download)
+        x_tr, y_tr, x_te, y_te, names = (arrays[k] for k in ("x_train", "y_train", "x_test", "y_test", "classes"))
+        if cfg.name == "cifar100":
+            coarse = np.zeros(100, dtype=np.int64)
+            coarse[y_tr] = arrays["coarse_train"]
+            info["coarse_of_class"] = coarse.tolist()
     elif cfg.name == "csv":
         where = cfg.root
         x_tr, raw_tr, _ = read_csv_table(cfg.root, cfg.label_column)
@@ -85,7 +102,8 @@ def build_data(cfg) -> DataBundle:
     if len(y_te) == 0:
         raise UserError(f"{where}: the test set is empty")
     k_seen = int(max(y_tr.max(), y_te.max())) + 1
-    num_classes = cfg.num_classes or k_seen
+    # a known class list fixes K even when a subset misses some classes
+    num_classes = cfg.num_classes or (len(names) if names and len(names) >= k_seen else k_seen)
     if k_seen > num_classes:
         raise UserError(f"{where}: label {k_seen - 1} is out of range for data.num_classes={num_classes}")
     if num_classes < 2:
@@ -100,13 +118,25 @@ def build_data(cfg) -> DataBundle:
         rows = np.sort(np.random.default_rng(cfg.split_seed).choice(len(train), cfg.subset, replace=False))
         train = train.take(rows)
     val = None
-    if cfg.val_fraction > 0:
+    if cfg.val_size:
+        if cfg.val_size >= len(train):
+            raise UserError(f"data.val_size={cfg.val_size} leaves no training samples (of {len(train)})")
+        cut = len(train) - cfg.val_size
+        train, val = train.take(np.arange(cut)), train.take(np.arange(cut, cut + cfg.val_size))
+    elif cfg.val_fraction > 0:
         kept, held = _split(len(train), cfg.val_fraction, train.y.numpy(), cfg.split_seed + 1)
         train, val = train.take(kept), train.take(held)
     mean, std = input_stats(train.x)
-    return DataBundle(train=train, test=ArrayDataset(_to_tensor(x_te), torch.from_numpy(y_te)), val=val,
+    if cfg.mean:
+        if len(cfg.mean) != mean.numel():
+            raise UserError(f"data.mean has {len(cfg.mean)} values; this data has {mean.numel()} channels/features")
+        mean, std = torch.tensor(cfg.mean, dtype=torch.float32), torch.tensor(cfg.std, dtype=torch.float32)
+    test = ArrayDataset(_to_tensor(x_te), torch.from_numpy(y_te))
+    if cfg.test_subset and cfg.test_subset < len(test):
+        test = test.take(np.sort(np.random.default_rng(cfg.split_seed + 2).choice(len(test), cfg.test_subset, replace=False)))
+    return DataBundle(train=train, test=test, val=val,
                       num_classes=num_classes, class_names=names, mean=mean, std=std,
-                      info={"source": where})
+                      info={"source": str(where), **info})
 
 
 __all__ = ["ArrayDataset", "DataBundle", "build_data", "batches", "to_float", "input_stats"]

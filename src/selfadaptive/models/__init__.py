@@ -60,6 +60,6 @@ def build_model(cfg, num_classes: int, input_shape: tuple[int, ...], mean: torch
     return NormalizedModel(net, mean, std, image=len(input_shape) == 3)
 
 
-from . import cnn, mlp  # noqa: E402,F401  (register the built-in models)
+from . import cnn, mlp, resnet, vgg, wide_resnet  # noqa: E402,F401  (register the built-in models)
 
 __all__ = ["register_model", "build_model", "model_names", "Normalize", "NormalizedModel"]

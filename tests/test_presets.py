@@ -1,0 +1,69 @@
+"""Every shipped preset loads, and one training step runs on CPU on a tiny subset of its data."""
+import json
+import shutil
+
+import pytest
+
+from conftest import SHARED_DATA
+from selfadaptive import load_config, train
+from selfadaptive.presets import preset_paths
+
+PRESETS = preset_paths()
+PAPER = sorted(n for n in PRESETS if n.startswith("paper-"))
+
+
+def test_paper_rows_are_all_there():
+    for data in ("cifar10", "cifar100"):
+        for model in ("resnet34", "wrn28-10"):
+            for rate in (20, 40, 60, 80):
+                for loss in ("sat", "ce"):
+                    assert f"paper-{data}-{model}-u{rate}-{loss}" in PRESETS
+
+
+@pytest.mark.parametrize("name", sorted(PRESETS))
+def test_preset_loads(name):
+    cfg = load_config(PRESETS[name])
+    assert cfg.loss.name in ("sat", "ce", "gce", "sce", "bootstrap", "elr")
+    if name.startswith("paper-"):
+        assert cfg.optim.epochs == 200 and cfg.optim.lr == 0.1 and cfg.data.batch_size == 256
+        if cfg.loss.name == "sat":
+            assert (cfg.loss.start_epoch, cfg.loss.momentum) == (60, 0.9)
+
+
+@pytest.mark.parametrize("name", PAPER)
+def test_paper_preset_takes_one_step(name, tiny_cifar10_dir, tiny_cifar100_dir, tmp_path):
+    cfg = load_config(PRESETS[name])
+    root = tiny_cifar10_dir if cfg.data.name == "cifar10" else tiny_cifar100_dir
+    # one step of 4 samples; SAT's bank is exercised from the first step
+    over = [f"data.root={root}", "data.download=false", "data.subset=4", "data.batch_size=4", "optim.epochs=1",
+            "log.progress=false", "device=cpu"] + (["loss.start_epoch=0"] if cfg.loss.name == "sat" else [])
+    cfg = load_config(PRESETS[name], over)
+    summary = train(cfg, tmp_path / "run", quiet=True)
+    rows = [json.loads(l) for l in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    assert len(rows) == 1 and rows[0]["train_loss"] == rows[0]["train_loss"]      # finite, not NaN
+    assert summary["num_train"] == 4
+    shutil.rmtree(tmp_path / "run")       # WRN checkpoints are ~300 MB each
+
+
+@pytest.mark.parametrize("name", sorted(n for n in PRESETS if not n.startswith("paper-")))
+def test_cpu_preset_takes_one_step(name, tmp_path):
+    cfg = load_config(PRESETS[name])
+    if cfg.data.name == "npz" and not (SHARED_DATA / cfg.data.root.split("/")[-1]).is_file():
+        pytest.skip("shared data not present")
+    if cfg.data.name == "fashion_mnist" and not __import__("os").path.isdir("/usr/share/datasets/fashion-mnist"):
+        pytest.skip("fashion-mnist package not installed")
+    root = [f"data.root={SHARED_DATA / cfg.data.root.split('/')[-1]}"] if cfg.data.name == "npz" else []
+    cfg = load_config(PRESETS[name], root + ["data.subset=64", "data.test_subset=64", "data.batch_size=64", "optim.epochs=1",
+                                             "log.progress=false", "device=cpu"])
+    train(cfg, tmp_path / "run", quiet=True)
+    assert (tmp_path / "run" / "summary.json").is_file()
+
+
+@pytest.mark.parametrize("data, model, millions", [("cifar10", "resnet34", 21.28), ("cifar100", "wrn28-10", 36.54)])
+def test_paper_presets_build_the_published_network_size(data, model, millions):
+    import torch
+    from selfadaptive.models import build_model
+    cfg = load_config(PRESETS[f"paper-{data}-{model}-u40-sat"])
+    k = 10 if data == "cifar10" else 100
+    net = build_model(cfg.model, k, (3, 32, 32), torch.zeros(3), torch.ones(3))
+    assert sum(p.numel() for p in net.parameters()) / 1e6 == pytest.approx(millions, abs=0.05)
