@@ -86,6 +86,7 @@ def test_bad_inputs_give_one_line_and_exit_2(tmp_path):
                                                         y_train=np.zeros(0, np.int64))], "training set is empty"))
     (tmp_path / "bad.yaml").write_text("optim: [unclosed\n")
     cases.append((["--config", str(tmp_path / "bad.yaml")], "not valid YAML"))
+    cases.append((["data.augment=crop_flip", "data.name=csv", "data.root=" + _csv(tmp_path)], "needs images"))
     for args, needle in cases:
         out = tmp_path / "out"
         res = sat("train", "--out", str(out), *FAST, *args)
@@ -137,3 +138,9 @@ def test_sigterm_mid_training_then_resume_is_bit_identical(tmp_path):
         assert torch.equal(a["model"][k], b["model"][k]), k
     assert torch.equal(a["loss"]["soft_targets"], b["loss"]["soft_targets"])
     assert np.array_equal(np.load(tmp_path / "full" / "soft_targets.npy"), np.load(tmp_path / "cut" / "soft_targets.npy"))
+
+
+def _csv(tmp_path):
+    path = tmp_path / "t.csv"
+    path.write_text("a,b,label\n" + "".join(f"{i},{i % 3},{i % 2}\n" for i in range(20)))
+    return str(path)

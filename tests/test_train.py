@@ -126,3 +126,35 @@ def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path, tiny_overri
     state = load_checkpoint(tmp_path / "r" / "checkpoint.pt")
     assert state["epoch"] == 1
     assert all(torch.isfinite(v).all() for v in state["model"].values())
+
+
+def _image_npz(path, n=120):
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 4, n)
+    x = (rng.integers(0, 60, (n, 8, 8, 3)) + 60 * y[:, None, None, None]).astype(np.uint8)   # learnable
+    np.savez(path, x_train=x, y_train=y, x_test=x[:20], y_test=y[:20])
+    return str(path)
+
+
+def test_noise_file_gives_a_second_method_the_same_corrupted_images(tmp_path):
+    root = _image_npz(tmp_path / "img.npz")
+    base = ["data.name=npz", f"data.root={root}", "model.name=cnn", "model.base_width=8", "optim.epochs=1",
+            "log.progress=false", "noise.kind=random_pixels", "noise.rate=0.5", "data.batch_size=32"]
+    train(load_config(None, base + ["loss.name=sat", "loss.start_epoch=0"]), tmp_path / "a", quiet=True)
+    # a different seed would draw a different corruption, unless the file is reused
+    train(load_config(None, base + ["loss.name=ce", "seed=9", f"noise.file={tmp_path / 'a' / 'noise.npz'}"]),
+          tmp_path / "b", quiet=True)
+    with np.load(tmp_path / "a" / "noise.npz") as a, np.load(tmp_path / "b" / "noise.npz") as b:
+        assert a["corrupted_indices"].size == 60
+        assert np.array_equal(a["corrupted_indices"], b["corrupted_indices"])
+        assert np.array_equal(a["corrupted_images"], b["corrupted_images"])
+    # a noise file made for other data is refused
+    other = _image_npz(tmp_path / "other.npz", n=90)
+    with pytest.raises(UserError, match="was made for another training set"):
+        train(load_config(None, [*base, f"data.root={other}", f"noise.file={tmp_path / 'a' / 'noise.npz'}"]),
+              tmp_path / "c", quiet=True)
+
+
+def test_image_corruption_on_float_data_is_a_clear_error(tmp_path, tiny_overrides):
+    with pytest.raises(UserError, match="needs uint8 images"):
+        train(load_config(None, tiny_overrides + ["noise.kind=gaussian"]), tmp_path / "r", quiet=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from . import functional as SF
 from .data import ArrayDataset, batches, to_float
 
 
@@ -22,5 +23,4 @@ def accuracy_on(model: nn.Module, dataset: ArrayDataset | None, device: torch.de
     """Top-1 accuracy of ``model`` on ``dataset`` (None when there is no such split)."""
     if dataset is None or len(dataset) == 0:
         return None
-    pred = predict_logits(model, dataset, device, batch_size).argmax(dim=1).cpu()
-    return (pred == dataset.y).float().mean().item()
+    return SF.accuracy(predict_logits(model, dataset, device, batch_size).cpu(), dataset.y)

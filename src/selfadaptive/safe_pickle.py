@@ -6,7 +6,6 @@ rebuild arrays and dtypes, so a malicious file fails to load instead of running 
 """
 from __future__ import annotations
 
-import io
 import pickle
 
 _ALLOWED = {
@@ -29,6 +28,3 @@ def load(fh, encoding: str = "bytes"):
     Python 2 pickles (CIFAR) with bytes keys."""
     return _NumpyOnlyUnpickler(fh, encoding=encoding).load()
 
-
-def loads(data: bytes, encoding: str = "bytes"):
-    return load(io.BytesIO(data), encoding=encoding)

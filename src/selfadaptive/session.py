@@ -104,6 +104,8 @@ def setup(cfg: Config, run: RunDir, resume: bool, model=None, data=None, quiet: 
     seed_everything(cfg.seed)
     data = data if data is not None else build_data(cfg.data)
     k = data.num_classes
+    if cfg.data.augment != "none" and len(data.input_shape) != 3:
+        raise UserError(f"data.augment={cfg.data.augment} needs images; this data has input shape {data.input_shape}")
     noise = LabelNoise.load(run.noise) if resume else make_noise(cfg, data)
     if noise.noisy_labels.shape[0] != len(data.train):
         raise UserError(f"{run.noise} holds {noise.noisy_labels.shape[0]} labels but the training set has {len(data.train)}")

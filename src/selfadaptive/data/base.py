@@ -1,7 +1,7 @@
 """In-memory datasets that yield ``(x, y, index)`` and a batch iterator that keeps them on device."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -65,9 +65,6 @@ class DataBundle:
     @property
     def input_shape(self) -> tuple[int, ...]:
         return tuple(self.train.x.shape[1:])
-
-    def replace(self, **kw) -> "DataBundle":
-        return replace(self, **kw)
 
 
 def input_stats(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
