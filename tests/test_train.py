@@ -158,3 +158,14 @@ def test_noise_file_gives_a_second_method_the_same_corrupted_images(tmp_path):
 def test_image_corruption_on_float_data_is_a_clear_error(tmp_path, tiny_overrides):
     with pytest.raises(UserError, match="needs uint8 images"):
         train(load_config(None, tiny_overrides + ["noise.kind=gaussian"]), tmp_path / "r", quiet=True)
+
+
+def test_bf16_autocast_path_runs_and_keeps_a_float32_bank(tmp_path):
+    root = _image_npz(tmp_path / "img.npz")
+    cfg = load_config(None, ["data.name=npz", f"data.root={root}", "model.name=cnn", "model.base_width=8",
+                             "optim.epochs=2", "loss.start_epoch=0", "log.progress=false", "precision=bf16",
+                             "data.augment=crop_flip", "data.batch_size=32"])
+    summary = train(cfg, tmp_path / "r", quiet=True)
+    assert np.isfinite(summary["test_acc_last"])
+    bank = load_checkpoint(tmp_path / "r" / "checkpoint.pt")["loss"]["soft_targets"]
+    assert bank.dtype == torch.float32 and torch.allclose(bank.sum(1), torch.ones(len(bank)), atol=1e-5)
