@@ -106,9 +106,12 @@ def setup(cfg: Config, run: RunDir, resume: bool, model=None, data=None, quiet: 
     k = data.num_classes
     if cfg.data.augment != "none" and len(data.input_shape) != 3:
         raise UserError(f"data.augment={cfg.data.augment} needs images; this data has input shape {data.input_shape}")
-    noise = LabelNoise.load(run.noise) if resume else make_noise(cfg, data)
-    if noise.noisy_labels.shape[0] != len(data.train):
-        raise UserError(f"{run.noise} holds {noise.noisy_labels.shape[0]} labels but the training set has {len(data.train)}")
+    if resume:
+        noise = LabelNoise.load(run.noise)
+        if noise.noisy_labels.shape[0] != len(data.train):
+            raise UserError(f"{run.noise} holds {noise.noisy_labels.shape[0]} labels but the training set has {len(data.train)}")
+    else:
+        noise = make_noise(cfg, data)       # checks a reused noise.file against this training set
     labels = torch.from_numpy(noise.noisy_labels)
     x_train = torch.from_numpy(noise.apply_images(data.train.x.numpy()))
     model = (model if model is not None else build_model(cfg.model, k, data.input_shape, data.mean, data.std)).to(device)
