@@ -29,7 +29,7 @@ test: env-dev
 	$(PY) -m pytest -q
 
 bench: env-dev
-	$(PY) benchmarks/noise_compare.py --config digits-flip40-sat --losses ce,sat,sat+loss.variant=sce,gce,sce,bootstrap,elr --seeds 0,1,2 --out benchmarks/results/digits_flip40.json
+	$(PY) benchmarks/noise_compare.py --config digits-flip40-sat --losses ce,sat,sat+loss.variant=sce,gce,sce,bootstrap,elr+loss.momentum=0.7,elr --seeds 0,1,2 --out benchmarks/results/digits_flip40.json
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache
