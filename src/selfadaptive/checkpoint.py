@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .errors import UserError
+from .errors import UserError, first_line
 
 
 def atomic_write(path: str | Path, write) -> None:
@@ -42,8 +42,7 @@ def load_checkpoint(path: str | Path, map_location="cpu") -> dict:
     try:
         state = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as e:  # a damaged file can fail anywhere inside the unpickler (IndexError, KeyError...)
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise UserError(f"checkpoint {path} is corrupt or not loadable safely: {first[:200]}") from None
+        raise UserError(f"checkpoint {path} is corrupt or not loadable safely: {first_line(e)}") from None
     if not isinstance(state, dict) or "model" not in state:
         raise UserError(f"checkpoint {path} is not a selfadaptive checkpoint")
     return state

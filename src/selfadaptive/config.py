@@ -15,7 +15,7 @@ from typing import Any, Optional
 
 import yaml
 
-from .errors import UserError
+from .errors import UserError, first_line
 
 
 @dataclass(frozen=True)
@@ -222,8 +222,7 @@ def read_yaml(path: str | Path) -> dict:
     try:
         data = yaml.safe_load(path.read_text())
     except yaml.YAMLError as e:
-        first = str(e).splitlines()[0] if str(e) else "parse error"
-        raise UserError(f"config file {path} is not valid YAML: {first}") from None
+        raise UserError(f"config file {path} is not valid YAML: {first_line(e)}") from None
     if data is None:
         return {}
     if not isinstance(data, dict):

@@ -9,7 +9,7 @@ from .checkpoint import load_checkpoint
 from .config import load_config
 from .data import build_data
 from .devices import resolve_device
-from .errors import UserError
+from .errors import UserError, first_line
 from .evaluation import accuracy_on
 from .models import build_model
 from .runfolder import RunDir
@@ -29,7 +29,7 @@ def evaluate_run(path, split: str = "all", device: str | None = None) -> dict:
     try:
         model.load_state_dict(state["model"])
     except RuntimeError as e:
-        raise UserError(f"{run.checkpoint} does not fit the model in {run.config}: {str(e).splitlines()[0][:200]}") from None
+        raise UserError(f"{run.checkpoint} does not fit the model in {run.config}: {first_line(e)}") from None
     model.to(dev)
     splits = {"test": data.test, "val": data.val, "train": data.train}
     wanted = list(splits) if split == "all" else [split]

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import UserError
+from .errors import UserError, first_line
 
 LABEL_NOISE_KINDS = ("none", "uniform", "flip", "asymmetric")
 IMAGE_NOISE_KINDS = ("gaussian", "random_pixels", "shuffled_pixels")
@@ -72,7 +72,7 @@ class LabelNoise:
         except UserError:
             raise
         except Exception as e:  # damaged archive or missing arrays
-            raise UserError(f"{path} is not a readable noise.npz ({type(e).__name__}: {str(e)[:120]})") from None
+            raise UserError(f"{path} is not a readable noise.npz ({type(e).__name__}: {first_line(e, 120)})") from None
 
     def apply_images(self, x: np.ndarray) -> np.ndarray:
         """The training inputs with the corrupted images swapped in (a copy; ``x`` is untouched)."""

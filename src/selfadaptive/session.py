@@ -19,7 +19,7 @@ from .checkpoint import load_checkpoint, set_rng_state
 from .config import Config, save_config
 from .data import DataBundle, build_data
 from .devices import resolve_device
-from .errors import Interrupted, UserError
+from .errors import Interrupted, UserError, first_line
 from .losses import IndexedLoss, build_loss
 from .models import build_model
 from .corruptions import corrupt_images
@@ -136,7 +136,7 @@ def setup(cfg: Config, run: RunDir, resume: bool, model=None, data=None, quiet: 
             loss_fn.load_state_dict(state["loss"])
             s.optimizer.load_state_dict(state["optimizer"])
         except (RuntimeError, KeyError, ValueError) as e:
-            raise UserError(f"{run.checkpoint} does not match this run's model/loss: {str(e).splitlines()[0][:200]}") from None
+            raise UserError(f"{run.checkpoint} does not match this run's model/loss: {first_line(e)}") from None
         set_rng_state(state["rng"])
         s.epoch, s.step, s.elapsed = int(state["epoch"]), int(state["step"]), float(state["elapsed"])
         s.sums.copy_(state["sums"])

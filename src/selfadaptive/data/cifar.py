@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import safe_pickle
-from ..errors import UserError
+from ..errors import UserError, first_line
 
 ARCHIVES = {
     "cifar10": ("https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz", "c58f30108f718f92721af3b95e74349a",
@@ -69,7 +69,7 @@ def _batch(path: Path) -> dict:
         with open(path, "rb") as fh:
             d = safe_pickle.load(fh)
     except Exception as e:  # a damaged or hostile pickle can fail in many ways; all mean "bad file"
-        raise UserError(f"{path} is not a readable CIFAR batch: {str(e).splitlines()[0][:160] if str(e) else type(e).__name__}") from None
+        raise UserError(f"{path} is not a readable CIFAR batch: {first_line(e, 160)}") from None
     if not isinstance(d, dict):
         raise UserError(f"{path} is not a CIFAR batch (no dict inside)")
     return {(k.decode() if isinstance(k, bytes) else k): v for k, v in d.items()}

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import UserError
+from ..errors import UserError, first_line
 
 
 def load_digits_arrays() -> tuple[np.ndarray, np.ndarray, list[str]]:
@@ -43,7 +43,7 @@ def load_npz_arrays(path: str | Path) -> dict[str, np.ndarray]:
     except UserError:
         raise
     except Exception as e:  # a damaged archive can fail in zipfile, zlib or the array header parser
-        raise UserError(f"{path} is not a readable .npz file ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})") from None
+        raise UserError(f"{path} is not a readable .npz file ({type(e).__name__}: {first_line(e)})") from None
 
 
 def images_to_nchw(x: np.ndarray, where: str) -> np.ndarray:
