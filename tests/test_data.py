@@ -109,3 +109,10 @@ def test_missing_and_corrupt_files(tmp_path):
     (tmp_path / "bad.npz").write_bytes(b"this is not a zip")
     with pytest.raises(UserError, match="not a readable .npz"):
         build_data(DataConfig(name="npz", root=str(tmp_path / "bad.npz")))
+
+
+def test_configured_normalisation_constants_replace_computed_ones():
+    d = build_data(DataConfig(mean=(0.5,), std=(0.25,)))
+    assert d.mean.tolist() == [0.5] and d.std.tolist() == [0.25]
+    with pytest.raises(UserError, match="data.mean has 2 values; this data has 1 channels"):
+        build_data(DataConfig(mean=(0.5, 0.5), std=(0.25, 0.25)))

@@ -126,11 +126,13 @@ def build_data(cfg) -> DataBundle:
     elif cfg.val_fraction > 0:
         kept, held = _split(len(train), cfg.val_fraction, train.y.numpy(), cfg.split_seed + 1)
         train, val = train.take(kept), train.take(held)
-    mean, std = input_stats(train.x)
     if cfg.mean:
-        if len(cfg.mean) != mean.numel():
-            raise UserError(f"data.mean has {len(cfg.mean)} values; this data has {mean.numel()} channels/features")
+        channels = train.x.shape[1]         # (N, C, H, W) images or (N, D) tables
+        if len(cfg.mean) != channels:
+            raise UserError(f"data.mean has {len(cfg.mean)} values; this data has {channels} channels/features")
         mean, std = torch.tensor(cfg.mean, dtype=torch.float32), torch.tensor(cfg.std, dtype=torch.float32)
+    else:
+        mean, std = input_stats(train.x)
     test = ArrayDataset(_to_tensor(x_te), torch.from_numpy(y_te))
     if cfg.test_subset and cfg.test_subset < len(test):
         test = test.take(np.sort(np.random.default_rng(cfg.split_seed + 2).choice(len(test), cfg.test_subset, replace=False)))
