@@ -29,6 +29,9 @@ test: env-dev
 	$(PY) -m pytest -q
 
 bench: env-dev
+	$(PIP) install -q -e ".[bench]"
+	$(PY) benchmarks/detection_vs_cleanlab.py --datasets digits,breast_cancer,wine,mnist --seeds 0,1,2 --out benchmarks/results/detection_vs_cleanlab.json
+	$(PY) benchmarks/detection_vs_cleanlab.py --datasets cifar10 --seeds 0 --out benchmarks/results/detection_vs_cleanlab.json
 	$(PY) benchmarks/noise_compare.py --config digits-flip40-sat --losses ce,sat,sat+loss.variant=sce,gce,sce,bootstrap,elr+loss.momentum=0.7,elr --seeds 0,1,2 --out benchmarks/results/digits_flip40.json
 
 clean:

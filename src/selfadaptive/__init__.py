@@ -5,11 +5,19 @@ Quick start::
     from selfadaptive import SelfAdaptiveLoss
     criterion = SelfAdaptiveLoss(train_labels, num_classes=10, momentum=0.9, start_epoch=60)
     loss = criterion(model(x), y, index, epoch)     # index: dataset indices of the batch
+
+    # after training: which labels look wrong, and what should they be?
+    issues = label_issues(criterion.soft_targets, train_labels)
+
+    # or, for arrays, the scikit-learn estimator
+    clf = SATClassifier().fit(X, y); clf.label_issues_
 """
 from .config import Config, load_config
 from .errors import Interrupted, TrainingDiverged, UserError
 from .losses import (CrossEntropyLoss, EarlyLearningRegularizationLoss, GeneralizedCrossEntropyLoss, IndexedLoss,
                      SelfAdaptiveLoss, SoftBootstrapLoss, SymmetricCrossEntropyLoss, build_loss)
+from .estimator import SATClassifier
+from .label_issues import LabelIssues, LabelIssueTracker, detection_metrics, label_issues
 from .noise import LabelNoise, corrupt_labels
 from .trainer import train
 
@@ -17,4 +25,5 @@ __version__ = "0.1.0"
 
 __all__ = ["SelfAdaptiveLoss", "CrossEntropyLoss", "GeneralizedCrossEntropyLoss", "SymmetricCrossEntropyLoss",
            "SoftBootstrapLoss", "EarlyLearningRegularizationLoss", "IndexedLoss", "build_loss", "Config",
-           "load_config", "train", "corrupt_labels", "LabelNoise", "UserError", "TrainingDiverged", "Interrupted"]
+           "load_config", "train", "corrupt_labels", "LabelNoise", "UserError", "TrainingDiverged", "Interrupted",
+           "SATClassifier", "label_issues", "LabelIssues", "LabelIssueTracker", "detection_metrics"]

@@ -52,6 +52,49 @@ def cmd_eval(args) -> int:
     return 0
 
 
+def cmd_issues(args) -> int:
+    from .label_issues import COLUMNS, DEFAULT_SCORE
+    from .run_issues import export_labels, issues_from_run, plot_issues, write_report
+    from .runfolder import RunDir
+
+    if args.top < 0:
+        raise UserError(f"--top must be >= 0, got {args.top}")
+    run = RunDir(args.run).require()
+    found = issues_from_run(run.path, score=args.score or DEFAULT_SCORE)
+    write_report(run, found)
+    li = found.issues
+    print(f"{int(li.flagged.sum())} of {len(li)} training labels flagged (suggestion differs from the given label); "
+          f"ranked list: {run.label_issues}")
+    m = found.metrics
+    if m:
+        print(f"against the {m['num_noisy']} known wrong labels: AUROC {m['auroc']:.4f}, AP {m['ap']:.4f}, "
+              f"precision@{m['k']} {m['precision_at_k']:.4f}; flagged set precision {m['flagged']['precision']:.3f}, "
+              f"recall {m['flagged']['recall']:.3f}, F1 {m['flagged']['f1']:.3f}")
+    if args.top:
+        cols = [c for c in COLUMNS if c != "rank"]
+        rows = list(li.rows(args.top))
+        widths = {c: max(len(c), *(len(_fmt(r[c])) for r in rows)) for c in cols}
+        print("  ".join(f"{c:>{widths[c]}}" for c in cols))
+        for r in rows:
+            print("  ".join(f"{_fmt(r[c]):>{widths[c]}}" for c in cols))
+    if args.export:
+        out = export_labels(found, args.export, threshold=args.threshold, force=args.force)
+        msg = f"wrote {args.export}: {out['num_changed']} of {out['num_samples']} labels changed"
+        if "changes_correct" in out:
+            msg += (f" ({out['changes_correct']} of them to the true class; wrong labels "
+                    f"{out['wrong_before']} -> {out['wrong_after']})")
+        print(msg + f"\nretrain with: sat train --config {run.config} data.labels={args.export} noise.kind=none")
+    if args.plot:
+        png = run.path / "label_issues.png"
+        plot_issues(found, png)
+        print(f"plot: {png}")
+    return 0
+
+
+def _fmt(v) -> str:
+    return f"{v:.4f}" if isinstance(v, float) else str(v)
+
+
 def cmd_presets(args) -> int:
     from .presets import describe, preset_paths
 
@@ -81,6 +124,21 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--device", default=None, help="override the run's device (e.g. cpu)")
     e.add_argument("--json", action="store_true", help="print JSON")
     e.set_defaults(func=cmd_eval)
+
+    i = sub.add_parser("issues", help="rank a run's likely mislabeled samples and suggest labels",
+                       description="Write RUN/label_issues.csv (every training sample, most suspicious first) "
+                                   "from the run's soft targets; score it when the true labels are known.")
+    i.add_argument("run", help="run folder of a SAT (or ELR) run")
+    i.add_argument("--top", type=int, default=10, help="print the N most suspicious samples (default 10)")
+    i.add_argument("--score", choices=["margin", "given_mass", "mean_given_mass"], default=None,
+                   help="suspicion score (default: margin, see selfadaptive.label_issues)")
+    i.add_argument("--export", metavar="CSV", help="write corrected labels for `sat train data.labels=CSV`")
+    i.add_argument("--threshold", type=float, default=0.2,
+                   help="--export changes a flagged label when the suggestion's (debiased) soft-target mass is "
+                        ">= this (default 0.2, the best of 0-0.6 on five benchmark runs)")
+    i.add_argument("--force", action="store_true", help="let --export replace an existing file")
+    i.add_argument("--plot", action="store_true", help="write RUN/label_issues.png (needs matplotlib)")
+    i.set_defaults(func=cmd_issues)
 
     pr = sub.add_parser("presets", help="list the shipped config presets")
     pr.set_defaults(func=cmd_presets)

@@ -40,14 +40,21 @@ class DataConfig:
                                     # runs with different seeds share one test set
     batch_size: int = 64
     eval_batch_size: int = 1024
+    labels: str = ""                # CSV (source_index,label) or .npy replacing training labels,
+                                    # e.g. the export of `sat issues RUN --export`
+    clean_labels: str = ""          # same format: the *true* labels of a noisy data set, for
+                                    # detection metrics and clean/noisy accuracies
 
 
 @dataclass(frozen=True)
 class NoiseConfig:
     kind: str = "flip"              # none | uniform | flip | asymmetric | gaussian | random_pixels | shuffled_pixels
+                                    # | cifar10n | cifar100n (human labels; label_set picks one)
     rate: float = 0.4
     seed: Optional[int] = None      # None: use the run's seed
     file: str = ""                  # reuse RUN/noise.npz of another run (kind/rate then come from it)
+    label_set: str = ""             # cifar10n: aggre | worse | random1-3 (default worse); cifar100n: noisy
+    label_file: str = ""            # CIFAR-N labels (.pt/.npz/.npy); default <data.root>/CIFAR-10_human.pt
 
 
 @dataclass(frozen=True)
@@ -256,7 +263,8 @@ def save_config(cfg: Config, path: str | Path) -> None:
 CHOICES = {
     "data.name": ("digits", "npz", "csv", "mnist", "fashion_mnist", "cifar10", "cifar100"),
     "data.augment": ("none", "crop", "crop_flip"),
-    "noise.kind": ("none", "uniform", "flip", "asymmetric", "gaussian", "random_pixels", "shuffled_pixels"),
+    "noise.kind": ("none", "uniform", "flip", "asymmetric", "gaussian", "random_pixels", "shuffled_pixels",
+                   "cifar10n", "cifar100n"),
     "precision": ("auto", "fp32", "bf16"),
     "loss.name": ("ce", "gce", "sce", "bootstrap", "elr", "sat"),
     "loss.variant": ("ce", "sce"),
@@ -300,5 +308,17 @@ def validate(cfg: Config) -> None:
         check(cfg.loss.start_epoch >= 0, f"loss.start_epoch must be >= 0, got {cfg.loss.start_epoch}")
     check(0.0 <= cfg.model.dropout < 1.0, f"model.dropout must be in [0, 1), got {cfg.model.dropout}")
     check(cfg.model.base_width >= 0, f"model.base_width must be >= 0, got {cfg.model.base_width}")
+    if cfg.noise.kind in ("cifar10n", "cifar100n"):
+        from .data.labels import CIFAR_N_SETS
+        sets = CIFAR_N_SETS[cfg.noise.kind]
+        check(not cfg.noise.label_set or cfg.noise.label_set in sets or cfg.noise.label_set in sets.values(),
+              f"noise.label_set for {cfg.noise.kind} must be one of {', '.join(sets)}; got {cfg.noise.label_set!r}")
+        check(not cfg.data.clean_labels, "noise.kind=cifar10n/cifar100n carries its own clean labels; "
+                                         "drop data.clean_labels")
+    elif cfg.noise.label_set or cfg.noise.label_file:
+        check(False, "noise.label_set and noise.label_file apply to noise.kind=cifar10n or cifar100n only")
+    if cfg.data.clean_labels:
+        check(cfg.noise.kind in ("none", "cifar10n", "cifar100n") or cfg.noise.rate == 0,
+              "data.clean_labels describes a data set's own noise; set noise.kind=none")
     if cfg.data.name in ("npz", "csv"):
         check(bool(cfg.data.root), f"data.name={cfg.data.name} needs data.root=PATH")

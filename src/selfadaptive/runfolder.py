@@ -5,7 +5,10 @@
     RUN/config.yaml       the resolved config
     RUN/metrics.jsonl     one JSON row per epoch
     RUN/noise.npz         clean_labels, noisy_labels, noisy_mask, corrupted_indices (training set)
+    RUN/samples.npz       source_index (N,): each training sample's row in its source file; class_names (K,)
     RUN/soft_targets.npy  final per-sample targets (N, K) float32, for losses that keep a bank
+    RUN/label_history.npz given_mass_sum, epochs_tracked, first_flagged_epoch (losses with a bank)
+    RUN/label_issues.csv  written by ``sat issues RUN``
     RUN/checkpoint.pt     latest checkpoint (atomic; weights_only-loadable)
     RUN/summary.json      headline numbers
 """
@@ -42,6 +45,9 @@ class RunDir:
     soft_targets = property(lambda self: self.path / "soft_targets.npy")
     checkpoint = property(lambda self: self.path / "checkpoint.pt")
     summary = property(lambda self: self.path / "summary.json")
+    samples = property(lambda self: self.path / "samples.npz")
+    label_history = property(lambda self: self.path / "label_history.npz")
+    label_issues = property(lambda self: self.path / "label_issues.csv")
 
     def require(self) -> "RunDir":
         """Check this is an existing run folder; a UserError otherwise."""
@@ -86,3 +92,30 @@ class RunDir:
     def write_soft_targets(self, bank) -> None:
         arr = bank.detach().float().cpu().numpy()
         atomic_write(self.soft_targets, lambda fh: np.save(fh, arr))
+
+    def write_label_history(self, tracker) -> None:
+        arrays = {k: v.detach().cpu().numpy() for k, v in tracker.state_dict().items()}
+        atomic_write(self.label_history, lambda fh: np.savez(fh, **arrays))
+
+    def read_label_history(self) -> dict | None:
+        """The ``LabelIssueTracker`` buffers as numpy arrays, or None when the run has none."""
+        if not self.label_history.is_file():
+            return None
+        try:
+            with np.load(self.label_history, allow_pickle=False) as z:
+                return {k: z[k] for k in z.files}
+        except Exception as e:
+            raise UserError(f"{self.label_history} is not readable ({type(e).__name__}); "
+                            f"delete it to rank by the final soft targets only") from None
+
+    def write_samples(self, source_index, class_names) -> None:
+        arrays = {"source_index": np.asarray(source_index, dtype=np.int64),
+                  "class_names": np.asarray([str(c) for c in class_names])}
+        atomic_write(self.samples, lambda fh: np.savez(fh, **arrays))
+
+    def read_samples(self) -> tuple[np.ndarray | None, list[str]]:
+        """(source_index or None, class names or []) of the run's training set."""
+        if not self.samples.is_file():
+            return None, []
+        with np.load(self.samples, allow_pickle=False) as z:
+            return z["source_index"], [str(c) for c in z["class_names"]]

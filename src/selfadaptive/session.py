@@ -20,9 +20,11 @@ from .config import Config, save_config
 from .data import DataBundle, build_data
 from .devices import resolve_device
 from .errors import Interrupted, UserError, first_line
+from .label_issues import LabelIssueTracker, detection_metrics
 from .losses import IndexedLoss, build_loss
 from .models import build_model
 from .corruptions import corrupt_images
+from .data.labels import CIFAR_N_DEFAULT_SET, CIFAR_N_FILES, cifar_n_labels
 from .noise import IMAGE_NOISE_KINDS, LabelNoise, asymmetric_map, corrupt_labels
 from .runfolder import RunDir
 
@@ -45,6 +47,7 @@ class Session:
     noisy_mask: torch.Tensor        # (N,) bool on device
     train_pred: torch.Tensor        # (N,) last training-pass prediction of each sample, -1 if unseen
     sums: torch.Tensor              # (3,) loss sum, correct, seen in the current epoch
+    tracker: LabelIssueTracker | None = None    # per-epoch soft-target history, for losses with a bank
     epoch: int = 0                  # first epoch to run
     step: int = 0                   # first step of that epoch to run
     elapsed: float = 0.0            # seconds spent before this process (resume)
@@ -85,11 +88,46 @@ def make_noise(cfg: Config, data: DataBundle) -> LabelNoise:
             raise UserError(f"{cfg.noise.file} was made for another training set ({noise.clean_labels.size} labels; "
                             f"this one has {train_labels.size}); use the same data settings as the run that wrote it")
         return noise
+    if cfg.noise.kind in ("cifar10n", "cifar100n"):
+        return cifar_n_noise(cfg, data)
+    if data.train_clean_labels is not None:     # a data set with its own noise and known true labels
+        clean = data.train_clean_labels
+        return LabelNoise(clean_labels=clean, noisy_labels=train_labels, noisy_mask=clean != train_labels,
+                          corrupted_indices=np.flatnonzero(clean != train_labels), kind="given",
+                          rate=float((clean != train_labels).mean()))
     seed = cfg.seed if cfg.noise.seed is None else cfg.noise.seed
     if cfg.noise.kind in IMAGE_NOISE_KINDS:
         return corrupt_images(data.train.x.numpy(), train_labels, cfg.noise.rate, cfg.noise.kind, seed=seed)
     class_map = asymmetric_map(data.num_classes, data.class_names, data.info.get("coarse_of_class"))
     return corrupt_labels(train_labels, data.num_classes, cfg.noise.rate, cfg.noise.kind, seed=seed, class_map=class_map)
+
+
+def _bank_momentum(loss_fn) -> float | None:
+    """The EMA momentum of a bank that starts at the one-hot labels (SAT); None for other banks."""
+    return getattr(loss_fn, "momentum", None) if getattr(loss_fn, "starts_one_hot", False) else None
+
+
+def cifar_n_noise(cfg: Config, data: DataBundle) -> LabelNoise:
+    """Human label noise from a CIFAR-10N / CIFAR-100N file, matched to the training rows."""
+    kind = cfg.noise.kind
+    path = cfg.noise.label_file or str(Path(cfg.data.root or "data") / CIFAR_N_FILES[kind])
+    noisy_all, clean_all = cifar_n_labels(kind, path, cfg.noise.label_set or CIFAR_N_DEFAULT_SET[kind])
+    rows = data.train.source_index.numpy()
+    total = int(data.info.get("source_rows", len(data.train)))
+    if noisy_all.shape[0] != total:
+        raise UserError(f"{path} holds {noisy_all.shape[0]} labels but the training file has {total} rows")
+    given = data.train.y.numpy()
+    if clean_all is not None:
+        wrong = int((clean_all[rows] != given).sum())
+        if wrong:
+            raise UserError(f"{path}: its clean_label disagrees with this training set's labels on {wrong} of "
+                            f"{len(rows)} samples; CIFAR-N follows the official CIFAR training order")
+    if noisy_all.max() >= data.num_classes or noisy_all.min() < 0:
+        raise UserError(f"{path}: labels fall outside [0, {data.num_classes})")
+    noisy = noisy_all[rows]
+    mask = noisy != given
+    return LabelNoise(clean_labels=given, noisy_labels=noisy, noisy_mask=mask, corrupted_indices=np.flatnonzero(mask),
+                      kind=kind, rate=float(mask.mean()))
 
 
 def setup(cfg: Config, run: RunDir, resume: bool, model=None, data=None, quiet: bool = False) -> Session:
@@ -129,12 +167,16 @@ def setup(cfg: Config, run: RunDir, resume: bool, model=None, data=None, quiet: 
                 noisy_mask=torch.from_numpy(noise.noisy_mask).to(device),
                 train_pred=torch.full((n,), -1, dtype=torch.long, device=device),
                 sums=torch.zeros(3, device=device), quiet=quiet, amp=amp, channels_last=channels_last)
+    if loss_fn.bank() is not None:
+        s.tracker = LabelIssueTracker(labels, momentum=_bank_momentum(loss_fn)).to(device)
     if resume:
         state = load_checkpoint(run.checkpoint, map_location=device)
         try:
             model.load_state_dict(state["model"])
             loss_fn.load_state_dict(state["loss"])
             s.optimizer.load_state_dict(state["optimizer"])
+            if s.tracker is not None:
+                s.tracker.load_state_dict(state["tracker"])
         except (RuntimeError, KeyError, ValueError) as e:
             raise UserError(f"{run.checkpoint} does not match this run's model/loss: {first_line(e)}") from None
         set_rng_state(state["rng"])
@@ -147,6 +189,7 @@ def setup(cfg: Config, run: RunDir, resume: bool, model=None, data=None, quiet: 
         run.path.mkdir(parents=True, exist_ok=True)
         save_config(cfg, run.config)
         noise.save(run.noise)
+        run.write_samples(data.train.source_index.numpy(), data.class_names)
         _say(s, describe_noise(noise))
     s.t0 = time.time()
     return s
@@ -154,8 +197,11 @@ def setup(cfg: Config, run: RunDir, resume: bool, model=None, data=None, quiet: 
 
 def describe_noise(noise: LabelNoise) -> str:
     n, wrong = noise.noisy_labels.size, int(noise.noisy_mask.sum())
-    if noise.kind == "none" or noise.rate == 0:
+    if noise.kind == "none" or (noise.rate == 0 and noise.kind not in ("given", "cifar10n", "cifar100n")):
         return f"label noise: none ({n} training labels)"
+    if noise.kind in ("given", "cifar10n", "cifar100n"):
+        what = "human labels (" + noise.kind + ")" if noise.kind != "given" else "the data's own labels"
+        return f"label noise: {what}: {wrong} of {n} training labels differ from the true ones ({noise.rate:.3f})"
     if noise.kind in IMAGE_NOISE_KINDS:
         return (f"image corruption: {noise.kind} at rate {noise.rate:g}: {wrong} of {n} training images replaced "
                 f"(labels kept)")
@@ -188,6 +234,9 @@ def epoch_row(s: Session, epoch: int, lr: float, test_acc: float | None, val_acc
         bank = s.loss_fn.bank()
         if bank is not None:
             row["target_recovery"] = SF.target_recovery(bank, s.clean_labels, noisy)
+        if s.tracker is not None and int(s.tracker.epochs_tracked):
+            found = detection_metrics(s.tracker.scores(bank).cpu().numpy(), noisy.cpu().numpy())
+            row.update({f"detection_{k}": v for k, v in found.items() if k != "k"})
     row["time_s"] = s.elapsed + time.time() - s.t0
     return row
 
@@ -214,6 +263,11 @@ def summarize(s: Session) -> dict:
     bank = s.loss_fn.bank()
     if bank is not None:
         s.run.write_soft_targets(bank)
+    if s.tracker is not None:
+        s.run.write_label_history(s.tracker)
+    if last.get("detection_auroc") is not None:
+        summary.update({k: last[k] for k in ("detection_auroc", "detection_ap", "detection_precision_at_k",
+                                             "detection_recall_at_k")})
     if "target_recovery" in last:
         summary["target_recovery"] = last["target_recovery"]
         summary["num_noisy_recovered"] = round(last["target_recovery"] * summary["num_noisy"])
@@ -233,6 +287,9 @@ def headline(summary: dict) -> str:
     if "num_noisy_recovered" in summary and summary["num_noisy"]:
         lines.append(f"  {name} targets now give the true class for {summary['num_noisy_recovered']} of the "
                      f"{summary['num_noisy']} wrong training labels ({100 * summary['target_recovery']:.1f}%)")
+    if summary.get("detection_auroc") is not None:
+        lines.append(f"  mislabeled-sample detection: AUROC {summary['detection_auroc']:.3f}, "
+                     f"AP {summary['detection_ap']:.3f} (ranked list: sat issues RUN)")
     return "\n".join(lines)
 
 

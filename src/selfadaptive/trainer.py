@@ -40,6 +40,7 @@ def train(cfg: Config, out: str | Path, resume: bool = False, model: torch.nn.Mo
     def checkpoint(epoch: int, step: int) -> None:
         save_checkpoint(s.run.checkpoint, {
             "model": model.state_dict(), "optimizer": optimizer.state_dict(), "loss": loss_fn.state_dict(),
+            "tracker": s.tracker.state_dict() if s.tracker is not None else {},
             "rng": rng_state(), "epoch": epoch, "step": step, "sums": s.sums.cpu(), "train_pred": s.train_pred.cpu(),
             "elapsed": s.elapsed + time.time() - s.t0})
 
@@ -77,6 +78,8 @@ def train(cfg: Config, out: str | Path, resume: bool = False, model: torch.nn.Mo
                     checkpoint(epoch, step + 1)
                     raise stop.interrupted(s.run.checkpoint)
             s.step = 0
+            if s.tracker is not None:
+                s.tracker.update(loss_fn.bank(), epoch)
             with s.autocast():
                 test_acc = accuracy_on(model, s.data.test, device, cfg.data.eval_batch_size)
                 val_acc = accuracy_on(model, s.data.val, device, cfg.data.eval_batch_size)

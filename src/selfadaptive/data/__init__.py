@@ -14,6 +14,7 @@ from ..errors import UserError
 from .base import ArrayDataset, DataBundle, batches, input_stats, to_float
 from .cifar import load_cifar
 from .idx import DEFAULT_ROOTS, FASHION_CLASSES, load_idx_folder
+from .labels import read_label_file
 from .sources import encode_labels, images_to_nchw, load_digits_arrays, load_npz_arrays, read_csv_table
 
 
@@ -51,6 +52,7 @@ def _to_tensor(x: np.ndarray) -> torch.Tensor:
 def build_data(cfg) -> DataBundle:
     """Read the source named by ``cfg.name`` (a ``DataConfig``), then subset / split and check it."""
     info = {}
+    train_rows = None       # file rows of the training samples, when the file also holds the test set
     if cfg.name == "digits":
         x, y, names = load_digits_arrays()
         train_rows, test_rows = _split(len(y), cfg.test_fraction, y, cfg.split_seed)
@@ -110,22 +112,32 @@ def build_data(cfg) -> DataBundle:
         raise UserError(f"{where}: need at least 2 classes, found {num_classes}")
     names = names if names and len(names) == num_classes else [str(i) for i in range(num_classes)]
 
-    train = ArrayDataset(_to_tensor(x_tr), torch.from_numpy(y_tr))
+    source_rows = len(y_tr) if train_rows is None else len(train_rows) + len(test_rows)
+    train = ArrayDataset(_to_tensor(x_tr), torch.from_numpy(y_tr),
+                         None if train_rows is None else torch.from_numpy(train_rows))
+    split_y = y_tr         # splits follow the file's labels, so a relabelled run trains on the same rows
+    relabel = lambda path: _label_file(path, train, names, source_rows)   # noqa: E731
+    if cfg.labels:
+        train = train.with_labels(relabel(cfg.labels))
+        info["labels_file"] = cfg.labels
+    clean = relabel(cfg.clean_labels) if cfg.clean_labels else None
     if cfg.subset:
         if cfg.subset > len(train):
             raise UserError(f"data.subset={cfg.subset} exceeds the {len(train)} training samples")
         # a seeded sample, never a slice: files sorted by class would give a few classes only
         rows = np.sort(np.random.default_rng(cfg.split_seed).choice(len(train), cfg.subset, replace=False))
-        train = train.take(rows)
+        train, split_y = train.take(rows), split_y[rows]
+        clean = None if clean is None else clean[rows]
     val = None
     if cfg.val_size:
         if cfg.val_size >= len(train):
             raise UserError(f"data.val_size={cfg.val_size} leaves no training samples (of {len(train)})")
-        cut = len(train) - cfg.val_size
-        train, val = train.take(np.arange(cut)), train.take(np.arange(cut, cut + cfg.val_size))
+        kept, held = np.arange(len(train) - cfg.val_size), np.arange(len(train) - cfg.val_size, len(train))
     elif cfg.val_fraction > 0:
-        kept, held = _split(len(train), cfg.val_fraction, train.y.numpy(), cfg.split_seed + 1)
+        kept, held = _split(len(train), cfg.val_fraction, split_y, cfg.split_seed + 1)
+    if cfg.val_size or cfg.val_fraction > 0:
         train, val = train.take(kept), train.take(held)
+        clean = None if clean is None else clean[kept]
     if cfg.mean:
         channels = train.x.shape[1]         # (N, C, H, W) images or (N, D) tables
         if len(cfg.mean) != channels:
@@ -138,7 +150,23 @@ def build_data(cfg) -> DataBundle:
         test = test.take(np.sort(np.random.default_rng(cfg.split_seed + 2).choice(len(test), cfg.test_subset, replace=False)))
     return DataBundle(train=train, test=test, val=val,
                       num_classes=num_classes, class_names=names, mean=mean, std=std,
-                      info={"source": str(where), **info})
+                      info={"source": str(where), "source_rows": source_rows, **info}, train_clean_labels=clean)
+
+
+def _label_file(path: str, train: ArrayDataset, names: list[str], source_rows: int) -> np.ndarray:
+    """The training labels (N,) with the rows listed in label file ``path`` replaced."""
+    rows, labels, complete = read_label_file(path, names, source_rows)
+    position = np.full(source_rows, -1, dtype=np.int64)
+    src = train.source_index.numpy()
+    position[src] = np.arange(len(src))
+    at = position[rows]
+    if complete:
+        rows, labels, at = rows[at >= 0], labels[at >= 0], at[at >= 0]
+    if (at < 0).any():
+        raise UserError(f"{path}: source row {int(rows[at < 0][0])} is not a training sample (it is in the test split)")
+    out = train.y.numpy().copy()
+    out[at] = labels
+    return out
 
 
 __all__ = ["ArrayDataset", "DataBundle", "build_data", "batches", "to_float", "input_stats"]

@@ -61,6 +61,7 @@ class DataBundle:
     std: torch.Tensor
     val: ArrayDataset | None = None
     info: dict = field(default_factory=dict)
+    train_clean_labels: np.ndarray | None = None    # (N,) true labels of ``train`` when known (data.clean_labels)
 
     @property
     def input_shape(self) -> tuple[int, ...]:

@@ -43,6 +43,7 @@ class SelfAdaptiveLoss(IndexedLoss):
     """
 
     bank_name = "soft_targets"
+    starts_one_hot = True       # the bank begins at onehot(y): label_issues removes that prior
 
     def __init__(self, labels: torch.Tensor, num_classes: int, momentum: float = 0.9, start_epoch: int = 60,
                  variant: str = "ce", bank_dtype: torch.dtype = torch.float32):

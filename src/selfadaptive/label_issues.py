@@ -1,0 +1,293 @@
+"""Likely mislabeled training samples, ranked from a run's soft targets.
+
+SAT's bank T (N, K) is a running average of the model's own predictions on every training
+sample, gathered during the training passes it does anyway.  Where T has moved away from the
+given label y_i, the model has consistently disagreed with that label, so
+
+* the *suggested label* is ``argmax_j T_ij``;
+* the *suspicion score* ranks samples by how far T_i has moved off y_i.
+
+Score choice (measured; ``docs/benchmarks.md`` §5).  Three scores were compared on the same
+runs (digits flip 40%, wine flip 30%, MNIST and CIFAR-10 subsets at uniform 40%):
+
+* ``given_mass``: ``1 - T_iy``, the mass the bank has moved off the given label;
+* ``margin``: ``max_{j != y} T_ij - T_iy``;
+* ``mean_given_mass``: ``1 - T_iy`` averaged over the end of every epoch since the bank started
+  moving (``LabelIssueTracker``).
+
+The default is ``mean_given_mass``: averaging over epochs keeps the evidence from the
+early-learning phase, before the network starts fitting wrong labels; it was never worse than the
+other two by more than 0.002 AUROC and was the best on the harder data sets (the numbers are
+in the benchmark section).  The final-bank scores remain available (``score="given_mass"``), and
+they are what is used when a run has no per-epoch history (an ``nn.Module`` trained outside
+``sat train``).
+
+Pure functions of arrays live here; ``LabelIssueTracker`` is the small stateful wrapper the
+trainer updates once per epoch.
+"""
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+SCORES = ("margin", "given_mass", "mean_given_mass")
+DEFAULT_SCORE = "margin"
+
+
+def given_mass(soft_targets: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """``T_iy``: the soft-target mass on the given label.  (N, K), (N,) -> (N,) float32."""
+    return soft_targets.float().gather(1, labels.long().view(-1, 1)).squeeze(1)
+
+
+def label_margin(soft_targets: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """``T_iy - max_{j != y} T_ij``; negative when another class outweighs the given label.
+
+    (N, K), (N,) -> (N,) float32 in [-1, 1].
+    """
+    t = soft_targets.float()
+    mass = given_mass(t, labels)
+    others = t.scatter(1, labels.long().view(-1, 1), float("-inf")).max(dim=1).values
+    return mass - others
+
+
+def debiased_targets(soft_targets: torch.Tensor, labels: torch.Tensor, prior_weight: float) -> torch.Tensor:
+    """The bank with its one-hot starting point removed: ``(T - w * onehot(y)) / (1 - w)``.
+
+    After m EMA updates SAT's row is ``T = a^m onehot(y) + (1 - a^m) P`` with P the averaged
+    predictions, so ``w = a^m`` recovers P exactly (as Adam's bias correction does for its moments).
+    Early in training the one-hot part still dominates ``argmax T`` although the predictions
+    already disagree with y; P does not have that lag, so suggestions and flags come from P.
+    The correction is affine with the same w for every sample, so it leaves all rankings alone.
+    (N, K), (N,) -> (N, K) float32.
+    """
+    t = soft_targets.float()
+    if prior_weight <= 0.0:
+        return t
+    if prior_weight >= 1.0:
+        return t        # the bank never moved: nothing to recover
+    onehot = torch.zeros_like(t).scatter_(1, labels.long().view(-1, 1), 1.0)
+    return ((t - prior_weight * onehot) / (1.0 - prior_weight)).clamp_min(0.0)
+
+
+def issue_scores(soft_targets: torch.Tensor, labels: torch.Tensor, score: str = "given_mass",
+                 mean_given_mass: torch.Tensor | None = None) -> torch.Tensor:
+    """Suspicion score per sample (higher = more likely mislabeled).  (N, K), (N,) -> (N,).
+
+    ``score="mean_given_mass"`` needs ``mean_given_mass`` (N,), the epoch-averaged ``T_iy``
+    kept by ``LabelIssueTracker``.
+    """
+    if score == "given_mass":
+        return 1.0 - given_mass(soft_targets, labels)
+    if score == "margin":
+        return -label_margin(soft_targets, labels)
+    if score == "mean_given_mass":
+        if mean_given_mass is None:
+            raise ValueError("score 'mean_given_mass' needs the per-epoch history (mean_given_mass=...)")
+        return 1.0 - mean_given_mass.float()
+    raise ValueError(f"unknown score {score!r}; choose one of {', '.join(SCORES)}")
+
+
+def detection_metrics(scores, noisy_mask, k: int | None = None) -> dict:
+    """How well ``scores`` (N,) rank the truly mislabeled samples ``noisy_mask`` (N,) bool first.
+
+    Returns AUROC and average precision (scikit-learn), and precision@k / recall@k for the top
+    ``k`` scores (default: the number of noisy samples, where the two coincide).  Ties at the cut
+    are broken by index.  AUROC/AP are None when only one class is present.
+    """
+    from sklearn.metrics import average_precision_score, roc_auc_score
+
+    scores = np.asarray(scores, dtype=np.float64)
+    truth = np.asarray(noisy_mask, dtype=bool)
+    n_noisy = int(truth.sum())
+    k = n_noisy if k is None else int(k)
+    both = 0 < n_noisy < truth.size
+    top = np.argsort(-scores, kind="stable")[:k]
+    hits = int(truth[top].sum())
+    return {
+        "auroc": float(roc_auc_score(truth, scores)) if both else None,
+        "ap": float(average_precision_score(truth, scores)) if both else None,
+        "k": k,
+        "precision_at_k": hits / k if k else None,
+        "recall_at_k": hits / n_noisy if n_noisy else None,
+    }
+
+
+def flagged_set_metrics(flagged, noisy_mask) -> dict:
+    """Precision, recall and F1 of a boolean flagged set against the truth; (N,), (N,) bool."""
+    from sklearn.metrics import f1_score, precision_score, recall_score
+
+    flagged, truth = np.asarray(flagged, dtype=bool), np.asarray(noisy_mask, dtype=bool)
+    kw = {"zero_division": 0.0}
+    return {"num_flagged": int(flagged.sum()), "precision": float(precision_score(truth, flagged, **kw)),
+            "recall": float(recall_score(truth, flagged, **kw)), "f1": float(f1_score(truth, flagged, **kw))}
+
+
+class LabelIssueTracker(nn.Module):
+    """Per-sample history of the soft targets, updated once per epoch (no extra forward pass).
+
+    Buffers (carried by ``state_dict`` and so by checkpoints):
+
+    * ``given_mass_sum`` (N,) float64: sum over tracked epochs of ``T_iy`` at the epoch's end;
+    * ``first_flagged_epoch`` (N,) int64: the first epoch whose end found the (debiased) bank's
+      argmax away from y_i (-1: never);
+    * ``epochs_tracked`` (): how many epochs were summed.
+
+    An epoch is tracked once the bank has moved (``T`` is no longer the one-hot of the labels),
+    so SAT's E_s warm-up does not dilute the average with uninformative ones.
+    """
+
+    def __init__(self, labels: torch.Tensor, momentum: float | None = None):
+        super().__init__()
+        labels = torch.as_tensor(labels).long()
+        self.momentum = momentum        # the EMA momentum of a bank that starts at onehot(y) (SAT)
+        self.register_buffer("labels", labels.clone())
+        self.register_buffer("given_mass_sum", torch.zeros(labels.shape[0], dtype=torch.float64))
+        self.register_buffer("first_flagged_epoch", torch.full((labels.shape[0],), -1, dtype=torch.long))
+        self.register_buffer("epochs_tracked", torch.zeros((), dtype=torch.long))
+
+    @torch.no_grad()
+    def update(self, soft_targets: torch.Tensor, epoch: int) -> bool:
+        """Record the bank (N, K) at the end of ``epoch``; returns whether the epoch was tracked."""
+        mass = given_mass(soft_targets, self.labels)
+        if int(self.epochs_tracked) == 0 and bool((mass == 1.0).all()):
+            return False        # the bank has not started moving yet
+        self.given_mass_sum += mass.double()
+        self.epochs_tracked += 1
+        flagged = debiased_targets(soft_targets, self.labels, self.prior_weight()).argmax(dim=1) != self.labels
+        self.first_flagged_epoch[flagged & (self.first_flagged_epoch < 0)] = epoch
+        return True
+
+    def mean_given_mass(self) -> torch.Tensor | None:
+        """(N,) epoch-averaged ``T_iy``, or None before any epoch was tracked."""
+        n = int(self.epochs_tracked)
+        return (self.given_mass_sum / n).float() if n else None
+
+    def prior_weight(self) -> float:
+        """Weight ``a^m`` that the starting one-hot still has in the bank after m tracked epochs."""
+        return 0.0 if self.momentum is None else float(self.momentum) ** int(self.epochs_tracked)
+
+    def scores(self, soft_targets: torch.Tensor, score: str = DEFAULT_SCORE) -> torch.Tensor:
+        mean = self.mean_given_mass()
+        if score == "mean_given_mass" and mean is None:
+            score = "given_mass"
+        return issue_scores(soft_targets, self.labels, score, mean)
+
+
+COLUMNS = ("rank", "index", "source_index", "given_label", "suggested_label", "score", "given_mass",
+           "suggested_mass", "margin", "first_flagged_epoch", "flagged")
+
+
+@dataclass(frozen=True)
+class LabelIssues:
+    """Every training sample, most suspicious first.  All arrays are (N,), in rank order.
+
+    index: the dataset index (the row of the bank); source_index: the row in the file the
+    sample came from; given_label / suggested_label: class ids (or ``class_names`` entries when
+    written); score: the suspicion score named by ``score_name``; given_mass: ``T_iy``;
+    suggested_mass: the debiased bank's mass on the suggestion (its confidence); margin:
+    ``T_iy - max_{j != y} T_ij``; first_flagged_epoch: -1 when never flagged (or unknown);
+    flagged: ``suggested_label != given_label``.
+    """
+
+    index: np.ndarray
+    source_index: np.ndarray
+    given_label: np.ndarray
+    suggested_label: np.ndarray
+    score: np.ndarray
+    given_mass: np.ndarray
+    suggested_mass: np.ndarray
+    margin: np.ndarray
+    first_flagged_epoch: np.ndarray
+    score_name: str = DEFAULT_SCORE
+    class_names: tuple = field(default=())
+
+    def __len__(self) -> int:
+        return self.index.shape[0]
+
+    @property
+    def flagged(self) -> np.ndarray:
+        return self.suggested_label != self.given_label
+
+    def in_index_order(self, column: str) -> np.ndarray:
+        """A column as an (N,) array indexed by dataset index (undoing the ranking)."""
+        out = np.empty_like(getattr(self, column))
+        out[self.index] = getattr(self, column)
+        return out
+
+    def _name(self, c: int) -> str:
+        return self.class_names[c] if self.class_names else str(int(c))
+
+    def rows(self, limit: int | None = None):
+        """Dict rows in rank order (``limit`` first ones)."""
+        n = len(self) if limit is None else min(limit, len(self))
+        for r in range(n):
+            yield {"rank": r + 1, "index": int(self.index[r]), "source_index": int(self.source_index[r]),
+                   "given_label": self._name(self.given_label[r]),
+                   "suggested_label": self._name(self.suggested_label[r]),
+                   "score": float(self.score[r]), "given_mass": float(self.given_mass[r]),
+                   "suggested_mass": float(self.suggested_mass[r]), "margin": float(self.margin[r]),
+                   "first_flagged_epoch": int(self.first_flagged_epoch[r]), "flagged": int(self.flagged[r])}
+
+    def to_csv(self, path: str | Path) -> None:
+        from .checkpoint import atomic_write
+
+        def write(fh):
+            import io
+            text = io.StringIO()
+            w = csv.DictWriter(text, fieldnames=COLUMNS, lineterminator="\n")
+            w.writeheader()
+            for row in self.rows():
+                w.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in row.items()})
+            fh.write(text.getvalue().encode())
+        atomic_write(path, write)
+
+    def to_pandas(self):
+        import pandas as pd
+        return pd.DataFrame(list(self.rows()))
+
+
+def label_issues(soft_targets, given_labels, score: str = DEFAULT_SCORE, *, mean_given_mass=None,
+                 first_flagged_epoch=None, source_index=None, class_names=(), prior_weight: float = 0.0) -> LabelIssues:
+    """Rank every training sample by how likely its given label is wrong.
+
+    soft_targets: (N, K) a bank of soft targets (SAT's ``soft_targets``, a run's
+    ``soft_targets.npy``, or any per-sample probabilities); given_labels: (N,) int;
+    mean_given_mass: (N,) epoch-averaged ``T_iy`` (``LabelIssueTracker``), needed for the default
+    score and silently replaced by ``given_mass`` when absent; first_flagged_epoch: (N,) int;
+    source_index: (N,) the file row of each sample (default: the dataset index).
+
+    prior_weight: the weight ``a^m`` the initial one-hot rows still carry
+    (``LabelIssueTracker.prior_weight()``); the suggested label and its mass come from the
+    bank with that part removed (``debiased_targets``).
+
+    Ties in the score are broken by the margin, then by index, so the order is deterministic.
+    """
+    t = torch.as_tensor(np.asarray(soft_targets), dtype=torch.float32)
+    y = torch.as_tensor(np.asarray(given_labels), dtype=torch.long)
+    if t.dim() != 2 or y.dim() != 1 or t.shape[0] != y.shape[0]:
+        raise ValueError(f"soft_targets must be (N, K) and given_labels (N,); got {tuple(t.shape)} and {tuple(y.shape)}")
+    if y.numel() and (int(y.min()) < 0 or int(y.max()) >= t.shape[1]):
+        raise ValueError(f"given_labels must lie in [0, {t.shape[1]})")
+    mean = None if mean_given_mass is None else torch.as_tensor(np.asarray(mean_given_mass), dtype=torch.float32)
+    if score == "mean_given_mass" and mean is None:
+        score = "given_mass"
+    scores = issue_scores(t, y, score, mean).numpy().astype(np.float64)
+    mass = given_mass(t, y).numpy()
+    margin = label_margin(t, y).numpy()
+    p = debiased_targets(t, y, prior_weight)
+    suggested = p.argmax(dim=1).numpy()
+    n = y.shape[0]
+    idx = np.arange(n)
+    # lexsort: last key is primary -> score descending, then margin ascending, then index
+    order = np.lexsort((idx, margin, -scores))
+    first = np.full(n, -1, dtype=np.int64) if first_flagged_epoch is None else np.asarray(first_flagged_epoch)
+    src = idx if source_index is None else np.asarray(source_index)
+    return LabelIssues(index=idx[order], source_index=src[order], given_label=y.numpy()[order],
+                       suggested_label=suggested[order], score=scores[order], given_mass=mass[order],
+                       suggested_mass=p.numpy()[order, suggested[order]], margin=margin[order],
+                       first_flagged_epoch=first[order], score_name=score, class_names=tuple(class_names))

@@ -1,0 +1,74 @@
+"""SATClassifier: the scikit-learn estimator contract, label issues from one fit, any nn.Module."""
+import numpy as np
+import pytest
+import torch
+from sklearn.datasets import load_digits, load_wine
+from sklearn.model_selection import cross_val_score
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from selfadaptive.estimator import SATClassifier
+from selfadaptive.label_issues import detection_metrics
+from selfadaptive.noise import corrupt_labels
+
+# check_estimator runs every check that applies to a classifier (55 in scikit-learn 1.9); none is
+# expected to fail.  The array-API check skips itself unless SCIPY_ARRAY_API is set, and the
+# sample_weight checks do not run because fit takes no sample_weight (SAT's confidence weights
+# already re-weight samples; a user weight would need its own semantics).
+
+
+@parametrize_with_checks([SATClassifier(max_epochs=6, random_state=0)])
+def test_sklearn_contract(estimator, check):
+    check(estimator)
+
+
+def test_finds_flipped_labels_with_string_classes():
+    X, y = load_wine(return_X_y=True)
+    noise = corrupt_labels(y, 3, 0.3, "flip", seed=0)
+    names = np.array(["barolo", "grignolino", "barbera"])
+    clf = SATClassifier(max_epochs=30, random_state=0).fit(X, names[noise.noisy_labels])
+    assert list(clf.classes_) == sorted(names)
+    li = clf.label_issues_
+    # label ids index classes_; in index order they reproduce the given labels
+    assert np.array_equal(clf.classes_[li.in_index_order("given_label")], names[noise.noisy_labels])
+    assert detection_metrics(li.in_index_order("score"), noise.noisy_mask)["auroc"] > 0.95
+    flagged = clf.noisy_label_mask_
+    assert flagged[noise.noisy_mask].mean() > 0.8 and flagged[~noise.noisy_mask].mean() < 0.1
+    assert clf.soft_targets_.shape == (len(y), 3)
+    assert set(clf.predict(X[:5])) <= set(names)
+    assert clf.score(X, names[y]) > 0.85          # against the true labels
+
+
+def test_pipeline_and_cross_validation():
+    X, y = load_digits(return_X_y=True)
+    scores = cross_val_score(make_pipeline(StandardScaler(), SATClassifier(max_epochs=8, random_state=0)), X, y, cv=3)
+    assert scores.shape == (3,) and scores.min() > 0.85
+
+
+def test_random_state_makes_fits_identical_and_leaves_global_rng_alone():
+    X, y = load_wine(return_X_y=True)
+    torch.manual_seed(123)
+    before = torch.get_rng_state()
+    a = SATClassifier(max_epochs=5, random_state=7).fit(X, y)
+    assert torch.equal(torch.get_rng_state(), before)
+    b = SATClassifier(max_epochs=5, random_state=7).fit(X, y)
+    np.testing.assert_array_equal(a.predict_proba(X), b.predict_proba(X))
+    np.testing.assert_array_equal(a.soft_targets_, b.soft_targets_)
+
+
+def test_any_module_for_images_and_ce_has_no_issues():
+    rng = np.random.default_rng(0)
+    X = rng.integers(0, 256, (64, 1, 8, 8), dtype=np.uint8)
+    y = (X[:, 0, :4].mean(axis=(1, 2)) > X[:, 0, 4:].mean(axis=(1, 2))).astype(int)
+    net = torch.nn.Sequential(torch.nn.Conv2d(1, 4, 3), torch.nn.ReLU(), torch.nn.Flatten(), torch.nn.Linear(144, 2))
+    clf = SATClassifier(module=net, max_epochs=4, start_epoch=1, random_state=0).fit(X, y)
+    assert clf.predict_proba(X).shape == (64, 2) and clf.label_issues_ is not None
+    assert clf.module_ is not net         # the given module is copied, so a refit starts afresh
+    factory = lambda shape, k: torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(int(np.prod(shape)), k))  # noqa: E731
+    ce = SATClassifier(module=factory, loss="ce", max_epochs=2, random_state=0).fit(X, y)
+    assert ce.label_issues_ is None and ce.soft_targets_ is None
+    with pytest.raises(AttributeError, match="no soft targets"):
+        ce.noisy_label_mask_
+    with pytest.raises(ValueError, match="loss must be"):
+        SATClassifier(loss="nope").fit(X.reshape(64, -1), y)
