@@ -86,3 +86,38 @@ def tiny_cifar10_dir(tmp_path_factory, shared_cifar10):
 @pytest.fixture(scope="session")
 def tiny_cifar100_dir(tmp_path_factory):
     return write_cifar100_folder(tmp_path_factory.mktemp("cifar100"))
+
+
+def write_svhn_folder(root: Path, n_train: int = 12, n_test: int = 6, seed: int = 0) -> Path:
+    """Tiny train_32x32.mat / test_32x32.mat in the official layout: X (32, 32, 3, N), y (N, 1) in 1..10."""
+    from scipy.io import savemat
+    rng = np.random.default_rng(seed)
+    for name, n in (("train", n_train), ("test", n_test)):
+        savemat(root / f"{name}_32x32.mat", {"X": rng.integers(0, 256, (32, 32, 3, n), dtype=np.uint8),
+                                              "y": (np.arange(n) % 10 + 1).reshape(n, 1).astype(np.uint8)})
+    return root
+
+
+def write_image_folder(root: Path, per_class: int = 4, size: int = 20, seed: int = 0, split_test: bool = True) -> Path:
+    """root/train/{cat,dog}/*.png (and root/test/...) of random images of varying size."""
+    from PIL import Image
+    rng = np.random.default_rng(seed)
+    for split in (("train", "test") if split_test else ("train",)):
+        for cls in ("cat", "dog"):
+            d = root / split / cls
+            d.mkdir(parents=True)
+            for i in range(per_class):
+                arr = rng.integers(0, 256, (size + i, size, 3), dtype=np.uint8)
+                Image.fromarray(arr).save(d / f"{cls}.{i}.png")
+    return root
+
+
+@pytest.fixture(scope="session")
+def tiny_svhn_dir(tmp_path_factory):
+    return write_svhn_folder(tmp_path_factory.mktemp("svhn"))
+
+
+@pytest.fixture(scope="session")
+def tiny_image_dir(tmp_path_factory):
+    pytest.importorskip("PIL")
+    return write_image_folder(tmp_path_factory.mktemp("dogscats"))

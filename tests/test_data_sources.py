@@ -107,3 +107,51 @@ def test_idx_raw_and_gz_agree_and_bad_files(tmp_path):
         read_idx(tmp_path / "bad")
     with pytest.raises(UserError, match="has no train-images"):
         load_idx_folder(tmp_path)
+
+
+def test_svhn_reader_maps_digit_zero_and_layout(tiny_svhn_dir):
+    from scipy.io import loadmat
+    d = build_data(DataConfig(name="svhn", root=str(tiny_svhn_dir)))
+    raw = loadmat(tiny_svhn_dir / "train_32x32.mat")
+    assert d.input_shape == (3, 32, 32) and len(d.train) == 12 and d.num_classes == 10
+    assert d.train.y.tolist() == [(v % 10) for v in raw["y"].ravel().tolist()]     # label 10 is the digit 0
+    assert np.array_equal(d.train.x[3].numpy(), raw["X"][:, :, :, 3].transpose(2, 0, 1))
+
+
+def test_svhn_errors(tmp_path):
+    with pytest.raises(UserError, match="data.download=true"):
+        build_data(DataConfig(name="svhn", root=str(tmp_path)))
+    (tmp_path / "train_32x32.mat").write_bytes(b"junk")
+    (tmp_path / "test_32x32.mat").write_bytes(b"junk")
+    with pytest.raises(UserError, match="not a readable SVHN"):
+        build_data(DataConfig(name="svhn", root=str(tmp_path)))
+
+
+def test_image_folder_layouts(tiny_image_dir, tmp_path):
+    from conftest import write_image_folder
+    d = build_data(DataConfig(name="image_folder", root=str(tiny_image_dir), image_size=16))
+    assert d.class_names == ["cat", "dog"] and d.input_shape == (3, 16, 16)
+    assert len(d.train) == 8 and len(d.test) == 8 and d.train.y.tolist() == [0] * 4 + [1] * 4
+    # Kaggle's flat layout: the class is the file-name prefix; no test folder -> a held-out split
+    flat = write_image_folder(tmp_path / "nested", per_class=4, split_test=False)
+    kaggle = tmp_path / "kaggle"
+    kaggle.mkdir()
+    for f in flat.glob("train/*/*.png"):
+        f.rename(kaggle / f.name)
+    d = build_data(DataConfig(name="image_folder", root=str(kaggle), image_size=8, test_fraction=0.25))
+    assert d.class_names == ["cat", "dog"] and len(d.train) + len(d.test) == 8
+
+
+def test_image_folder_errors(tmp_path):
+    pytest.importorskip("PIL")
+    with pytest.raises(UserError, match="not found"):
+        build_data(DataConfig(name="image_folder", root=str(tmp_path / "nope")))
+    (tmp_path / "one" / "train" / "cat").mkdir(parents=True)
+    from PIL import Image
+    Image.fromarray(np.zeros((4, 4, 3), np.uint8)).save(tmp_path / "one" / "train" / "cat" / "a.png")
+    with pytest.raises(UserError, match="one class"):
+        build_data(DataConfig(name="image_folder", root=str(tmp_path / "one")))
+    (tmp_path / "one" / "train" / "dog").mkdir()
+    (tmp_path / "one" / "train" / "dog" / "b.png").write_bytes(b"not an image")
+    with pytest.raises(UserError, match="not a readable image"):
+        build_data(DataConfig(name="image_folder", root=str(tmp_path / "one")))

@@ -10,6 +10,7 @@ from selfadaptive.presets import preset_paths
 
 PRESETS = preset_paths()
 PAPER = sorted(n for n in PRESETS if n.startswith("paper-"))
+PAPER_SELECTIVE = [n for n in PAPER if n.startswith("paper-selective-")]
 
 
 def test_paper_rows_are_all_there():
@@ -23,6 +24,17 @@ def test_paper_rows_are_all_there():
 @pytest.mark.parametrize("name", sorted(PRESETS))
 def test_preset_loads(name):
     cfg = load_config(PRESETS[name])
+    if cfg.task == "selective":
+        assert cfg.loss.name in ("sat_selective", "gambler", "ce") and "selective" in name
+        if name in PAPER_SELECTIVE:       # sat-reference §4
+            assert (cfg.model.name, cfg.optim.epochs, cfg.optim.lr, cfg.data.batch_size) == ("vgg16_bn", 300, 0.1, 128)
+            assert cfg.optim.milestones == tuple(range(25, 300, 25)) and cfg.optim.gamma == 0.5
+            pretrain = 150 if "cifar10" in name else 0
+            if cfg.loss.name != "ce":
+                assert cfg.loss.start_epoch == pretrain
+            if cfg.loss.name == "gambler":
+                assert cfg.loss.reward == 2.2
+        return
     assert cfg.loss.name in ("sat", "ce", "gce", "sce", "bootstrap", "elr")
     if name.startswith("paper-"):
         assert cfg.optim.epochs == 200 and cfg.optim.lr == 0.1 and cfg.data.batch_size == 256
@@ -31,12 +43,14 @@ def test_preset_loads(name):
 
 
 @pytest.mark.parametrize("name", PAPER)
-def test_paper_preset_takes_one_step(name, tiny_cifar10_dir, tiny_cifar100_dir, tmp_path):
+def test_paper_preset_takes_one_step(name, tiny_cifar10_dir, tiny_cifar100_dir, tiny_svhn_dir, tiny_image_dir, tmp_path):
     cfg = load_config(PRESETS[name])
-    root = tiny_cifar10_dir if cfg.data.name == "cifar10" else tiny_cifar100_dir
+    root = {"cifar10": tiny_cifar10_dir, "cifar100": tiny_cifar100_dir, "svhn": tiny_svhn_dir,
+            "image_folder": tiny_image_dir}[cfg.data.name]
     # one step of 4 samples; SAT's bank is exercised from the first step
     over = [f"data.root={root}", "data.download=false", "data.subset=4", "data.batch_size=4", "optim.epochs=1",
-            "log.progress=false", "device=cpu"] + (["loss.start_epoch=0"] if cfg.loss.name == "sat" else [])
+            "log.progress=false", "device=cpu"]
+    over += ["loss.start_epoch=0"] if cfg.loss.name in ("sat", "sat_selective", "gambler") else []
     cfg = load_config(PRESETS[name], over)
     summary = train(cfg, tmp_path / "run", quiet=True)
     rows = [json.loads(l) for l in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]

@@ -95,6 +95,41 @@ def _fmt(v) -> str:
     return f"{v:.4f}" if isinstance(v, float) else str(v)
 
 
+def cmd_selective(args) -> int:
+    from .run_selective import evaluate_selective, plot_curves
+
+    def floats(text, what):
+        try:
+            values = tuple(float(v) for v in text.split(",") if v.strip())
+        except ValueError:
+            raise UserError(f"{what} must be comma-separated numbers, got {text!r}") from None
+        if any(not 0.0 <= v <= 1.0 for v in values):
+            raise UserError(f"{what} values must be in [0, 1], got {text!r}")
+        return values
+    coverages, risks = floats(args.target_coverage, "--target-coverage"), floats(args.target_risk, "--target-risk")
+    if args.val_size < 1:
+        raise UserError(f"--val-size must be >= 1, got {args.val_size}")
+    results = []
+    for run in args.runs:
+        r = evaluate_selective(run, device=args.device, val_size=args.val_size, seed=args.seed,
+                               target_coverages=coverages, target_risks=risks)
+        results.append(r)
+        pp = r["paper_protocol"]
+        print(f"{run} ({r['loss']}, {r['score']}): accuracy {100 * r['accuracy']:.2f}%, AURC {100 * r['aurc']:.3f}%, "
+              f"E-AURC {100 * r['e_aurc']:.3f}%")
+        print("  selective error (%) at coverage " + " / ".join(f"{100 * c:g}" for c in pp["coverages"]) + ": "
+              + " / ".join("-" if e is None else f"{100 * e:.2f}" for e in pp["test_selective_error"])
+              + f"  (paper protocol, {pp['val_size']} shuffled test samples held out)")
+        for row in r["deployable"]["rows"]:
+            t = "inf" if row["threshold"] == float("inf") else f"{row['threshold']:.4f}"
+            print(f"  target {row['target']} {row['value']:g}: threshold {t} (chosen on validation) -> test coverage "
+                  f"{100 * row['test_coverage']:.2f}%, risk {100 * row['test_risk']:.2f}%")
+    if args.plot:
+        plot_curves(results, args.plot)
+        print(f"plot: {args.plot}")
+    return 0
+
+
 def cmd_presets(args) -> int:
     from .presets import describe, preset_paths
 
@@ -140,6 +175,19 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("--plot", action="store_true", help="write RUN/label_issues.png (needs matplotlib)")
     i.set_defaults(func=cmd_issues)
 
+    sl = sub.add_parser("selective", help="risk-coverage evaluation of one or more runs",
+                        description="Write RUN/selective.json for each run: the risk-coverage curve, AURC, E-AURC, "
+                                    "selective error at the paper's coverages, and thresholds chosen on a validation "
+                                    "part for target coverages and risks, measured on the rest.")
+    sl.add_argument("runs", nargs="+", metavar="RUN", help="run folders (task=selective, or any classifier)")
+    sl.add_argument("--plot", metavar="PNG", help="draw all runs' risk-coverage curves into PNG")
+    sl.add_argument("--val-size", type=int, default=2000, help="shuffled test samples held out as validation (2000)")
+    sl.add_argument("--seed", type=int, default=0, help="seed of that shuffle")
+    sl.add_argument("--target-coverage", default="0.95,0.9,0.8", help="coverages to calibrate for (comma-separated)")
+    sl.add_argument("--target-risk", default="0.01,0.02,0.05", help="risks to calibrate for (comma-separated)")
+    sl.add_argument("--device", default=None)
+    sl.set_defaults(func=cmd_selective)
+
     pr = sub.add_parser("presets", help="list the shipped config presets")
     pr.set_defaults(func=cmd_presets)
     return p
@@ -147,7 +195,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    # `sat train --out X key=value` puts overrides after an option, which argparse leaves over
+    if extra and getattr(args, "command", None) == "train" and all("=" in e and not e.startswith("-") for e in extra):
+        args.overrides = list(args.overrides) + extra
+    elif extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
     try:
         return args.func(args)
     except UserError as e:

@@ -20,9 +20,10 @@ from .errors import UserError, first_line
 
 @dataclass(frozen=True)
 class DataConfig:
-    name: str = "digits"            # digits | npz | csv | mnist | fashion_mnist | cifar10 | cifar100
+    name: str = "digits"            # digits | npz | csv | mnist | fashion_mnist | cifar10 | cifar100 | svhn | image_folder
     root: str = ""                  # file or folder the loader reads (default for IDX/CIFAR: see docs)
-    download: bool = False          # cifar10/cifar100: fetch the official archive (MD5-checked)
+    download: bool = False          # cifar10/cifar100/svhn: fetch the official files (MD5-checked)
+    image_size: int = 64            # image_folder: images are resized to this square size
     test_path: str = ""             # csv: a separate test file; empty = hold out test_fraction
     test_fraction: float = 0.25     # digits/csv without test_path: seeded hold-out
     label_column: str = "label"     # csv: the column that holds the labels
@@ -59,14 +60,15 @@ class NoiseConfig:
 
 @dataclass(frozen=True)
 class LossConfig:
-    name: str = "sat"               # ce | gce | sce | bootstrap | elr | sat
+    name: str = "sat"               # ce | gce | sce | bootstrap | elr | sat; task selective: sat_selective | gambler | ce
     momentum: Optional[float] = None    # EMA momentum (SAT alpha 0.9, ELR beta 0.7 when None)
-    start_epoch: Optional[int] = None   # SAT E_s (60 when None)
+    start_epoch: Optional[int] = None   # SAT E_s (60 when None); selective losses: pretraining epochs (0)
     variant: str = "ce"             # SAT: ce | sce
     q: Optional[float] = None       # GCE (0.7)
     alpha: Optional[float] = None   # SCE (0.1)
     beta: Optional[float] = None    # SCE (1.0), bootstrap (0.95)
     lam: Optional[float] = None     # ELR lambda (3.0)
+    reward: Optional[float] = None  # Deep Gamblers payoff o (2.2)
     bank_dtype: str = "float32"     # float32 | float16 | bfloat16
 
 
@@ -106,6 +108,7 @@ class Config:
     model: ModelConfig = field(default_factory=ModelConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
     log: LogConfig = field(default_factory=LogConfig)
+    task: str = "classify"          # classify | selective (abstention: sat_selective, gambler, or ce + softmax response)
     seed: int = 0
     device: str = "auto"            # auto | cpu | cuda | cuda:N | mps
     precision: str = "auto"         # auto (bf16 autocast on CUDA, fp32 elsewhere) | fp32 | bf16
@@ -261,12 +264,13 @@ def save_config(cfg: Config, path: str | Path) -> None:
 
 
 CHOICES = {
-    "data.name": ("digits", "npz", "csv", "mnist", "fashion_mnist", "cifar10", "cifar100"),
+    "data.name": ("digits", "npz", "csv", "mnist", "fashion_mnist", "cifar10", "cifar100", "svhn", "image_folder"),
     "data.augment": ("none", "crop", "crop_flip"),
     "noise.kind": ("none", "uniform", "flip", "asymmetric", "gaussian", "random_pixels", "shuffled_pixels",
                    "cifar10n", "cifar100n"),
     "precision": ("auto", "fp32", "bf16"),
-    "loss.name": ("ce", "gce", "sce", "bootstrap", "elr", "sat"),
+    "task": ("classify", "selective"),
+    "loss.name": ("ce", "gce", "sce", "bootstrap", "elr", "sat", "sat_selective", "gambler"),
     "loss.variant": ("ce", "sce"),
     "loss.bank_dtype": ("float32", "float16", "bfloat16"),
     "optim.name": ("sgd", "adam"),
@@ -308,6 +312,13 @@ def validate(cfg: Config) -> None:
         check(cfg.loss.start_epoch >= 0, f"loss.start_epoch must be >= 0, got {cfg.loss.start_epoch}")
     check(0.0 <= cfg.model.dropout < 1.0, f"model.dropout must be in [0, 1), got {cfg.model.dropout}")
     check(cfg.model.base_width >= 0, f"model.base_width must be >= 0, got {cfg.model.base_width}")
+    if cfg.task == "selective":
+        check(cfg.loss.name in ("sat_selective", "gambler", "ce"),
+              f"task=selective trains loss.name=sat_selective, gambler or ce; got {cfg.loss.name}")
+    else:
+        check(cfg.loss.name not in ("sat_selective", "gambler"), f"loss.name={cfg.loss.name} needs task=selective")
+    if cfg.loss.reward is not None:
+        check(cfg.loss.reward > 1.0, f"loss.reward must be > 1, got {cfg.loss.reward}")
     if cfg.noise.kind in ("cifar10n", "cifar100n"):
         from .data.labels import CIFAR_N_SETS
         sets = CIFAR_N_SETS[cfg.noise.kind]
@@ -320,5 +331,6 @@ def validate(cfg: Config) -> None:
     if cfg.data.clean_labels:
         check(cfg.noise.kind in ("none", "cifar10n", "cifar100n") or cfg.noise.rate == 0,
               "data.clean_labels describes a data set's own noise; set noise.kind=none")
-    if cfg.data.name in ("npz", "csv"):
+    check(cfg.data.image_size >= 8, f"data.image_size must be >= 8, got {cfg.data.image_size}")
+    if cfg.data.name in ("npz", "csv", "image_folder"):
         check(bool(cfg.data.root), f"data.name={cfg.data.name} needs data.root=PATH")

@@ -11,6 +11,7 @@ from .data import build_data
 from .devices import resolve_device
 from .errors import UserError, first_line
 from .evaluation import accuracy_on
+from .losses import num_outputs
 from .models import build_model
 from .runfolder import RunDir
 
@@ -24,7 +25,7 @@ def evaluate_run(path, split: str = "all", device: str | None = None) -> dict:
     cfg = load_config(run.config)
     dev = resolve_device(device or cfg.device)
     data = build_data(cfg.data)
-    model = build_model(cfg.model, data.num_classes, data.input_shape, data.mean, data.std)
+    model = build_model(cfg.model, num_outputs(cfg.loss.name, data.num_classes), data.input_shape, data.mean, data.std)
     state = load_checkpoint(run.checkpoint, map_location=dev)
     try:
         model.load_state_dict(state["model"])
@@ -40,7 +41,7 @@ def evaluate_run(path, split: str = "all", device: str | None = None) -> dict:
         ds = splits[name]
         if ds is None:
             continue
-        result["accuracy"][name] = accuracy_on(model, ds, dev, cfg.data.eval_batch_size)
+        result["accuracy"][name] = accuracy_on(model, ds, dev, cfg.data.eval_batch_size, data.num_classes)
         result["size"][name] = len(ds)
     run.write_json(run.path / "eval.json", result)
     return result

@@ -19,8 +19,27 @@ def predict_logits(model: nn.Module, dataset: ArrayDataset, device: torch.device
     return torch.cat(out) if out else torch.empty(0, device=device)
 
 
-def accuracy_on(model: nn.Module, dataset: ArrayDataset | None, device: torch.device, batch_size: int = 1024) -> float | None:
-    """Top-1 accuracy of ``model`` on ``dataset`` (None when there is no such split)."""
+def accuracy_on(model: nn.Module, dataset: ArrayDataset | None, device: torch.device, batch_size: int = 1024,
+                num_classes: int | None = None) -> float | None:
+    """Top-1 accuracy of ``model`` on ``dataset`` (None when there is no such split).
+
+    With ``num_classes`` K only the first K outputs vote (an abstaining network has K + 1).
+    """
     if dataset is None or len(dataset) == 0:
         return None
-    return SF.accuracy(predict_logits(model, dataset, device, batch_size).cpu(), dataset.y)
+    logits = predict_logits(model, dataset, device, batch_size).cpu()
+    return SF.accuracy(logits[:, :num_classes] if num_classes else logits, dataset.y)
+
+
+def evaluate_on(model: nn.Module, dataset: ArrayDataset | None, device: torch.device, batch_size: int,
+                num_classes: int, selective: bool = False) -> dict | None:
+    """``{"acc": ...}`` (and ``"aurc"`` for selective tasks) from one pass over ``dataset``; None without it."""
+    if dataset is None or len(dataset) == 0:
+        return None
+    logits = predict_logits(model, dataset, device, batch_size).float().cpu()
+    out = {"acc": SF.accuracy(logits[:, :num_classes], dataset.y)}
+    if selective:
+        from .selective import aurc, selective_outputs
+        pred, confidence = selective_outputs(logits.numpy(), num_classes)
+        out["aurc"] = aurc(confidence, pred == dataset.y.numpy())
+    return out

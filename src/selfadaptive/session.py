@@ -21,7 +21,7 @@ from .data import DataBundle, build_data
 from .devices import resolve_device
 from .errors import Interrupted, UserError, first_line
 from .label_issues import LabelIssueTracker, detection_metrics
-from .losses import IndexedLoss, build_loss
+from .losses import IndexedLoss, build_loss, num_outputs
 from .models import build_model
 from .corruptions import corrupt_images
 from .data.labels import CIFAR_N_DEFAULT_SET, CIFAR_N_FILES, cifar_n_labels
@@ -152,7 +152,9 @@ def setup(cfg: Config, run: RunDir, resume: bool, model=None, data=None, quiet: 
         noise = make_noise(cfg, data)       # checks a reused noise.file against this training set
     labels = torch.from_numpy(noise.noisy_labels)
     x_train = torch.from_numpy(noise.apply_images(data.train.x.numpy()))
-    model = (model if model is not None else build_model(cfg.model, k, data.input_shape, data.mean, data.std)).to(device)
+    if model is None:
+        model = build_model(cfg.model, num_outputs(cfg.loss.name, k), data.input_shape, data.mean, data.std)
+    model = model.to(device)
     amp = cfg.precision == "bf16" or (cfg.precision == "auto" and device.type == "cuda")
     if amp and device.type == "cpu" and cfg.precision == "bf16" and not quiet:
         print("note: bf16 autocast on CPU is slow on most processors; precision=fp32 is the usual choice")
@@ -218,13 +220,18 @@ def _frac(mask_hits: torch.Tensor) -> float | None:
     return mask_hits.float().mean().item() if mask_hits.numel() else None
 
 
-def epoch_row(s: Session, epoch: int, lr: float, test_acc: float | None, val_acc: float | None) -> dict:
-    """One metrics.jsonl row.  Training-subset accuracies come from the training forward passes of
-    this epoch (train mode, the inputs the model was fitted on), so they cost no extra pass."""
+def epoch_row(s: Session, epoch: int, lr: float, test: dict, val: dict | None) -> dict:
+    """One metrics.jsonl row from the ``evaluate_on`` results of the test and validation splits.
+    Training-subset accuracies come from the training forward passes of this epoch (train mode,
+    the inputs the model was fitted on), so they cost no extra pass."""
     loss_sum, correct, seen = s.sums.tolist()
-    row = {"epoch": epoch, "lr": lr, "train_loss": loss_sum / seen, "train_acc": correct / seen, "test_acc": test_acc}
-    if val_acc is not None:
-        row["val_acc"] = val_acc
+    row = {"epoch": epoch, "lr": lr, "train_loss": loss_sum / seen, "train_acc": correct / seen, "test_acc": test["acc"]}
+    if "aurc" in test:
+        row["test_aurc"] = test["aurc"]
+    if val is not None:
+        row["val_acc"] = val["acc"]
+        if "aurc" in val:
+            row["val_aurc"] = val["aurc"]
     if bool(s.noisy_mask.any()):
         noisy, clean = s.noisy_mask, ~s.noisy_mask
         pred = s.train_pred
@@ -268,6 +275,8 @@ def summarize(s: Session) -> dict:
     if last.get("detection_auroc") is not None:
         summary.update({k: last[k] for k in ("detection_auroc", "detection_ap", "detection_precision_at_k",
                                              "detection_recall_at_k")})
+    if "test_aurc" in last:
+        summary["test_aurc_last"] = last["test_aurc"]
     if "target_recovery" in last:
         summary["target_recovery"] = last["target_recovery"]
         summary["num_noisy_recovered"] = round(last["target_recovery"] * summary["num_noisy"])

@@ -19,7 +19,7 @@ from .checkpoint import rng_state, save_checkpoint, set_rng_state
 from .config import Config
 from .data import batches, to_float
 from .errors import TrainingDiverged
-from .evaluation import accuracy_on
+from .evaluation import evaluate_on
 from .runfolder import RunDir
 from .schedules import epoch_seed, learning_rate
 from .session import Session, StopSignals, epoch_row, setup, summarize
@@ -30,7 +30,7 @@ def train(cfg: Config, out: str | Path, resume: bool = False, model: torch.nn.Mo
     """Train per ``cfg`` into run folder ``out``; returns the summary dict (also in summary.json)."""
     s: Session = setup(cfg, RunDir(out), resume=resume, model=model, data=data, quiet=quiet)
     model, loss_fn, optimizer, device = s.model, s.loss_fn, s.optimizer, s.device
-    x_train, y_train, n = s.x_train, s.y_train, len(s.y_train)
+    x_train, y_train, n, k = s.x_train, s.y_train, len(s.y_train), s.data.num_classes
     epochs, bs = cfg.optim.epochs, cfg.data.batch_size
     augment = build_augment(cfg.data.augment, cfg.data.crop_padding)
     # disable=None: tqdm turns itself off when stderr is not a terminal (logs, CI)
@@ -70,7 +70,7 @@ def train(cfg: Config, out: str | Path, resume: bool = False, model: torch.nn.Mo
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()
-                pred = logits.detach().argmax(dim=1)
+                pred = logits.detach()[:, :k].argmax(dim=1)        # an abstain output never votes
                 s.train_pred[idx] = pred
                 s.sums += torch.stack([loss.detach() * len(idx), (pred == y).sum().float(),
                                        torch.tensor(float(len(idx)), device=device)])
@@ -81,14 +81,14 @@ def train(cfg: Config, out: str | Path, resume: bool = False, model: torch.nn.Mo
             if s.tracker is not None:
                 s.tracker.update(loss_fn.bank(), epoch)
             with s.autocast():
-                test_acc = accuracy_on(model, s.data.test, device, cfg.data.eval_batch_size)
-                val_acc = accuracy_on(model, s.data.val, device, cfg.data.eval_batch_size)
-            row = epoch_row(s, epoch, lr, test_acc, val_acc)
+                test, val = (evaluate_on(model, split, device, cfg.data.eval_batch_size, k, cfg.task == "selective")
+                             for split in (s.data.test, s.data.val))
+            row = epoch_row(s, epoch, lr, test, val)
             s.run.append_metrics(row)
             s.sums.zero_()
             if (epoch + 1) % cfg.log.checkpoint_every == 0 or epoch + 1 == epochs:
                 checkpoint(epoch + 1, 0)
             bar.update(1)
-            bar.set_postfix(loss=f"{row['train_loss']:.3f}", test=f"{test_acc:.3f}")
+            bar.set_postfix(loss=f"{row['train_loss']:.3f}", test=f"{row['test_acc']:.3f}")
     bar.close()
     return summarize(s)

@@ -14,7 +14,9 @@ from ..errors import UserError
 from .base import ArrayDataset, DataBundle, batches, input_stats, to_float
 from .cifar import load_cifar
 from .idx import DEFAULT_ROOTS, FASHION_CLASSES, load_idx_folder
+from .image_folder import load_image_folder
 from .labels import read_label_file
+from .svhn import load_svhn
 from .sources import encode_labels, images_to_nchw, load_digits_arrays, load_npz_arrays, read_csv_table
 
 
@@ -84,6 +86,21 @@ def build_data(cfg) -> DataBundle:
             coarse = np.zeros(100, dtype=np.int64)
             coarse[y_tr] = arrays["coarse_train"]
             info["coarse_of_class"] = coarse.tolist()
+    elif cfg.name == "svhn":
+        where = cfg.root or "data"
+        arrays = load_svhn(where, cfg.download)
+        x_tr, y_tr, x_te, y_te, names = (arrays[k] for k in ("x_train", "y_train", "x_test", "y_test", "classes"))
+    elif cfg.name == "image_folder":
+        where = cfg.root
+        arrays = load_image_folder(cfg.root, cfg.image_size)
+        names = arrays["classes"]
+        if "x_test" in arrays:
+            x_tr, y_tr, x_te, y_te = arrays["x_train"], arrays["y_train"], arrays["x_test"], arrays["y_test"]
+        else:
+            y_all = arrays["y_train"]
+            train_rows, test_rows = _split(len(y_all), cfg.test_fraction, y_all, cfg.split_seed)
+            x_tr, x_te = arrays["x_train"][train_rows], arrays["x_train"][test_rows]
+            y_tr, y_te = y_all[train_rows], y_all[test_rows]
     elif cfg.name == "csv":
         where = cfg.root
         x_tr, raw_tr, _ = read_csv_table(cfg.root, cfg.label_column)
@@ -97,7 +114,7 @@ def build_data(cfg) -> DataBundle:
             train_rows, test_rows = _split(len(y_all), cfg.test_fraction, y_all, cfg.split_seed)
             x_tr, x_te, y_tr, y_te = x_tr[train_rows], x_tr[test_rows], y_all[train_rows], y_all[test_rows]
     else:
-        raise UserError(f"unknown data.name {cfg.name!r}; choose digits, npz or csv")
+        raise UserError(f"unknown data.name {cfg.name!r}")
 
     if len(y_tr) == 0:
         raise UserError(f"{where}: the training set is empty")

@@ -37,26 +37,34 @@ def md5sum(path: Path, chunk: int = 1 << 20) -> str:
     return h.hexdigest()
 
 
+def fetch(url: str, md5: str, path: Path, timeout: float = 30.0) -> Path:
+    """Download ``url`` to ``path`` (kept if it is already there with the right MD5), checking the
+    MD5.  Offline or on a bad checksum: a UserError naming the URL, checksum and folder."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.is_file() and md5sum(path) == md5:
+        return path
+    part = path.with_suffix(path.suffix + ".part")
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as resp, open(part, "wb") as fh:
+            while block := resp.read(1 << 20):
+                fh.write(block)
+    except (urllib.error.URLError, OSError) as e:
+        part.unlink(missing_ok=True)
+        reason = getattr(e, "reason", e)
+        raise UserError(f"could not download {url} ({reason}); without internet, fetch it elsewhere "
+                        f"(md5 {md5}) and put it in {path.parent}") from None
+    part.replace(path)
+    if md5sum(path) != md5:
+        raise UserError(f"{path} has the wrong MD5 checksum (expected {md5}); delete it and retry")
+    return path
+
+
 def download_cifar(name: str, root: str | Path, timeout: float = 30.0) -> Path:
     """Fetch and extract the official archive into ``root``, checking its MD5.  Offline: a UserError."""
     url, md5, folder = ARCHIVES[name]
     root = Path(root)
-    root.mkdir(parents=True, exist_ok=True)
-    archive = root / url.rsplit("/", 1)[1]
-    if not (archive.is_file() and md5sum(archive) == md5):
-        part = archive.with_suffix(".part")
-        try:
-            with urllib.request.urlopen(url, timeout=timeout) as resp, open(part, "wb") as fh:
-                while block := resp.read(1 << 20):
-                    fh.write(block)
-        except (urllib.error.URLError, OSError) as e:
-            part.unlink(missing_ok=True)
-            reason = getattr(e, "reason", e)
-            raise UserError(f"could not download {url} ({reason}); without internet, fetch it elsewhere "
-                            f"(md5 {md5}) and extract it into {root}") from None
-        part.replace(archive)
-        if md5sum(archive) != md5:
-            raise UserError(f"{archive} has the wrong MD5 checksum (expected {md5}); delete it and retry")
+    archive = fetch(url, md5, root / url.rsplit("/", 1)[1], timeout)
     with tarfile.open(archive) as tar:
         tar.extractall(root, filter="data")
     return root / folder

@@ -7,11 +7,15 @@ from .base import IndexedLoss
 from .bootstrap import SoftBootstrapLoss
 from .ce import CrossEntropyLoss
 from .elr import EarlyLearningRegularizationLoss
+from .gambler import DeepGamblersLoss
 from .gce import GeneralizedCrossEntropyLoss
 from .sat import SelfAdaptiveLoss
+from .sat_selective import SelectiveSATLoss
 from .sce import SymmetricCrossEntropyLoss
 
-LOSS_NAMES = ("ce", "gce", "sce", "bootstrap", "elr", "sat")
+LOSS_NAMES = ("ce", "gce", "sce", "bootstrap", "elr", "sat", "sat_selective", "gambler")
+#: losses whose network has one extra output, the abstain class
+ABSTAIN_LOSSES = ("sat_selective", "gambler")
 
 
 def _pick(value, default):
@@ -39,8 +43,19 @@ def build_loss(cfg, labels: torch.Tensor, num_classes: int) -> IndexedLoss:
     if name == "sat":
         return SelfAdaptiveLoss(labels, num_classes, momentum=_pick(cfg.momentum, 0.9),
                                 start_epoch=_pick(cfg.start_epoch, 60), variant=cfg.variant, bank_dtype=bank_dtype)
+    if name == "sat_selective":
+        return SelectiveSATLoss(labels, num_classes, momentum=_pick(cfg.momentum, 0.9),
+                                start_epoch=_pick(cfg.start_epoch, 0), bank_dtype=bank_dtype)
+    if name == "gambler":
+        return DeepGamblersLoss(num_classes, reward=_pick(cfg.reward, 2.2), start_epoch=_pick(cfg.start_epoch, 0))
     raise ValueError(f"unknown loss {name!r}; choose one of {', '.join(LOSS_NAMES)}")
 
 
 __all__ = ["IndexedLoss", "CrossEntropyLoss", "GeneralizedCrossEntropyLoss", "SymmetricCrossEntropyLoss",
-           "SoftBootstrapLoss", "EarlyLearningRegularizationLoss", "SelfAdaptiveLoss", "build_loss", "LOSS_NAMES"]
+           "SoftBootstrapLoss", "EarlyLearningRegularizationLoss", "SelfAdaptiveLoss", "SelectiveSATLoss",
+           "DeepGamblersLoss", "build_loss", "LOSS_NAMES", "ABSTAIN_LOSSES", "num_outputs"]
+
+
+def num_outputs(loss_name: str, num_classes: int) -> int:
+    """Width of the network's last layer: K, or K + 1 for the abstaining losses."""
+    return num_classes + 1 if loss_name in ABSTAIN_LOSSES else num_classes

@@ -1,0 +1,70 @@
+"""Images in class folders (Dogs vs Cats and any other photo collection)::
+
+    root/train/<class>/*.{png,jpg,jpeg,bmp}
+    root/test/<class>/*...          (optional; without it, data.test_fraction is held out)
+
+Class names are the sorted folder names of ``train``.  Every image is converted to RGB and
+resized to ``image_size`` x ``image_size`` (bilinear) once, at load time, into one uint8 array.
+Needs Pillow (``pip install 'selfadaptive[images]'``).  Kaggle's Dogs vs Cats ``train`` folder
+(``cat.0.jpg``, ``dog.0.jpg``, ...) is accepted as is: with no class folders, the class is the
+file name up to the first dot.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import UserError, first_line
+
+EXTENSIONS = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp"}
+
+
+def _listing(folder: Path) -> list[tuple[Path, str]]:
+    subdirs = sorted(p for p in folder.iterdir() if p.is_dir())
+    if subdirs:
+        return [(f, d.name) for d in subdirs for f in sorted(d.iterdir()) if f.suffix.lower() in EXTENSIONS]
+    return [(f, f.name.split(".", 1)[0]) for f in sorted(folder.iterdir()) if f.suffix.lower() in EXTENSIONS]
+
+
+def _read(files: list[tuple[Path, str]], size: int) -> np.ndarray:
+    try:
+        from PIL import Image
+    except ImportError:
+        raise UserError("data.name=image_folder needs Pillow: pip install 'selfadaptive[images]'") from None
+    out = np.empty((len(files), 3, size, size), dtype=np.uint8)
+    for i, (path, _) in enumerate(files):
+        try:
+            with Image.open(path) as im:
+                im = im.convert("RGB").resize((size, size), Image.BILINEAR)
+                out[i] = np.asarray(im, dtype=np.uint8).transpose(2, 0, 1)
+        except Exception as e:
+            raise UserError(f"{path} is not a readable image ({type(e).__name__}: {first_line(e, 80)})") from None
+    return out
+
+
+def load_image_folder(root: str | Path, image_size: int = 64) -> dict:
+    """x_train (N, 3, S, S) uint8, y_train, classes, and x_test/y_test when ``root/test`` exists."""
+    root = Path(root)
+    train_dir = root / "train" if (root / "train").is_dir() else root
+    if not train_dir.is_dir():
+        raise UserError(f"image folder not found: {root}")
+    train = _listing(train_dir)
+    if not train:
+        raise UserError(f"{train_dir} holds no images ({', '.join(sorted(EXTENSIONS))})")
+    classes = sorted({c for _, c in train})
+    if len(classes) < 2:
+        raise UserError(f"{train_dir}: found one class ({classes[0]}); need class folders or class-prefixed names")
+    index = {c: i for i, c in enumerate(classes)}
+    out = {"classes": classes, "x_train": _read(train, image_size),
+           "y_train": np.array([index[c] for _, c in train], dtype=np.int64)}
+    test_dir = root / "test"
+    if test_dir.is_dir() and train_dir != root:
+        test = _listing(test_dir)
+        unknown = sorted({c for _, c in test} - set(classes))
+        if unknown:
+            raise UserError(f"{test_dir}: classes {', '.join(unknown[:5])} do not occur in {train_dir}")
+        if test:
+            out["x_test"] = _read(test, image_size)
+            out["y_test"] = np.array([index[c] for _, c in test], dtype=np.int64)
+    return out

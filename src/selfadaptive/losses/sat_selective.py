@@ -1,0 +1,60 @@
+"""SAT for selective classification (Huang, Zhang & Zhang, NeurIPS 2020, §4): learn to abstain."""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from .. import functional as SF
+from .base import IndexedLoss
+
+
+class SelectiveSATLoss(IndexedLoss):
+    r"""SAT with an extra abstain class; the network outputs K + 1 logits, index K = abstain.
+
+    Keeps ``soft_targets`` T (N, K), starting at onehot(y_i) (the authors start it lazily at the
+    first post-pretraining step, which is the same thing).  For a batch (x, y, idx) at epoch e:
+
+    * e < E_s (``pretrain``): ``loss = CE(f(x)[:, :K], y)``; T is not touched.
+    * e >= E_s:
+
+      1. p = softmax(f(x)[:, :K]).detach()                 (the first K logits only)
+      2. T[idx] <- alpha * T[idx] + (1 - alpha) * p        (update first)
+      3. target over K + 1 classes: T_iy on y_i, 1 - T_iy on abstain, 0 elsewhere
+      4. loss = mean_i -sum_j target_ij log softmax(f(x_i))_j    (over all K + 1; no re-weighting)
+
+    A sample whose label the model keeps contradicting moves its mass to "abstain", so the
+    abstain probability learns where the model's own predictions are unreliable.
+
+    Args:
+        labels: (N,) given labels; num_classes: K (the network outputs K + 1);
+        momentum: alpha (0.9); start_epoch: the pretraining epochs E_s.
+    """
+
+    bank_name = "soft_targets"
+    starts_one_hot = True
+    extra_outputs = 1       # the abstain logit
+
+    def __init__(self, labels: torch.Tensor, num_classes: int, momentum: float = 0.9, start_epoch: int = 0,
+                 bank_dtype: torch.dtype = torch.float32):
+        super().__init__()
+        if not 0.0 <= momentum <= 1.0:
+            raise ValueError(f"momentum must be in [0, 1], got {momentum}")
+        self.num_classes, self.momentum, self.start_epoch = int(num_classes), float(momentum), int(start_epoch)
+        self.register_buffer("soft_targets", SF.one_hot_bank(torch.as_tensor(labels), self.num_classes, bank_dtype))
+
+    def forward(self, logits: torch.Tensor, targets: torch.Tensor, index: torch.Tensor, epoch: int) -> torch.Tensor:
+        k = self.num_classes
+        logits = logits.float()
+        if epoch < self.start_epoch:
+            return F.cross_entropy(logits[:, :k], targets)
+        probs = F.softmax(logits.detach()[:, :k], dim=1)
+        rows = SF.ema_update(self.soft_targets[index], probs, self.momentum)
+        self.soft_targets[index] = rows.to(self.soft_targets.dtype)
+        on_label = rows.gather(1, targets.view(-1, 1)).squeeze(1)
+        target = torch.zeros_like(logits)
+        target.scatter_(1, targets.view(-1, 1), on_label.view(-1, 1))
+        target[:, k] = 1.0 - on_label
+        return SF.soft_cross_entropy(logits, target).mean()
+
+    def extra_repr(self) -> str:
+        return f"N={self.soft_targets.shape[0]}, K={self.num_classes}, momentum={self.momentum}, start_epoch={self.start_epoch}"

@@ -1,0 +1,93 @@
+"""``sat selective RUN [RUN ...]``: risk-coverage evaluation of trained runs, and their plots.
+
+Rebuilds each run's data and model from its folder, scores the test set once, and writes
+``RUN/selective.json``: the risk-coverage curve, AURC and E-AURC (conventions in
+``selfadaptive.selective``), selective error at the paper's coverages under the paper's
+protocol, and the deployable protocol (thresholds chosen on a validation part, measured on the
+rest).  Runs of ``task=classify`` are scored by Softmax Response.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from .checkpoint import atomic_write, load_checkpoint
+from .config import load_config
+from .data import build_data
+from .devices import resolve_device
+from .errors import UserError, first_line
+from .evaluation import predict_logits
+from .losses import num_outputs
+from .models import build_model
+from .runfolder import RunDir
+from .selective import (PAPER_COVERAGES, aurc, deployable_protocol, e_aurc, paper_protocol, risk_coverage_curve,
+                        selective_outputs)
+
+CURVE_POINTS = 201      # the stored curve is resampled on this coverage grid (the full one can be N long)
+
+
+def test_scores(path, device: str | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict]:
+    """(prediction, confidence, labels, info) on the test split of run ``path``."""
+    run = RunDir(path).require()
+    cfg = load_config(run.config)
+    dev = resolve_device(device or cfg.device)
+    data = build_data(cfg.data)
+    k = data.num_classes
+    model = build_model(cfg.model, num_outputs(cfg.loss.name, k), data.input_shape, data.mean, data.std)
+    state = load_checkpoint(run.checkpoint, map_location=dev)
+    try:
+        model.load_state_dict(state["model"])
+    except RuntimeError as e:
+        raise UserError(f"{run.checkpoint} does not fit the model in {run.config}: {first_line(e)}") from None
+    logits = predict_logits(model.to(dev), data.test, dev, cfg.data.eval_batch_size).float().cpu().numpy()
+    pred, confidence = selective_outputs(logits, k)
+    method = "abstain class" if logits.shape[1] == k + 1 else "softmax response"
+    return pred, confidence, data.test.y.numpy(), {"loss": cfg.loss.name, "score": method, "epoch": int(state["epoch"])}
+
+
+def evaluate_selective(path, device: str | None = None, val_size: int = 2000, seed: int = 0,
+                       target_coverages=(0.95, 0.9, 0.8), target_risks=(0.01, 0.02, 0.05)) -> dict:
+    """Everything ``sat selective`` reports for one run; also written to ``RUN/selective.json``."""
+    pred, confidence, labels, info = test_scores(path, device)
+    correct = pred == labels
+    n = len(labels)
+    if val_size >= n:
+        raise UserError(f"--val-size {val_size} leaves no test samples (the test set has {n})")
+    curve = risk_coverage_curve(confidence, correct)
+    grid = np.linspace(0.0, 1.0, CURVE_POINTS)
+    # risk at each grid coverage: the curve point with the smallest coverage >= the grid value
+    at = np.searchsorted(curve["coverage"], grid, side="left").clip(max=len(curve["coverage"]) - 1)
+    result = {
+        "run": str(path), **info, "num_test": n, "accuracy": float(correct.mean()),
+        "aurc": aurc(confidence, correct), "e_aurc": e_aurc(confidence, correct),
+        "curve": {"coverage": grid.tolist(), "risk": curve["risk"][at].tolist()},
+        "paper_protocol": paper_protocol(confidence, correct, PAPER_COVERAGES, val_size, seed),
+        "deployable": deployable_protocol(confidence, correct, target_coverages, target_risks, val_size, seed),
+    }
+    RunDir(path).write_json(Path(path) / "selective.json", result)
+    return result
+
+
+def plot_curves(results: list[dict], out: str | Path) -> None:
+    """Risk-coverage curves of several runs on one figure."""
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        raise UserError("--plot needs matplotlib: pip install 'selfadaptive[plot]'") from None
+    fig, ax = plt.subplots(figsize=(6, 4.5))
+    for r in results:
+        cov, risk = np.asarray(r["curve"]["coverage"]), np.asarray(r["curve"]["risk"])
+        ax.plot(100 * cov[1:], 100 * risk[1:], label=f"{Path(r['run']).name} ({r['loss']}, AURC {100 * r['aurc']:.2f})")
+    ax.set_xlabel("coverage (%)")
+    ax.set_ylabel("selective risk (% error)")
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    atomic_write(Path(out), lambda fh: fig.savefig(fh, format="png", dpi=110))
+    plt.close(fig)
+
+
+__all__ = ["evaluate_selective", "plot_curves", "test_scores"]
