@@ -2,7 +2,8 @@
 
 Each (preset family, method, seed) trains ``<family>-<method>`` with ``seed=S`` into a run folder,
 then ``sat selective`` scores it (paper protocol: 2,000 shuffled test samples held out, the rest
-reported; AURC over the whole test set; thresholds chosen on the 2,000 for the deployable rows).
+reported; AURC over the whole test set; deployable thresholds chosen on half of the test set and
+measured on the other half).
 
     python benchmarks/selective_compare.py --families cifar10sub-selective-cnn,fmnist-selective-cnn \
         --methods sat,gambler,ce --seeds 0,1,2 --out benchmarks/results/selective_cpu.json
@@ -27,6 +28,7 @@ def main(argv=None) -> int:
     p.add_argument("--seeds", default="0,1,2")
     p.add_argument("--runs", default="runs/selective-bench", help="where the run folders go (kept for plots)")
     p.add_argument("--out", default="benchmarks/results/selective_cpu.json")
+    p.add_argument("--calib-size", type=int, default=0, help="deployable calibration part (0: half the test set)")
     p.add_argument("--overrides", default="", help="extra comma-separated overrides for every run")
     args = p.parse_args(argv)
     out = Path(args.out)
@@ -40,7 +42,7 @@ def main(argv=None) -> int:
                 if not (run / "summary.json").is_file():
                     cfg = load_config(resolve_config(f"{family}-{method}"), [f"seed={seed}", "log.progress=false"] + extra)
                     train(cfg, run, resume=(run / "checkpoint.pt").is_file(), quiet=True)
-                r = evaluate_selective(run)
+                r = evaluate_selective(run, calib_size=args.calib_size)
                 summary = json.loads((run / "summary.json").read_text())
                 pp = r["paper_protocol"]
                 err = dict(zip(pp["coverages"], pp["test_selective_error"]))

@@ -10,6 +10,8 @@ from collections import defaultdict
 
 import numpy as np
 
+from selfadaptive.label_issues import DEFAULT_SCORE
+
 
 def main(path: str) -> int:
     results = json.loads(open(path).read())
@@ -22,11 +24,11 @@ def main(path: str) -> int:
     for name, rows in by_data.items():
         best = [max(r["cleanlab"], key=lambda c: c["auroc"]) for r in rows]
         mean = lambda xs: float(np.mean(xs))   # noqa: E731
-        wins = sum(r["sat"]["margin"]["auroc"] >= b["auroc"] for r, b in zip(rows, best))
+        wins = sum(r["sat"][DEFAULT_SCORE]["auroc"] >= b["auroc"] for r, b in zip(rows, best))
         print(f"| {name} ({rows[0]['noise_kind']} {rows[0]['noise_rate']:g}) | {rows[0]['num_samples']} | {len(rows)} "
               f"| {mean([b['auroc'] for b in best]):.4f} ({'/'.join(str(b['budget_epochs']) for b in best)} ep) "
               f"| {mean([b['ap'] for b in best]):.4f} | {mean([b['flagged']['f1'] for b in best]):.3f} "
-              f"| {mean([r['sat']['margin']['auroc'] for r in rows]):.4f} | {mean([r['sat']['margin']['ap'] for r in rows]):.4f} "
+              f"| {mean([r['sat'][DEFAULT_SCORE]['auroc'] for r in rows]):.4f} | {mean([r['sat'][DEFAULT_SCORE]['ap'] for r in rows]):.4f} "
               f"| {mean([r['sat']['flagged']['f1'] for r in rows]):.3f} | {'/'.join(str(r['sat']['epochs']) for r in rows)} "
               f"| {mean([r['compute_ratio_sat_over_cleanlab_best'] for r in rows]):.2f} | {wins} of {len(rows)} |")
     print()
@@ -35,15 +37,20 @@ def main(path: str) -> int:
     for name, rows in by_data.items():
         for r in rows:
             print(f"| {name} | {r['seed']} | " + ", ".join(f"{c['budget_epochs']}: {c['auroc']:.4f}" for c in r["cleanlab"])
-                  + f" | {r['sat']['epochs']}: {r['sat']['margin']['auroc']:.4f} |")
+                  + f" | {r['sat']['epochs']}: {r['sat'][DEFAULT_SCORE]['auroc']:.4f} |")
     print()
-    print("| data | seed | SAT margin | SAT given_mass | SAT mean_given_mass |")
+    print("| data | seed | SAT mean_given_mass | SAT given_mass | SAT margin |")
     print("|---|---|---|---|---|")
     for name, rows in by_data.items():
         for r in rows:
             s = r["sat"]
-            print(f"| {name} | {r['seed']} | {s['margin']['auroc']:.4f} | {s['given_mass']['auroc']:.4f} "
-                  f"| {s['mean_given_mass']['auroc']:.4f} |")
+            print(f"| {name} | {r['seed']} | {s['mean_given_mass']['auroc']:.4f} | {s['given_mass']['auroc']:.4f} "
+                  f"| {s['margin']['auroc']:.4f} |")
+    print()
+    for score in ("mean_given_mass", "given_mass", "margin"):
+        means = [np.mean([r["sat"][score]["auroc"] for r in rows]) for rows in by_data.values()]
+        print(f"{score}: mean AUROC over data sets {np.mean(means):.4f} (" + ", ".join(
+            f"{n} {m:.4f}" for n, m in zip(by_data, means)) + ")")
     return 0
 
 

@@ -71,12 +71,16 @@ def test_python_api_matches_the_csv(sat_run):
     assert found.issues.index[:20].tolist() == [int(r["index"]) for r in rows[:20]]
     bank = np.load(sat_run / "soft_targets.npy")
     noise = LabelNoise.load(sat_run / "noise.npz")
-    # margin score from the bank, written out from its definition
+    history = np.load(sat_run / "label_history.npz")
+    # the default score from its definition: 1 - T_iy averaged over the 9 epochs since E_s = 3
+    assert int(history["epochs_tracked"]) == 9
+    np.testing.assert_allclose(found.issues.in_index_order("score"), 1 - history["given_mass_sum"] / 9, atol=1e-6)
+    # and the margin score from the final bank
     y = noise.noisy_labels
     others = bank.copy()
     others[np.arange(len(y)), y] = -np.inf
     expected = others.max(1) - bank[np.arange(len(y)), y]
-    np.testing.assert_allclose(found.issues.in_index_order("score"), expected, atol=1e-6)
+    np.testing.assert_allclose(issues_from_run(sat_run, "margin").issues.in_index_order("score"), expected, atol=1e-6)
 
 
 def test_export_then_retrain_on_corrected_labels(sat_run, tmp_path):

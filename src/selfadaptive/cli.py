@@ -107,12 +107,12 @@ def cmd_selective(args) -> int:
             raise UserError(f"{what} values must be in [0, 1], got {text!r}")
         return values
     coverages, risks = floats(args.target_coverage, "--target-coverage"), floats(args.target_risk, "--target-risk")
-    if args.val_size < 1:
-        raise UserError(f"--val-size must be >= 1, got {args.val_size}")
+    if args.val_size < 1 or args.calib_size < 0:
+        raise UserError(f"--val-size must be >= 1 and --calib-size >= 0; got {args.val_size} and {args.calib_size}")
     results = []
     for run in args.runs:
         r = evaluate_selective(run, device=args.device, val_size=args.val_size, seed=args.seed,
-                               target_coverages=coverages, target_risks=risks)
+                               target_coverages=coverages, target_risks=risks, calib_size=args.calib_size)
         results.append(r)
         pp = r["paper_protocol"]
         print(f"{run} ({r['loss']}, {r['score']}): accuracy {100 * r['accuracy']:.2f}%, AURC {100 * r['aurc']:.3f}%, "
@@ -122,7 +122,7 @@ def cmd_selective(args) -> int:
               + f"  (paper protocol, {pp['val_size']} shuffled test samples held out)")
         for row in r["deployable"]["rows"]:
             t = "inf" if row["threshold"] == float("inf") else f"{row['threshold']:.4f}"
-            print(f"  target {row['target']} {row['value']:g}: threshold {t} (chosen on validation) -> test coverage "
+            print(f"  target {row['target']} {row['value']:g}: threshold {t} (chosen on the calibration part) -> coverage "
                   f"{100 * row['test_coverage']:.2f}%, risk {100 * row['test_risk']:.2f}%")
     if args.plot:
         plot_curves(results, args.plot)
@@ -166,11 +166,11 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("run", help="run folder of a SAT (or ELR) run")
     i.add_argument("--top", type=int, default=10, help="print the N most suspicious samples (default 10)")
     i.add_argument("--score", choices=["margin", "given_mass", "mean_given_mass"], default=None,
-                   help="suspicion score (default: margin, see selfadaptive.label_issues)")
+                   help="suspicion score (default: mean_given_mass, see selfadaptive.label_issues)")
     i.add_argument("--export", metavar="CSV", help="write corrected labels for `sat train data.labels=CSV`")
     i.add_argument("--threshold", type=float, default=0.2,
                    help="--export changes a flagged label when the suggestion's (debiased) soft-target mass is "
-                        ">= this (default 0.2, the best of 0-0.6 on five benchmark runs)")
+                        ">= this (default 0.2, best of 0-0.6 in docs/benchmarks.md §5b)")
     i.add_argument("--force", action="store_true", help="let --export replace an existing file")
     i.add_argument("--plot", action="store_true", help="write RUN/label_issues.png (needs matplotlib)")
     i.set_defaults(func=cmd_issues)
@@ -182,7 +182,9 @@ def build_parser() -> argparse.ArgumentParser:
     sl.add_argument("runs", nargs="+", metavar="RUN", help="run folders (task=selective, or any classifier)")
     sl.add_argument("--plot", metavar="PNG", help="draw all runs' risk-coverage curves into PNG")
     sl.add_argument("--val-size", type=int, default=2000, help="shuffled test samples held out as validation (2000)")
-    sl.add_argument("--seed", type=int, default=0, help="seed of that shuffle")
+    sl.add_argument("--calib-size", type=int, default=0,
+                    help="test samples used to choose the deployable thresholds (default: half the test set)")
+    sl.add_argument("--seed", type=int, default=0, help="seed of the shuffles")
     sl.add_argument("--target-coverage", default="0.95,0.9,0.8", help="coverages to calibrate for (comma-separated)")
     sl.add_argument("--target-risk", default="0.01,0.02,0.05", help="risks to calibrate for (comma-separated)")
     sl.add_argument("--device", default=None)

@@ -64,7 +64,7 @@ def issues_from_run(path: str | Path, score: str = DEFAULT_SCORE) -> RunIssues:
         if tracked:
             mean_mass = history["given_mass_sum"] / tracked
         first = history["first_flagged_epoch"]
-        if cfg.loss.name == "sat":
+        if cfg.loss.name in ("sat", "sat_selective"):     # banks that start at the one-hot labels
             prior = (0.9 if cfg.loss.momentum is None else cfg.loss.momentum) ** tracked
     issues = label_issues(bank, given, score, mean_given_mass=mean_mass, first_flagged_epoch=first,
                           source_index=source_index, class_names=class_names, prior_weight=prior)
@@ -85,9 +85,9 @@ def export_labels(found: RunIssues, path: str | Path, threshold: float = 0.2, fo
     A sample's label is replaced by the suggestion when it is flagged and the suggestion's
     (debiased) soft-target mass is at least ``threshold``; every training row is written, so the
     file alone defines the retraining labels.  Columns: source_index, label, given_label,
-    changed, confidence.  The default 0.2 left the fewest wrong labels of 0, 0.2, ..., 0.6 on wine,
-    breast_cancer, digits and MNIST (docs/benchmarks.md §5); higher values trade recall for
-    precision.  Returns counts (and, when the truth is known, how many changes fix a
+    changed, confidence.  The default 0.2 left the fewest wrong labels (or within 2 of the fewest)
+    of thresholds 0-0.6 on wine, breast_cancer, digits and MNIST (docs/benchmarks.md §5b);
+    higher values trade recall for precision.  Returns counts (and, when the truth is known, how many changes fix a
     wrong label).
     """
     path = Path(path)

@@ -154,7 +154,8 @@ def paper_protocol(confidence, correct, coverages=PAPER_COVERAGES, val_size: int
 
 def deployable_protocol(confidence, correct, target_coverages=(0.95, 0.9, 0.8), target_risks=(0.01, 0.02, 0.05),
                         val_size: int = 2000, seed: int = 0) -> dict:
-    """Choose thresholds on a held-out validation part only, then measure them on the test part.
+    """Choose thresholds on a held-out calibration part (the first ``val_size`` of a seeded shuffle)
+    only, then measure them on the rest.
 
     For each target coverage c: the threshold that accepts c of the validation samples; for each
     target risk r: the lowest threshold with validation risk <= r.  Reports the threshold and the
