@@ -32,6 +32,7 @@ bench: env-dev
 	$(PIP) install -q -e ".[bench]"
 	$(PY) benchmarks/detection_vs_cleanlab.py --datasets digits,breast_cancer,wine,mnist --seeds 0,1,2 --out benchmarks/results/detection_vs_cleanlab.json
 	$(PY) benchmarks/detection_vs_cleanlab.py --datasets cifar10 --seeds 0 --out benchmarks/results/detection_vs_cleanlab.json
+	$(PY) benchmarks/selective_compare.py --families fmnist-selective-cnn,cifar10sub-selective-cnn --methods sat,gambler,ce --seeds 0,1,2 --out benchmarks/results/selective_cpu.json
 	$(PY) benchmarks/noise_compare.py --config digits-flip40-sat --losses ce,sat,sat+loss.variant=sce,gce,sce,bootstrap,elr+loss.momentum=0.7,elr --seeds 0,1,2 --out benchmarks/results/digits_flip40.json
 
 clean:
