@@ -21,7 +21,7 @@ def test_selective_sat_matches_the_paper_formula():
     """sat-reference §4: CE on the first K during pretraining; then update T first, target
     T[y] on y and 1 - T[y] on abstain, CE over K + 1, no re-weighting."""
     g = torch.Generator().manual_seed(0)
-    n, k, a = 6, 3, 0.8
+    k, a = 3, 0.8
     labels = torch.tensor([0, 1, 2, 0, 1, 2])
     loss = SelectiveSATLoss(labels, k, momentum=a, start_epoch=2)
     idx = torch.tensor([4, 0, 2])

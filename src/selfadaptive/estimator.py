@@ -24,7 +24,8 @@ from torch import nn
 
 from .config import LossConfig, ModelConfig
 from .data import batches, input_stats, to_float
-from .label_issues import DEFAULT_SCORE, LabelIssueTracker, LabelIssues, label_issues
+from .evaluation import logits_of
+from .label_issues import DEFAULT_SCORE, LabelIssueTracker, label_issues
 from .losses import build_loss
 from .models import build_model
 from .schedules import epoch_seed, learning_rate
@@ -80,16 +81,10 @@ def fit_network(model: nn.Module, x: torch.Tensor, y: torch.Tensor, loss_fn, *, 
     return history
 
 
-@torch.no_grad()
 def predict_proba_network(model: nn.Module, x: torch.Tensor, batch_size: int = 1024) -> np.ndarray:
     """Eval-mode softmax probabilities (N, K) as float64 numpy; restores train/eval mode."""
-    device = next(model.parameters()).device
-    was_training = model.training
-    model.eval()
-    out = [torch.softmax(model(to_float(x[idx].to(device))).float(), dim=1).cpu()
-           for idx in batches(len(x), batch_size)]
-    model.train(was_training)
-    return torch.cat(out).double().numpy() if out else np.zeros((0, 0))
+    logits = logits_of(model, x, next(model.parameters()).device, batch_size)
+    return torch.softmax(logits, dim=1).cpu().double().numpy()
 
 
 class SATClassifier(ClassifierMixin, BaseEstimator):
@@ -185,8 +180,9 @@ class SATClassifier(ClassifierMixin, BaseEstimator):
             self.module_ = self._make_module(x_t, k).to(device)
             cfg = LossConfig(name=self.loss, momentum=self.momentum, start_epoch=self.start_epoch_)
             loss_fn = build_loss(cfg, y_t, k).to(device)
-            momentum = self.momentum if self.loss == "sat" else None
-            tracker = LabelIssueTracker(y_t, momentum).to(device) if loss_fn.bank() is not None else None
+            tracker = LabelIssueTracker.for_loss(y_t, loss_fn)
+            if tracker is not None:
+                tracker.to(device)
             self.history_ = fit_network(self.module_, x_t, y_t, loss_fn, epochs=int(self.max_epochs), lr=self.lr,
                                         optimizer=self.optimizer, weight_decay=self.weight_decay,
                                         batch_size=int(self.batch_size), seed=seed, augment=self.augment,

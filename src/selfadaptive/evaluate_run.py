@@ -1,10 +1,6 @@
 """``sat eval RUN``: rebuild a run's data and model from its folder and score its checkpoint."""
 from __future__ import annotations
 
-import dataclasses
-
-import torch
-
 from .checkpoint import load_checkpoint
 from .config import load_config
 from .data import build_data
@@ -16,10 +12,10 @@ from .models import build_model
 from .runfolder import RunDir
 
 
-def evaluate_run(path, split: str = "all", device: str | None = None) -> dict:
-    """Accuracy of RUN/checkpoint.pt on the run's test (and val/train) split(s).
+def load_run_model(path, device: str | None = None):
+    """Rebuild run ``path``'s data and model from its folder and load its checkpoint.
 
-    ``train`` accuracy is measured against the *clean* training labels when RUN/noise.npz has them.
+    Returns ``(run, cfg, data, model, state, device)`` with the model on ``device``.
     """
     run = RunDir(path).require()
     cfg = load_config(run.config)
@@ -31,7 +27,15 @@ def evaluate_run(path, split: str = "all", device: str | None = None) -> dict:
         model.load_state_dict(state["model"])
     except RuntimeError as e:
         raise UserError(f"{run.checkpoint} does not fit the model in {run.config}: {first_line(e)}") from None
-    model.to(dev)
+    return run, cfg, data, model.to(dev), state, dev
+
+
+def evaluate_run(path, split: str = "all", device: str | None = None) -> dict:
+    """Accuracy of RUN/checkpoint.pt on the run's test (and val/train) split(s).
+
+    ``train`` accuracy is measured against the *clean* training labels when RUN/noise.npz has them.
+    """
+    run, cfg, data, model, state, dev = load_run_model(path, device)
     splits = {"test": data.test, "val": data.val, "train": data.train}
     wanted = list(splits) if split == "all" else [split]
     if split == "val" and data.val is None:

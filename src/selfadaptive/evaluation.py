@@ -9,14 +9,19 @@ from .data import ArrayDataset, batches, to_float
 
 
 @torch.no_grad()
-def predict_logits(model: nn.Module, dataset: ArrayDataset, device: torch.device, batch_size: int = 1024) -> torch.Tensor:
-    """Eval-mode logits (N, K) on ``device`` for every sample of ``dataset``; restores the train/eval mode."""
+def logits_of(model: nn.Module, x: torch.Tensor, device: torch.device, batch_size: int = 1024) -> torch.Tensor:
+    """Eval-mode float32 logits (N, K) on ``device`` for inputs ``x`` (N, ...) (uint8 images or floats);
+    restores the train/eval mode."""
     was_training = model.training
     model.eval()
-    x = dataset.x
-    out = [model(to_float(x[idx].to(device, non_blocking=True))).float() for idx in batches(len(dataset), batch_size)]
+    out = [model(to_float(x[idx].to(device, non_blocking=True))).float() for idx in batches(len(x), batch_size)]
     model.train(was_training)
     return torch.cat(out) if out else torch.empty(0, device=device)
+
+
+def predict_logits(model: nn.Module, dataset: ArrayDataset, device: torch.device, batch_size: int = 1024) -> torch.Tensor:
+    """``logits_of`` every sample of ``dataset``."""
+    return logits_of(model, dataset.x, device, batch_size)
 
 
 def accuracy_on(model: nn.Module, dataset: ArrayDataset | None, device: torch.device, batch_size: int = 1024,
@@ -25,18 +30,16 @@ def accuracy_on(model: nn.Module, dataset: ArrayDataset | None, device: torch.de
 
     With ``num_classes`` K only the first K outputs vote (an abstaining network has K + 1).
     """
-    if dataset is None or len(dataset) == 0:
-        return None
-    logits = predict_logits(model, dataset, device, batch_size).cpu()
-    return SF.accuracy(logits[:, :num_classes] if num_classes else logits, dataset.y)
+    result = evaluate_on(model, dataset, device, batch_size, num_classes)
+    return None if result is None else result["acc"]
 
 
 def evaluate_on(model: nn.Module, dataset: ArrayDataset | None, device: torch.device, batch_size: int,
-                num_classes: int, selective: bool = False) -> dict | None:
+                num_classes: int | None, selective: bool = False) -> dict | None:
     """``{"acc": ...}`` (and ``"aurc"`` for selective tasks) from one pass over ``dataset``; None without it."""
     if dataset is None or len(dataset) == 0:
         return None
-    logits = predict_logits(model, dataset, device, batch_size).float().cpu()
+    logits = predict_logits(model, dataset, device, batch_size).cpu()
     out = {"acc": SF.accuracy(logits[:, :num_classes], dataset.y)}
     if selective:
         from .selective import aurc, selective_outputs

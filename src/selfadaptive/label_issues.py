@@ -129,6 +129,12 @@ def flagged_set_metrics(flagged, noisy_mask) -> dict:
             "recall": float(recall_score(truth, flagged, **kw)), "f1": float(f1_score(truth, flagged, **kw))}
 
 
+def prior_weight(momentum, epochs_tracked) -> float:
+    """``a^m`` for a bank that started at onehot(y); 0 when ``momentum`` is NaN (no one-hot start)."""
+    a = float(momentum)
+    return 0.0 if a != a else a ** int(epochs_tracked)
+
+
 class LabelIssueTracker(nn.Module):
     """Per-sample history of the soft targets, updated once per epoch (no extra forward pass).
 
@@ -137,7 +143,9 @@ class LabelIssueTracker(nn.Module):
     * ``given_mass_sum`` (N,) float64: sum over tracked epochs of ``T_iy`` at the epoch's end;
     * ``first_flagged_epoch`` (N,) int64: the first epoch whose end found the (debiased) bank's
       argmax away from y_i (-1: never);
-    * ``epochs_tracked`` (): how many epochs were summed.
+    * ``epochs_tracked`` (): how many epochs were summed;
+    * ``momentum`` (): the EMA momentum of a bank that starts at onehot(y) (SAT), NaN for banks that
+      start elsewhere (ELR); it gives the weight ``a^m`` of that start (``prior_weight``).
 
     An epoch is tracked once the bank has moved (``T`` is no longer the one-hot of the labels),
     so SAT's E_s warm-up does not dilute the average with uninformative ones.
@@ -146,7 +154,8 @@ class LabelIssueTracker(nn.Module):
     def __init__(self, labels: torch.Tensor, momentum: float | None = None):
         super().__init__()
         labels = torch.as_tensor(labels).long()
-        self.momentum = momentum        # the EMA momentum of a bank that starts at onehot(y) (SAT)
+        self.register_buffer("momentum", torch.tensor(float("nan") if momentum is None else float(momentum),
+                                                      dtype=torch.float64))
         self.register_buffer("labels", labels.clone())
         self.register_buffer("given_mass_sum", torch.zeros(labels.shape[0], dtype=torch.float64))
         self.register_buffer("first_flagged_epoch", torch.full((labels.shape[0],), -1, dtype=torch.long))
@@ -169,9 +178,17 @@ class LabelIssueTracker(nn.Module):
         n = int(self.epochs_tracked)
         return (self.given_mass_sum / n).float() if n else None
 
+    @classmethod
+    def for_loss(cls, labels: torch.Tensor, loss_fn) -> "LabelIssueTracker | None":
+        """The tracker for ``loss_fn``'s bank (None when the loss keeps none); a bank that starts
+        at the one-hot labels (``starts_one_hot``) records its momentum."""
+        if loss_fn.bank() is None:
+            return None
+        return cls(labels, loss_fn.momentum if getattr(loss_fn, "starts_one_hot", False) else None)
+
     def prior_weight(self) -> float:
         """Weight ``a^m`` that the starting one-hot still has in the bank after m tracked epochs."""
-        return 0.0 if self.momentum is None else float(self.momentum) ** int(self.epochs_tracked)
+        return prior_weight(self.momentum, self.epochs_tracked)
 
     def scores(self, soft_targets: torch.Tensor, score: str = DEFAULT_SCORE) -> torch.Tensor:
         mean = self.mean_given_mass()

@@ -25,6 +25,8 @@ from .errors import UserError, first_line
 LABEL_NOISE_KINDS = ("none", "uniform", "flip", "asymmetric")
 IMAGE_NOISE_KINDS = ("gaussian", "random_pixels", "shuffled_pixels")
 NOISE_KINDS = LABEL_NOISE_KINDS + IMAGE_NOISE_KINDS
+#: noise read from label files rather than drawn: the data's own labels (with data.clean_labels), CIFAR-N
+GIVEN_NOISE_KINDS = ("given", "cifar10n", "cifar100n")
 
 CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
 # truck->automobile, bird->airplane, deer->horse, cat<->dog
@@ -45,6 +47,14 @@ class LabelNoise:
     kind: str
     rate: float
     corrupted_images: np.ndarray | None = None
+
+    @classmethod
+    def from_labels(cls, clean_labels: np.ndarray, noisy_labels: np.ndarray, kind: str) -> "LabelNoise":
+        """Noise given as two label arrays (a data set's own labels, CIFAR-N): every disagreement is
+        a corrupted sample, and the rate is the realised one."""
+        mask = np.asarray(clean_labels) != np.asarray(noisy_labels)
+        return cls(clean_labels=clean_labels, noisy_labels=noisy_labels, noisy_mask=mask,
+                   corrupted_indices=np.flatnonzero(mask), kind=kind, rate=float(mask.mean()) if mask.size else 0.0)
 
     @property
     def realised_rate(self) -> float:

@@ -16,7 +16,8 @@ import numpy as np
 from .checkpoint import atomic_write, load_checkpoint
 from .config import load_config
 from .errors import UserError
-from .label_issues import DEFAULT_SCORE, LabelIssues, detection_metrics, flagged_set_metrics, label_issues
+from .label_issues import (DEFAULT_SCORE, LabelIssues, detection_metrics, flagged_set_metrics, label_issues,
+                           prior_weight)
 from .noise import LabelNoise
 from .runfolder import RunDir
 
@@ -64,8 +65,7 @@ def issues_from_run(path: str | Path, score: str = DEFAULT_SCORE) -> RunIssues:
         if tracked:
             mean_mass = history["given_mass_sum"] / tracked
         first = history["first_flagged_epoch"]
-        if cfg.loss.name in ("sat", "sat_selective"):     # banks that start at the one-hot labels
-            prior = (0.9 if cfg.loss.momentum is None else cfg.loss.momentum) ** tracked
+        prior = prior_weight(history.get("momentum", float("nan")), tracked)
     issues = label_issues(bank, given, score, mean_given_mass=mean_mass, first_flagged_epoch=first,
                           source_index=source_index, class_names=class_names, prior_weight=prior)
     truth = noise.noisy_mask if noise.noisy_mask.any() else None
@@ -98,17 +98,16 @@ def export_labels(found: RunIssues, path: str | Path, threshold: float = 0.2, fo
     if not path.parent.is_dir():
         raise UserError(f"folder {path.parent} does not exist")
     li = found.issues
-    order = np.argsort(li.index)
-    given, suggested = li.given_label[order], li.suggested_label[order]
-    change = (suggested != given) & (li.suggested_mass[order] >= threshold)
+    given, suggested = li.in_index_order("given_label"), li.in_index_order("suggested_label")
+    confidence, source = li.in_index_order("suggested_mass"), li.in_index_order("source_index")
+    change = (suggested != given) & (confidence >= threshold)
     new = np.where(change, suggested, given)
     name = (lambda c: li.class_names[c]) if li.class_names else (lambda c: str(int(c)))
     text = io.StringIO()
     w = csv.writer(text, lineterminator="\n")
     w.writerow(["source_index", "label", "given_label", "changed", "confidence"])
     for i in range(len(new)):
-        w.writerow([int(li.source_index[order][i]), name(new[i]), name(given[i]), int(change[i]),
-                    f"{li.suggested_mass[order][i]:.4f}"])
+        w.writerow([int(source[i]), name(new[i]), name(given[i]), int(change[i]), f"{confidence[i]:.4f}"])
     atomic_write(path, lambda fh: fh.write(text.getvalue().encode()))
     out = {"num_changed": int(change.sum()), "num_samples": int(len(new))}
     if found.clean_labels is not None:

@@ -12,14 +12,10 @@ from pathlib import Path
 
 import numpy as np
 
-from .checkpoint import atomic_write, load_checkpoint
-from .config import load_config
-from .data import build_data
-from .devices import resolve_device
-from .errors import UserError, first_line
+from .checkpoint import atomic_write
+from .errors import UserError
+from .evaluate_run import load_run_model
 from .evaluation import predict_logits
-from .losses import num_outputs
-from .models import build_model
 from .runfolder import RunDir
 from .selective import (PAPER_COVERAGES, aurc, deployable_protocol, e_aurc, paper_protocol, risk_coverage_curve,
                         selective_outputs)
@@ -29,18 +25,9 @@ CURVE_POINTS = 201      # the stored curve is resampled on this coverage grid (t
 
 def test_scores(path, device: str | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict]:
     """(prediction, confidence, labels, info) on the test split of run ``path``."""
-    run = RunDir(path).require()
-    cfg = load_config(run.config)
-    dev = resolve_device(device or cfg.device)
-    data = build_data(cfg.data)
+    run, cfg, data, model, state, dev = load_run_model(path, device)
     k = data.num_classes
-    model = build_model(cfg.model, num_outputs(cfg.loss.name, k), data.input_shape, data.mean, data.std)
-    state = load_checkpoint(run.checkpoint, map_location=dev)
-    try:
-        model.load_state_dict(state["model"])
-    except RuntimeError as e:
-        raise UserError(f"{run.checkpoint} does not fit the model in {run.config}: {first_line(e)}") from None
-    logits = predict_logits(model.to(dev), data.test, dev, cfg.data.eval_batch_size).float().cpu().numpy()
+    logits = predict_logits(model, data.test, dev, cfg.data.eval_batch_size).cpu().numpy()
     pred, confidence = selective_outputs(logits, k)
     method = "abstain class" if logits.shape[1] == k + 1 else "softmax response"
     return pred, confidence, data.test.y.numpy(), {"loss": cfg.loss.name, "score": method, "epoch": int(state["epoch"])}

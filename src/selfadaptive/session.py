@@ -25,7 +25,7 @@ from .losses import IndexedLoss, build_loss, num_outputs
 from .models import build_model
 from .corruptions import corrupt_images
 from .data.labels import CIFAR_N_DEFAULT_SET, CIFAR_N_FILES, cifar_n_labels
-from .noise import IMAGE_NOISE_KINDS, LabelNoise, asymmetric_map, corrupt_labels
+from .noise import GIVEN_NOISE_KINDS, IMAGE_NOISE_KINDS, LabelNoise, asymmetric_map, corrupt_labels
 from .runfolder import RunDir
 
 
@@ -91,20 +91,12 @@ def make_noise(cfg: Config, data: DataBundle) -> LabelNoise:
     if cfg.noise.kind in ("cifar10n", "cifar100n"):
         return cifar_n_noise(cfg, data)
     if data.train_clean_labels is not None:     # a data set with its own noise and known true labels
-        clean = data.train_clean_labels
-        return LabelNoise(clean_labels=clean, noisy_labels=train_labels, noisy_mask=clean != train_labels,
-                          corrupted_indices=np.flatnonzero(clean != train_labels), kind="given",
-                          rate=float((clean != train_labels).mean()))
+        return LabelNoise.from_labels(data.train_clean_labels, train_labels, "given")
     seed = cfg.seed if cfg.noise.seed is None else cfg.noise.seed
     if cfg.noise.kind in IMAGE_NOISE_KINDS:
         return corrupt_images(data.train.x.numpy(), train_labels, cfg.noise.rate, cfg.noise.kind, seed=seed)
     class_map = asymmetric_map(data.num_classes, data.class_names, data.info.get("coarse_of_class"))
     return corrupt_labels(train_labels, data.num_classes, cfg.noise.rate, cfg.noise.kind, seed=seed, class_map=class_map)
-
-
-def _bank_momentum(loss_fn) -> float | None:
-    """The EMA momentum of a bank that starts at the one-hot labels (SAT); None for other banks."""
-    return getattr(loss_fn, "momentum", None) if getattr(loss_fn, "starts_one_hot", False) else None
 
 
 def cifar_n_noise(cfg: Config, data: DataBundle) -> LabelNoise:
@@ -124,10 +116,7 @@ def cifar_n_noise(cfg: Config, data: DataBundle) -> LabelNoise:
                             f"{len(rows)} samples; CIFAR-N follows the official CIFAR training order")
     if noisy_all.max() >= data.num_classes or noisy_all.min() < 0:
         raise UserError(f"{path}: labels fall outside [0, {data.num_classes})")
-    noisy = noisy_all[rows]
-    mask = noisy != given
-    return LabelNoise(clean_labels=given, noisy_labels=noisy, noisy_mask=mask, corrupted_indices=np.flatnonzero(mask),
-                      kind=kind, rate=float(mask.mean()))
+    return LabelNoise.from_labels(given, noisy_all[rows], kind)
 
 
 def setup(cfg: Config, run: RunDir, resume: bool, model=None, data=None, quiet: bool = False) -> Session:
@@ -169,8 +158,9 @@ def setup(cfg: Config, run: RunDir, resume: bool, model=None, data=None, quiet: 
                 noisy_mask=torch.from_numpy(noise.noisy_mask).to(device),
                 train_pred=torch.full((n,), -1, dtype=torch.long, device=device),
                 sums=torch.zeros(3, device=device), quiet=quiet, amp=amp, channels_last=channels_last)
-    if loss_fn.bank() is not None:
-        s.tracker = LabelIssueTracker(labels, momentum=_bank_momentum(loss_fn)).to(device)
+    s.tracker = LabelIssueTracker.for_loss(labels, loss_fn)
+    if s.tracker is not None:
+        s.tracker.to(device)
     if resume:
         state = load_checkpoint(run.checkpoint, map_location=device)
         try:
@@ -199,9 +189,9 @@ def setup(cfg: Config, run: RunDir, resume: bool, model=None, data=None, quiet: 
 
 def describe_noise(noise: LabelNoise) -> str:
     n, wrong = noise.noisy_labels.size, int(noise.noisy_mask.sum())
-    if noise.kind == "none" or (noise.rate == 0 and noise.kind not in ("given", "cifar10n", "cifar100n")):
+    if noise.kind == "none" or (noise.rate == 0 and noise.kind not in GIVEN_NOISE_KINDS):
         return f"label noise: none ({n} training labels)"
-    if noise.kind in ("given", "cifar10n", "cifar100n"):
+    if noise.kind in GIVEN_NOISE_KINDS:
         what = "human labels (" + noise.kind + ")" if noise.kind != "given" else "the data's own labels"
         return f"label noise: {what}: {wrong} of {n} training labels differ from the true ones ({noise.rate:.3f})"
     if noise.kind in IMAGE_NOISE_KINDS:
