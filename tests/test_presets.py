@@ -35,6 +35,22 @@ def test_preset_loads(name):
             if cfg.loss.name == "gambler":
                 assert cfg.loss.reward == 2.2
         return
+    if cfg.task == "robust":
+        assert cfg.loss.name in ("ce", "sat") and name.endswith("-trades-sat") == (cfg.loss.name == "sat")
+        assert cfg.data.val_fraction > 0 and cfg.adversarial.method == "trades"
+        a = cfg.adversarial
+        if name.startswith("paper-robust-cifar10"):     # sat-reference §5
+            assert (cfg.model.name, cfg.optim.epochs, cfg.optim.milestones, cfg.optim.lr, cfg.optim.weight_decay,
+                    cfg.data.batch_size) == ("wrn34_10", 100, (75, 90), 0.1, 2e-4, 128)
+            assert (a.eps, a.step_size, a.steps, a.beta, a.test_steps, a.test_step_size) == (0.031, 0.007, 10, 6.0, 20, 0.003)
+            assert cfg.data.mean == (0.0, 0.0, 0.0) and cfg.data.std == (1.0, 1.0, 1.0)    # no normalisation
+            if cfg.loss.name == "sat":
+                assert (cfg.loss.start_epoch, cfg.loss.momentum) == (70, 0.9)
+        if name.startswith("mnist-") or name.startswith("paper-robust-mnist"):
+            assert a.eps == 0.3
+        if name.startswith("fmnist-"):
+            assert a.eps == 0.1
+        return
     assert cfg.loss.name in ("sat", "ce", "gce", "sce", "bootstrap", "elr")
     if name.startswith("paper-"):
         assert cfg.optim.epochs == 200 and cfg.optim.lr == 0.1 and cfg.data.batch_size == 256
@@ -45,17 +61,24 @@ def test_preset_loads(name):
 @pytest.mark.parametrize("name", PAPER)
 def test_paper_preset_takes_one_step(name, tiny_cifar10_dir, tiny_cifar100_dir, tiny_svhn_dir, tiny_image_dir, tmp_path):
     cfg = load_config(PRESETS[name])
-    root = {"cifar10": tiny_cifar10_dir, "cifar100": tiny_cifar100_dir, "svhn": tiny_svhn_dir,
-            "image_folder": tiny_image_dir}[cfg.data.name]
+    if cfg.data.name == "npz":
+        from conftest import shared_file
+        root = shared_file(cfg.data.root.split("/")[-1])
+    else:
+        root = {"cifar10": tiny_cifar10_dir, "cifar100": tiny_cifar100_dir, "svhn": tiny_svhn_dir,
+                "image_folder": tiny_image_dir}[cfg.data.name]
     # one step of 4 samples; SAT's bank is exercised from the first step
     over = [f"data.root={root}", "data.download=false", "data.subset=4", "data.batch_size=4", "optim.epochs=1",
             "log.progress=false", "device=cpu"]
     over += ["loss.start_epoch=0"] if cfg.loss.name in ("sat", "sat_selective", "gambler") else []
+    if cfg.task == "robust":    # one-step attacks keep a WRN-34-10 step within seconds on CPU
+        over += ["data.val_fraction=0.5", "data.test_subset=4", "adversarial.steps=1", "adversarial.eval_steps=1",
+                 "adversarial.test_steps=1"]
     cfg = load_config(PRESETS[name], over)
     summary = train(cfg, tmp_path / "run", quiet=True)
     rows = [json.loads(l) for l in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
     assert len(rows) == 1 and rows[0]["train_loss"] == rows[0]["train_loss"]      # finite, not NaN
-    assert summary["num_train"] == 4
+    assert summary["num_train"] == (2 if cfg.task == "robust" else 4)
     shutil.rmtree(tmp_path / "run")       # WRN checkpoints are ~300 MB each
 
 

@@ -130,6 +130,21 @@ def cmd_selective(args) -> int:
     return 0
 
 
+def cmd_robust(args) -> int:
+    from .run_robust import evaluate_robust
+
+    for run in args.runs:
+        r = evaluate_robust(run, which=args.which, eps=args.eps, steps=args.steps, step_size=args.step_size,
+                            autoattack=args.autoattack, limit=args.limit, device=args.device, split=args.split)
+        print(f"{run}: eps {r['eps']:g}, {r['attack'].upper()} step {r['step_size']:.4g}, {r['size']} {r['split']} samples")
+        for name in ("last", "best"):
+            if name in r:
+                accs = ", ".join(f"{k} {100 * v:.2f}%" for k, v in r[name].items() if k != "epoch")
+                print(f"  {name} (epoch {r[name]['epoch']}): {accs}")
+        print(f"  written to {r['file']}")
+    return 0
+
+
 def cmd_presets(args) -> int:
     from .presets import describe, preset_paths
 
@@ -189,6 +204,23 @@ def build_parser() -> argparse.ArgumentParser:
     sl.add_argument("--target-risk", default="0.01,0.02,0.05", help="risks to calibrate for (comma-separated)")
     sl.add_argument("--device", default=None)
     sl.set_defaults(func=cmd_selective)
+
+    rb = sub.add_parser("robust", help="clean, FGSM, PGD (and AutoAttack) accuracy of a run's last and best model",
+                        description="Attack the run's last model (checkpoint.pt) and, for task=robust runs, the model "
+                                    "chosen by validation robust accuracy (best_model.pt); write RUN/robust.json. "
+                                    "Inputs are in [0, 1]; eps and steps default to the run's adversarial settings.")
+    rb.add_argument("runs", nargs="+", metavar="RUN", help="run folders")
+    rb.add_argument("--which", choices=["last", "best", "both"], default="both")
+    rb.add_argument("--eps", type=float, default=None, help="L-inf radius (default: the run's adversarial.eps)")
+    rb.add_argument("--steps", type=int, default=None, help="PGD steps (default: the run's adversarial.test_steps)")
+    rb.add_argument("--step-size", type=float, default=None,
+                    help="PGD step (default: the run's adversarial.test_step_size, or 2.5 * eps / steps)")
+    rb.add_argument("--autoattack", action="store_true",
+                    help="also run torchattacks' standard AutoAttack (pip install 'selfadaptive[attacks]')")
+    rb.add_argument("--limit", type=int, default=0, help="attack only the first N samples (AutoAttack is slow on CPU)")
+    rb.add_argument("--split", choices=["test", "val"], default="test")
+    rb.add_argument("--device", default=None)
+    rb.set_defaults(func=cmd_robust)
 
     pr = sub.add_parser("presets", help="list the shipped config presets")
     pr.set_defaults(func=cmd_presets)

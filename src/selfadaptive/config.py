@@ -95,6 +95,22 @@ class OptimConfig:
 
 
 @dataclass(frozen=True)
+class AdversarialConfig:
+    """task=robust: adversarial training and robust evaluation, L-inf, inputs in [0, 1]."""
+
+    method: str = "trades"          # trades (TRADES; TRADES+SAT with loss.name=sat) | pgd (Madry's PGD training)
+    eps: float = 0.031              # L-inf radius in [0, 1] pixel units (8/255 ~ 0.031 on CIFAR)
+    step_size: float = 0.007        # training attack step
+    steps: int = 10                 # training attack steps
+    beta: float = 6.0               # TRADES: weight of the KL term
+    eval_steps: int = 10            # per-epoch PGD on the validation split (picks the best checkpoint)
+    eval_step_size: float = 0.0     # 0: 2.5 * eps / eval_steps (Madry et al.'s rule)
+    eval_size: int = 1000           # validation samples attacked per epoch; 0: all
+    test_steps: int = 20            # PGD on the test split at the end, for the last and the best model
+    test_step_size: float = 0.0     # 0: 2.5 * eps / test_steps (the paper's CIFAR-10 value is 0.003)
+
+
+@dataclass(frozen=True)
 class LogConfig:
     progress: bool = True           # tqdm progress bar
     checkpoint_every: int = 1       # epochs between checkpoints
@@ -108,7 +124,9 @@ class Config:
     model: ModelConfig = field(default_factory=ModelConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
     log: LogConfig = field(default_factory=LogConfig)
+    adversarial: AdversarialConfig = field(default_factory=AdversarialConfig)
     task: str = "classify"          # classify | selective (abstention: sat_selective, gambler, or ce + softmax response)
+                                    # | robust (adversarial training: TRADES, TRADES+SAT, PGD)
     seed: int = 0
     device: str = "auto"            # auto | cpu | cuda | cuda:N | mps
     precision: str = "auto"         # auto (bf16 autocast on CUDA, fp32 elsewhere) | fp32 | bf16
@@ -269,13 +287,33 @@ CHOICES = {
     "noise.kind": ("none", "uniform", "flip", "asymmetric", "gaussian", "random_pixels", "shuffled_pixels",
                    "cifar10n", "cifar100n"),
     "precision": ("auto", "fp32", "bf16"),
-    "task": ("classify", "selective"),
+    "task": ("classify", "selective", "robust"),
+    "adversarial.method": ("trades", "pgd"),
     "loss.name": ("ce", "gce", "sce", "bootstrap", "elr", "sat", "sat_selective", "gambler"),
     "loss.variant": ("ce", "sce"),
     "loss.bank_dtype": ("float32", "float16", "bfloat16"),
     "optim.name": ("sgd", "adam"),
     "optim.schedule": ("cosine", "step", "constant"),
 }
+
+
+def validate_adversarial(cfg: Config) -> None:
+    a = cfg.adversarial
+    if not 0.0 <= a.eps <= 1.0:
+        raise UserError(f"adversarial.eps must be in [0, 1] (inputs are in [0, 1]), got {a.eps}")
+    for key in ("step_size", "eval_step_size", "test_step_size", "beta"):
+        if getattr(a, key) < 0:
+            raise UserError(f"adversarial.{key} must be >= 0, got {getattr(a, key)}")
+    if a.step_size == 0:
+        raise UserError("adversarial.step_size must be > 0")
+    for key in ("steps", "eval_steps", "test_steps"):
+        if getattr(a, key) < 1:
+            raise UserError(f"adversarial.{key} must be >= 1, got {getattr(a, key)}")
+    if a.eval_size < 0:
+        raise UserError(f"adversarial.eval_size must be >= 0, got {a.eval_size}")
+    if not (cfg.data.val_fraction or cfg.data.val_size):
+        raise UserError("task=robust picks its checkpoint by robust accuracy on a held-out split; "
+                        "set data.val_fraction (e.g. 0.1) or data.val_size")
 
 
 def validate(cfg: Config) -> None:
@@ -317,6 +355,8 @@ def validate(cfg: Config) -> None:
               f"task=selective trains loss.name=sat_selective, gambler or ce; got {cfg.loss.name}")
     else:
         check(cfg.loss.name not in ("sat_selective", "gambler"), f"loss.name={cfg.loss.name} needs task=selective")
+    if cfg.task == "robust":
+        validate_adversarial(cfg)
     if cfg.loss.reward is not None:
         check(cfg.loss.reward > 1.0, f"loss.reward must be > 1, got {cfg.loss.reward}")
     if cfg.noise.kind in ("cifar10n", "cifar100n"):

@@ -58,3 +58,14 @@ def target_recovery(soft_targets: torch.Tensor, clean_labels: torch.Tensor, nois
         return float("nan")
     pred = soft_targets[noisy_mask].float().argmax(dim=1)
     return (pred == clean_labels[noisy_mask]).float().mean().item()
+
+
+def trades_kl(logits_clean: torch.Tensor, logits_adv: torch.Tensor) -> torch.Tensor:
+    """TRADES's robust term ``(1/B) sum_i KL(p(x_i) || p(x'_i))``, gradients through both.
+
+    logits_clean, logits_adv: (B, K) -> scalar.  Summed over the batch and divided by B, as in the
+    TRADES code (``KLDivLoss(size_average=False) / batch_size``).
+    """
+    log_p_adv = F.log_softmax(logits_adv.float(), dim=1)
+    p_clean = F.softmax(logits_clean.float(), dim=1)
+    return F.kl_div(log_p_adv, p_clean, reduction="sum") / logits_clean.shape[0]

@@ -10,6 +10,8 @@
     RUN/label_history.npz given_mass_sum, epochs_tracked, first_flagged_epoch (losses with a bank)
     RUN/label_issues.csv  written by ``sat issues RUN``
     RUN/checkpoint.pt     latest checkpoint (atomic; weights_only-loadable)
+    RUN/best_model.pt     task=robust: the weights with the best validation robust accuracy
+    RUN/robust.json       task=robust / ``sat robust RUN``: clean, FGSM, PGD (and AutoAttack) accuracy
     RUN/summary.json      headline numbers
 """
 from __future__ import annotations
@@ -48,6 +50,8 @@ class RunDir:
     samples = property(lambda self: self.path / "samples.npz")
     label_history = property(lambda self: self.path / "label_history.npz")
     label_issues = property(lambda self: self.path / "label_issues.csv")
+    best_model = property(lambda self: self.path / "best_model.pt")
+    robust = property(lambda self: self.path / "robust.json")
 
     def require(self) -> "RunDir":
         """Check this is an existing run folder; a UserError otherwise."""

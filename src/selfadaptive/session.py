@@ -21,11 +21,12 @@ from .data import DataBundle, build_data
 from .devices import resolve_device
 from .errors import Interrupted, UserError, first_line
 from .label_issues import LabelIssueTracker, detection_metrics
-from .losses import IndexedLoss, build_loss, num_outputs
+from .losses import IndexedLoss, TradesLoss, build_loss, num_outputs
 from .models import build_model
 from .corruptions import corrupt_images
 from .data.labels import CIFAR_N_DEFAULT_SET, CIFAR_N_FILES, cifar_n_labels
 from .noise import GIVEN_NOISE_KINDS, IMAGE_NOISE_KINDS, LabelNoise, asymmetric_map, corrupt_labels
+from .robust import BestRobustModel
 from .runfolder import RunDir
 
 
@@ -48,6 +49,7 @@ class Session:
     train_pred: torch.Tensor        # (N,) last training-pass prediction of each sample, -1 if unseen
     sums: torch.Tensor              # (3,) loss sum, correct, seen in the current epoch
     tracker: LabelIssueTracker | None = None    # per-epoch soft-target history, for losses with a bank
+    best_robust: BestRobustModel | None = None  # task=robust: the model kept by validation robust accuracy
     epoch: int = 0                  # first epoch to run
     step: int = 0                   # first step of that epoch to run
     elapsed: float = 0.0            # seconds spent before this process (resume)
@@ -150,7 +152,10 @@ def setup(cfg: Config, run: RunDir, resume: bool, model=None, data=None, quiet: 
     channels_last = cfg.channels_last and device.type == "cuda" and len(data.input_shape) == 3
     if channels_last:
         model = model.to(memory_format=torch.channels_last)
-    loss_fn = build_loss(cfg.loss, labels, k).to(device)
+    loss_fn = build_loss(cfg.loss, labels, k)
+    if cfg.task == "robust" and cfg.adversarial.method == "trades":
+        loss_fn = TradesLoss(loss_fn, beta=cfg.adversarial.beta)
+    loss_fn = loss_fn.to(device)
     n = len(labels)
     s = Session(cfg=cfg, run=run, device=device, data=data, noise=noise, model=model, loss_fn=loss_fn,
                 optimizer=build_optimizer(cfg.optim, model), x_train=x_train.to(device), y_train=labels.to(device),
@@ -161,6 +166,8 @@ def setup(cfg: Config, run: RunDir, resume: bool, model=None, data=None, quiet: 
     s.tracker = LabelIssueTracker.for_loss(labels, loss_fn)
     if s.tracker is not None:
         s.tracker.to(device)
+    if cfg.task == "robust":
+        s.best_robust = BestRobustModel(run.best_model)
     if resume:
         state = load_checkpoint(run.checkpoint, map_location=device)
         try:
@@ -176,6 +183,8 @@ def setup(cfg: Config, run: RunDir, resume: bool, model=None, data=None, quiet: 
         s.sums.copy_(state["sums"])
         s.train_pred.copy_(state["train_pred"])
         run.keep_metrics_before(s.epoch)
+        if s.best_robust is not None:
+            s.best_robust.restore(run.read_metrics())
         _say(s, f"resuming {run.path} at epoch {s.epoch}" + (f", step {s.step}" if s.step else ""))
     else:
         run.path.mkdir(parents=True, exist_ok=True)
@@ -238,8 +247,9 @@ def epoch_row(s: Session, epoch: int, lr: float, test: dict, val: dict | None) -
     return row
 
 
-def summarize(s: Session) -> dict:
-    """Write soft_targets.npy and summary.json from the run folder's metrics; print the headline."""
+def summarize(s: Session, extra: dict | None = None) -> dict:
+    """Write soft_targets.npy and summary.json from the run folder's metrics (plus ``extra`` fields);
+    print the headline."""
     rows = s.run.read_metrics()
     if not rows:
         raise UserError(f"{s.run.metrics} holds no epochs")
@@ -270,6 +280,7 @@ def summarize(s: Session) -> dict:
     if "target_recovery" in last:
         summary["target_recovery"] = last["target_recovery"]
         summary["num_noisy_recovered"] = round(last["target_recovery"] * summary["num_noisy"])
+    summary.update(extra or {})
     summary["wall_time_s"] = s.elapsed + time.time() - s.t0
     s.run.write_summary(summary)
     _say(s, headline(summary) + f"\nrun folder: {s.run.path}")
@@ -286,6 +297,13 @@ def headline(summary: dict) -> str:
     if "num_noisy_recovered" in summary and summary["num_noisy"]:
         lines.append(f"  {name} targets now give the true class for {summary['num_noisy_recovered']} of the "
                      f"{summary['num_noisy']} wrong training labels ({100 * summary['target_recovery']:.1f}%)")
+    if "test_robust_acc_last" in summary:
+        attack = summary["robust_attack"].upper()
+        lines.append(f"  last model: clean {100 * summary['test_clean_acc_last']:.2f}%, {attack} "
+                     f"{100 * summary['test_robust_acc_last']:.2f}%")
+        if "test_robust_acc_best" in summary:
+            lines.append(f"  best model (epoch {summary['best_robust_epoch']}, by validation robust accuracy): clean "
+                         f"{100 * summary['test_clean_acc_best']:.2f}%, {attack} {100 * summary['test_robust_acc_best']:.2f}%")
     if summary.get("detection_auroc") is not None:
         lines.append(f"  mislabeled-sample detection: AUROC {summary['detection_auroc']:.3f}, "
                      f"AP {summary['detection_ap']:.3f} (ranked list: sat issues RUN)")

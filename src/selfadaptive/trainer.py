@@ -20,6 +20,7 @@ from .config import Config
 from .data import batches, to_float
 from .errors import TrainingDiverged
 from .evaluation import evaluate_on
+from .robust import accuracy_under_attacks, adversarial_loss, attack_suite, final_robustness
 from .runfolder import RunDir
 from .schedules import epoch_seed, learning_rate
 from .session import Session, StopSignals, epoch_row, setup, summarize
@@ -61,8 +62,11 @@ def train(cfg: Config, out: str | Path, resume: bool = False, model: torch.nn.Mo
                 if augment is not None:
                     x = augment(x)
                 with s.autocast():
-                    logits = model(s.layout(x))
-                loss = loss_fn(logits, y, idx, epoch)       # losses compute in float32
+                    if cfg.task == "robust":        # attack x in eval mode, then train-mode passes of x (and x')
+                        loss, logits = adversarial_loss(model, loss_fn, x, y, idx, epoch, cfg.adversarial, s.layout)
+                    else:
+                        logits = model(s.layout(x))
+                        loss = loss_fn(logits, y, idx, epoch)   # losses compute in float32
                 if not torch.isfinite(loss):
                     raise TrainingDiverged(
                         f"loss became {loss.item()} at epoch {epoch} step {step} (lr {lr:g}); stopped. "
@@ -84,6 +88,12 @@ def train(cfg: Config, out: str | Path, resume: bool = False, model: torch.nn.Mo
                 test, val = (evaluate_on(model, split, device, cfg.data.eval_batch_size, k, cfg.task == "selective")
                              for split in (s.data.test, s.data.val))
             row = epoch_row(s, epoch, lr, test, val)
+            if s.best_robust is not None:       # PGD on held-out data picks the checkpoint, never the test set
+                adv = cfg.adversarial
+                attacks = attack_suite(adv.eps, adv.eval_steps, adv.eval_step_size, device=device)
+                robust = accuracy_under_attacks(model, s.data.val, device, attacks, bs, adv.eval_size, s.autocast)
+                row["val_robust_acc"] = robust[f"pgd{adv.eval_steps}"]
+                s.best_robust.offer(model, epoch, row["val_robust_acc"])
             s.run.append_metrics(row)
             s.sums.zero_()
             if (epoch + 1) % cfg.log.checkpoint_every == 0 or epoch + 1 == epochs:
@@ -91,4 +101,4 @@ def train(cfg: Config, out: str | Path, resume: bool = False, model: torch.nn.Mo
             bar.update(1)
             bar.set_postfix(loss=f"{row['train_loss']:.3f}", test=f"{row['test_acc']:.3f}")
     bar.close()
-    return summarize(s)
+    return summarize(s, final_robustness(s) if s.best_robust is not None else None)

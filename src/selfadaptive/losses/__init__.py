@@ -12,6 +12,7 @@ from .gce import GeneralizedCrossEntropyLoss
 from .sat import SelfAdaptiveLoss
 from .sat_selective import SelectiveSATLoss
 from .sce import SymmetricCrossEntropyLoss
+from .trades import TradesLoss
 
 LOSS_NAMES = ("ce", "gce", "sce", "bootstrap", "elr", "sat", "sat_selective", "gambler")
 #: losses whose network has one extra output, the abstain class
@@ -53,7 +54,7 @@ def build_loss(cfg, labels: torch.Tensor, num_classes: int) -> IndexedLoss:
 
 __all__ = ["IndexedLoss", "CrossEntropyLoss", "GeneralizedCrossEntropyLoss", "SymmetricCrossEntropyLoss",
            "SoftBootstrapLoss", "EarlyLearningRegularizationLoss", "SelfAdaptiveLoss", "SelectiveSATLoss",
-           "DeepGamblersLoss", "build_loss", "LOSS_NAMES", "ABSTAIN_LOSSES", "num_outputs"]
+           "DeepGamblersLoss", "TradesLoss", "build_loss", "LOSS_NAMES", "ABSTAIN_LOSSES", "num_outputs"]
 
 
 def num_outputs(loss_name: str, num_classes: int) -> int:
