@@ -15,8 +15,10 @@ $(VENV)/.env-ok: pyproject.toml
 	$(PIP) install -q -e .
 	touch $@
 
+# the [attacks] extra (torchattacks) is installed with torch pinned in the same command, so that
+# pip keeps the CPU wheel instead of resolving torchattacks' torchvision to a new CUDA torch
 $(VENV)/.dev-ok: $(VENV)/.env-ok
-	$(PIP) install -q -e ".[dev]"
+	$(PIP) install -q -e ".[dev,attacks]" "$(TORCH)"
 	touch $@
 
 env: $(VENV)/.env-ok
@@ -33,6 +35,7 @@ bench: env-dev
 	$(PY) benchmarks/detection_vs_cleanlab.py --datasets digits,breast_cancer,wine,mnist --seeds 0,1,2 --out benchmarks/results/detection_vs_cleanlab.json
 	$(PY) benchmarks/detection_vs_cleanlab.py --datasets cifar10 --seeds 0 --out benchmarks/results/detection_vs_cleanlab.json
 	$(PY) benchmarks/selective_compare.py --families fmnist-selective-cnn,cifar10sub-selective-cnn --methods sat,gambler,ce --seeds 0,1,2 --out benchmarks/results/selective_cpu.json
+	$(PY) benchmarks/robust_compare.py --families mnist-robust-cnn,fmnist-robust-cnn --methods trades,trades-sat --seeds 0,1 --jobs 2 --out benchmarks/results/robust_cpu.json
 	$(PY) benchmarks/noise_compare.py --config digits-flip40-sat --losses ce,sat,sat+loss.variant=sce,gce,sce,bootstrap,elr+loss.momentum=0.7,elr --seeds 0,1,2 --out benchmarks/results/digits_flip40.json
 
 clean:

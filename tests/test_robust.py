@@ -120,3 +120,15 @@ def test_robust_config_and_cli_errors(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "torchattacks", None)        # as if the extra were not installed
     with pytest.raises(UserError, match=r"selfadaptive\[attacks\]"):
         run_robust.evaluate_robust(run, which="last", autoattack=True, eps=0.05, limit=10)
+
+
+def test_autoattack_through_torchattacks(tmp_path):
+    """`sat robust --autoattack`: AutoAttack (APGD-CE/T, FAB-T, Square) is at least as strong as PGD-10."""
+    from test_attacks import _torchattacks
+    _torchattacks()
+    run = tmp_path / "r"
+    train(load_config(None, ROBUST + ["loss.name=ce", "optim.epochs=2"]), run, quiet=True)
+    res = sat("robust", str(run), "--autoattack", "--limit", "30", "--which", "last")
+    assert res.returncode == 0, res.stderr
+    r = json.loads((run / "robust-test-eps0.1-pgd10-step0.025-n30.json").read_text())["last"]
+    assert r["autoattack"] <= r["pgd10"] + 1 / 30 and r["autoattack"] < r["clean"]

@@ -55,22 +55,28 @@ def _check(x: torch.Tensor, eps: float) -> None:
         raise ValueError("attacks expect inputs in [0, 1]; normalise inside the model, not before the attack")
 
 
-def random_start(x: torch.Tensor, eps: float, kind: str, generator: torch.Generator | None = None) -> torch.Tensor:
-    """A starting point in the eps-ball (and [0, 1]) around ``x``."""
+def random_start(x: torch.Tensor, eps: float, kind: str, generator: torch.Generator | None = None,
+                 noise: torch.Tensor | None = None) -> torch.Tensor:
+    """A starting point in the eps-ball (and [0, 1]) around ``x``.
+
+    ``noise`` (shape of x) replaces the draw: U(-1, 1) for "uniform", N(0, 1) for "normal", before
+    scaling; the trainer keys it on the global batch so that every process count draws alike.
+    """
     if kind == "none":
         return x.clone()
-    if kind == "uniform":
-        noise = (torch.rand(x.shape, generator=generator, device=x.device, dtype=x.dtype) * 2 - 1) * eps
-    elif kind == "normal":
-        noise = torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype) * NORMAL_START_STD
-    else:
+    if kind not in ("uniform", "normal"):
         raise ValueError(f"random start must be one of {RANDOM_STARTS}, got {kind!r}")
-    return project_linf(x + noise, x, eps)
+    if noise is None:
+        draw = torch.rand if kind == "uniform" else torch.randn
+        noise = draw(x.shape, generator=generator, device=x.device, dtype=x.dtype)
+        noise = noise * 2 - 1 if kind == "uniform" else noise
+    scale = eps if kind == "uniform" else NORMAL_START_STD
+    return project_linf(x + noise.to(x.dtype) * scale, x, eps)
 
 
 def pgd(model: nn.Module, x: torch.Tensor, y: torch.Tensor | None = None, eps: float = 8 / 255,
         step_size: float = 2 / 255, steps: int = 10, start: str = "uniform", objective: str = "ce",
-        generator: torch.Generator | None = None) -> torch.Tensor:
+        generator: torch.Generator | None = None, noise: torch.Tensor | None = None) -> torch.Tensor:
     """Projected gradient ascent under L-inf.
 
     Args:
@@ -80,6 +86,7 @@ def pgd(model: nn.Module, x: torch.Tensor, y: torch.Tensor | None = None, eps: f
         objective: "ce" (Madry's PGD) or "kl" (TRADES: KL of the adversarial from the clean prediction).
         start: "uniform" in the ball, "normal" (x + 0.001 N(0,1), TRADES) or "none".
         generator: seeds the random start (default: the global RNG).
+        noise: the random start's unscaled draw itself (see ``random_start``), instead of a generator.
 
     Returns: (B, ...) detached adversarial inputs.
     """
@@ -94,7 +101,7 @@ def pgd(model: nn.Module, x: torch.Tensor, y: torch.Tensor | None = None, eps: f
         if objective == "kl":
             with torch.no_grad():
                 clean_probs = F.softmax(model(x).float(), dim=1)
-        x_adv = random_start(x, eps, start, generator)
+        x_adv = random_start(x, eps, start, generator, noise)
         for _ in range(steps):
             x_adv.requires_grad_(True)
             with torch.enable_grad():

@@ -25,6 +25,8 @@ def cmd_train(args) -> int:
     from .runfolder import RunDir
     from .trainer import train
 
+    if args.nproc < 1:
+        raise UserError(f"--nproc must be >= 1, got {args.nproc}")
     if args.resume:
         run = RunDir(args.resume).require()
         if args.config or args.out:
@@ -32,12 +34,25 @@ def cmd_train(args) -> int:
         if args.overrides:
             raise UserError("--resume continues the run exactly as configured; overrides are not allowed")
         cfg = load_config(run.config)
+        if args.nproc > 1:
+            return _launch(args.nproc, ["train", "--resume", str(run.path)], args.quiet)
         train(cfg, run.path, resume=True, quiet=args.quiet)
         return 0
     cfg = load_config(resolve_config(args.config or DEFAULT_PRESET), args.overrides)
     out = Path(args.out) if args.out else _default_out(cfg)
+    if args.nproc > 1:
+        if (out / "config.yaml").exists() or (out / "checkpoint.pt").exists():
+            raise UserError(f"{out} already holds a run; resume it with --resume {out} or choose another --out")
+        config = ["--config", args.config] if args.config else []
+        return _launch(args.nproc, ["train", *config, "--out", str(out), *args.overrides], args.quiet)
     train(cfg, out, quiet=args.quiet)
     return 0
+
+
+def _launch(nproc: int, argv: list[str], quiet: bool) -> int:
+    """``--nproc N``: the same command in N local worker processes (torchrun's environment)."""
+    from .distributed import launch
+    return launch(nproc, argv + (["--quiet"] if quiet else []))
 
 
 def cmd_eval(args) -> int:
@@ -166,6 +181,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--out", help="run folder to create (default runs/<data>-<loss>-s<seed>-<time>)")
     t.add_argument("--resume", metavar="RUN", help="continue the run in folder RUN from its checkpoint")
     t.add_argument("--quiet", action="store_true", help="print nothing but errors")
+    t.add_argument("--nproc", type=int, default=1,
+                   help="data-parallel worker processes on this machine (gloo on CPU, NCCL on GPU); for several "
+                        "machines use torchrun --nproc_per_node N -m selfadaptive train ...")
     t.set_defaults(func=cmd_train)
 
     e = sub.add_parser("eval", help="evaluate a run's checkpoint")

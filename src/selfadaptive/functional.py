@@ -60,6 +60,12 @@ def target_recovery(soft_targets: torch.Tensor, clean_labels: torch.Tensor, nois
     return (pred == clean_labels[noisy_mask]).float().mean().item()
 
 
+def kl_rows(logits_clean: torch.Tensor, logits_adv: torch.Tensor) -> torch.Tensor:
+    """Per-sample ``KL(p(x_i) || p(x'_i))``, gradients through both.  (B, K), (B, K) -> (B,)."""
+    return F.kl_div(F.log_softmax(logits_adv.float(), dim=1), F.softmax(logits_clean.float(), dim=1),
+                    reduction="none").sum(dim=1)
+
+
 def trades_kl(logits_clean: torch.Tensor, logits_adv: torch.Tensor) -> torch.Tensor:
     """TRADES's robust term ``(1/B) sum_i KL(p(x_i) || p(x'_i))``, gradients through both.
 

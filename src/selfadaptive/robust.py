@@ -34,21 +34,38 @@ def step_size_for(eps: float, steps: int, step_size: float = 0.0) -> float:
     return step_size if step_size > 0 else 2.5 * eps / steps
 
 
+def start_noise(shape: tuple[int, ...], seed: int, device: torch.device, normal: bool) -> torch.Tensor:
+    """The unscaled random-start draw for a *global* batch of ``shape``: N(0, 1) or U(-1, 1) from a
+    generator seeded with ``seed`` (the trainer uses the run seed, epoch and step).  Each process
+    takes its shard, so one process and several draw the same starts, and a resumed run too."""
+    g = torch.Generator(device=device).manual_seed(seed)
+    if normal:
+        return torch.randn(shape, generator=g, device=device)
+    return torch.rand(shape, generator=g, device=device) * 2 - 1
+
+
 def adversarial_loss(model: nn.Module, loss_fn: nn.Module, x: torch.Tensor, y: torch.Tensor, index: torch.Tensor,
-                     epoch: int, cfg, layout: Callable = lambda t: t) -> tuple[torch.Tensor, torch.Tensor]:
+                     epoch: int, cfg, forward: Callable | None = None,
+                     noise: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """Loss of one adversarial training step and the logits the training accuracy is read from.
 
-    x: (B, ...) in [0, 1]; y, index: (B,).  ``cfg`` is an ``AdversarialConfig``.  For TRADES the
-    logits are the clean ones (what SAT's bank follows); for PGD training, the adversarial ones.
+    x: (B, ...) in [0, 1]; y, index: (B,).  ``cfg`` is an ``AdversarialConfig``.  The attack runs on
+    ``model``; the training passes go through ``forward`` (default ``model``; the trainer passes its
+    DDP wrapper and memory layout).  ``noise``: the random start's draw (``start_noise``; default: the
+    global RNG).  For TRADES the logits are the clean ones (what SAT's bank follows); for PGD
+    training, the adversarial ones.
     """
+    forward = forward or model
     if cfg.method == "trades":
-        x_adv = pgd(model, x, eps=cfg.eps, step_size=cfg.step_size, steps=cfg.steps, start="normal", objective="kl")
-        logits = model(layout(x))
-        logits_adv = model(layout(x_adv))
+        x_adv = pgd(model, x, eps=cfg.eps, step_size=cfg.step_size, steps=cfg.steps, start="normal", objective="kl",
+                    noise=noise)
+        logits = forward(x)
+        logits_adv = forward(x_adv)
         return loss_fn(logits, y, index, epoch, logits_adv), logits
     if cfg.method == "pgd":
-        x_adv = pgd(model, x, y, eps=cfg.eps, step_size=cfg.step_size, steps=cfg.steps, start="uniform", objective="ce")
-        logits_adv = model(layout(x_adv))
+        x_adv = pgd(model, x, y, eps=cfg.eps, step_size=cfg.step_size, steps=cfg.steps, start="uniform", objective="ce",
+                    noise=noise)
+        logits_adv = forward(x_adv)
         return loss_fn(logits_adv, y, index, epoch), logits_adv
     raise ValueError(f"unknown adversarial.method {cfg.method!r}")
 
@@ -98,8 +115,9 @@ class BestRobustModel:
     resume; the file itself was written atomically when that epoch ran.
     """
 
-    def __init__(self, path):
+    def __init__(self, path, write: bool = True):
         self.path = path
+        self.write = write          # False on the non-zero ranks of a data-parallel run
         self.acc = float("-inf")
         self.epoch = -1
 
@@ -112,7 +130,8 @@ class BestRobustModel:
         if not acc > self.acc:
             return False
         self.acc, self.epoch = acc, epoch
-        save_checkpoint(self.path, {"model": model.state_dict(), "epoch": epoch, "val_robust_acc": acc})
+        if self.write:
+            save_checkpoint(self.path, {"model": model.state_dict(), "epoch": epoch, "val_robust_acc": acc})
         return True
 
 

@@ -28,13 +28,13 @@ def autoattack_fn(eps: float, num_classes: int, seed: int = 0):
     except ImportError:
         raise UserError("--autoattack needs torchattacks: pip install 'selfadaptive[attacks]' "
                         "(keep your torch pinned in the same command, see the README)") from None
-    cache = {}
+    attackers = {}      # one AutoAttack per model, built on first use
 
     def attack(model, x, y):
-        if id(model) not in cache:
-            cache[id(model)] = torchattacks.AutoAttack(model, norm="Linf", eps=eps, version="standard",
+        if model not in attackers:
+            attackers[model] = torchattacks.AutoAttack(model, norm="Linf", eps=eps, version="standard",
                                                        n_classes=num_classes, seed=seed)
-        return cache[id(model)](x, y).detach()
+        return attackers[model](x, y).detach()
     return attack
 
 

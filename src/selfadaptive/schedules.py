@@ -29,3 +29,8 @@ def learning_rate(epoch: int, base_lr: float, epochs: int, schedule: str = "cosi
 def epoch_seed(seed: int, epoch: int) -> int:
     """Seed of the data order of ``epoch``: a pure function, so a resumed run sees the same order."""
     return (seed * 1_000_003 + epoch * 7919 + 12345) % (2**63)
+
+
+def step_seed(seed: int, epoch: int, step: int) -> int:
+    """Seed of the per-step draws keyed on the global batch (adversarial random starts)."""
+    return (epoch_seed(seed, epoch) * 1_000_033 + step * 104_729 + 1) % (2**63)

@@ -19,6 +19,7 @@ from .checkpoint import load_checkpoint, set_rng_state
 from .config import Config, save_config
 from .data import DataBundle, build_data
 from .devices import resolve_device
+from .distributed import Distributed
 from .errors import Interrupted, UserError, first_line
 from .label_issues import LabelIssueTracker, detection_metrics
 from .losses import IndexedLoss, TradesLoss, build_loss, num_outputs
@@ -57,6 +58,8 @@ class Session:
     quiet: bool = False
     amp: bool = False               # bf16 autocast (CUDA)
     channels_last: bool = False     # NHWC inputs and weights (CUDA conv nets)
+    dist: Distributed = field(default_factory=Distributed)
+    net: torch.nn.Module | None = None  # what the training step calls: the model, or its DDP wrapper
 
     def autocast(self):
         return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.amp)
@@ -122,14 +125,22 @@ def cifar_n_noise(cfg: Config, data: DataBundle) -> LabelNoise:
 
 
 def setup(cfg: Config, run: RunDir, resume: bool, model=None, data=None, quiet: bool = False) -> Session:
-    """Build (or restore, with ``resume``) every object of a run."""
+    """Build (or restore, with ``resume``) every object of a run.  Under torchrun-style variables
+    (WORLD_SIZE > 1) every rank builds the same run; only rank 0 writes to the folder."""
     device = resolve_device(cfg.device)
+    dist = Distributed.from_env(device.type)
+    if dist.enabled and device.type == "cuda":
+        device = torch.device("cuda", dist.local_rank)
+        torch.cuda.set_device(device)
+    dist.device = device
+    quiet = quiet or not dist.is_main
     if resume:
         run.require()
         if not run.checkpoint.is_file():
             raise UserError(f"{run.path} has no checkpoint.pt to resume from")
     elif run.config.exists() or run.checkpoint.exists():
         raise UserError(f"{run.path} already holds a run; resume it with --resume {run.path} or choose another --out")
+    dist.barrier()      # every rank has looked before rank 0 creates the folder
     seed_everything(cfg.seed)
     data = data if data is not None else build_data(cfg.data)
     k = data.num_classes
@@ -156,18 +167,23 @@ def setup(cfg: Config, run: RunDir, resume: bool, model=None, data=None, quiet: 
     if cfg.task == "robust" and cfg.adversarial.method == "trades":
         loss_fn = TradesLoss(loss_fn, beta=cfg.adversarial.beta)
     loss_fn = loss_fn.to(device)
+    dist.attach(loss_fn)
     n = len(labels)
     s = Session(cfg=cfg, run=run, device=device, data=data, noise=noise, model=model, loss_fn=loss_fn,
                 optimizer=build_optimizer(cfg.optim, model), x_train=x_train.to(device), y_train=labels.to(device),
                 clean_labels=torch.from_numpy(noise.clean_labels).to(device),
                 noisy_mask=torch.from_numpy(noise.noisy_mask).to(device),
                 train_pred=torch.full((n,), -1, dtype=torch.long, device=device),
-                sums=torch.zeros(3, device=device), quiet=quiet, amp=amp, channels_last=channels_last)
+                sums=torch.zeros(3, device=device), quiet=quiet, amp=amp, channels_last=channels_last, dist=dist)
+    s.net = model
+    if dist.enabled:
+        from torch.nn.parallel import DistributedDataParallel
+        s.net = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
     s.tracker = LabelIssueTracker.for_loss(labels, loss_fn)
     if s.tracker is not None:
         s.tracker.to(device)
     if cfg.task == "robust":
-        s.best_robust = BestRobustModel(run.best_model)
+        s.best_robust = BestRobustModel(run.best_model, write=dist.is_main)
     if resume:
         state = load_checkpoint(run.checkpoint, map_location=device)
         try:
@@ -178,20 +194,25 @@ def setup(cfg: Config, run: RunDir, resume: bool, model=None, data=None, quiet: 
                 s.tracker.load_state_dict(state["tracker"])
         except (RuntimeError, KeyError, ValueError) as e:
             raise UserError(f"{run.checkpoint} does not match this run's model/loss: {first_line(e)}") from None
-        set_rng_state(state["rng"])
+        ranks = state.get("rng_ranks")
+        set_rng_state(ranks[dist.rank] if ranks is not None and len(ranks) == dist.world else state["rng"])
         s.epoch, s.step, s.elapsed = int(state["epoch"]), int(state["step"]), float(state["elapsed"])
-        s.sums.copy_(state["sums"])
+        if dist.is_main:        # the saved sums are global: count them once
+            s.sums.copy_(state["sums"])
         s.train_pred.copy_(state["train_pred"])
-        run.keep_metrics_before(s.epoch)
+        if dist.is_main:
+            run.keep_metrics_before(s.epoch)
+        dist.barrier()
         if s.best_robust is not None:
             s.best_robust.restore(run.read_metrics())
         _say(s, f"resuming {run.path} at epoch {s.epoch}" + (f", step {s.step}" if s.step else ""))
-    else:
+    elif dist.is_main:
         run.path.mkdir(parents=True, exist_ok=True)
         save_config(cfg, run.config)
         noise.save(run.noise)
         run.write_samples(data.train.source_index.numpy(), data.class_names)
         _say(s, describe_noise(noise))
+    dist.barrier()
     s.t0 = time.time()
     return s
 
@@ -217,6 +238,24 @@ def _say(s: Session, msg: str) -> None:
 
 def _frac(mask_hits: torch.Tensor) -> float | None:
     return mask_hits.float().mean().item() if mask_hits.numel() else None
+
+
+def merge_epoch_state(s: Session, order: torch.Tensor, steps_done: int) -> None:
+    """Data-parallel runs: turn each rank's epoch counters (``sums``) and the predictions of the
+    samples it trained on (``train_pred``) into the global ones, on every rank.  ``steps_done``
+    global batches of ``order`` have run (-1: the whole epoch).  A no-op for one process."""
+    dist = s.dist
+    if not dist.enabled:
+        return
+    dist.sum_(s.sums)
+    bs = s.cfg.data.batch_size
+    seen = order if steps_done < 0 else order[:steps_done * bs]
+    mine = seen[(torch.arange(len(seen)) % bs) % dist.world == dist.rank].to(s.device)   # as Distributed.shard
+    votes = torch.zeros_like(s.train_pred)
+    votes[mine] = s.train_pred[mine] + 1
+    dist.sum_(votes)
+    seen = seen.to(s.device)
+    s.train_pred[seen] = votes[seen] - 1
 
 
 def epoch_row(s: Session, epoch: int, lr: float, test: dict, val: dict | None) -> dict:
@@ -327,6 +366,8 @@ class StopSignals:
         self.signum = signum
 
     def interrupted(self, checkpoint: Path) -> Interrupted:
+        if self.signum is None:     # another rank of a data-parallel run was signalled
+            self.signum = signal.SIGTERM
         name = signal.Signals(self.signum).name
         return Interrupted(self.signum, f"{name} received: checkpoint saved to {checkpoint}; "
                                         f"continue with: sat train --resume {checkpoint.parent}")

@@ -20,30 +20,35 @@ from .config import Config
 from .data import batches, to_float
 from .errors import TrainingDiverged
 from .evaluation import evaluate_on
-from .robust import accuracy_under_attacks, adversarial_loss, attack_suite, final_robustness
+from .robust import accuracy_under_attacks, adversarial_loss, attack_suite, final_robustness, start_noise
 from .runfolder import RunDir
-from .schedules import epoch_seed, learning_rate
-from .session import Session, StopSignals, epoch_row, setup, summarize
+from .schedules import epoch_seed, learning_rate, step_seed
+from .session import Session, StopSignals, epoch_row, merge_epoch_state, setup, summarize
 
 
 def train(cfg: Config, out: str | Path, resume: bool = False, model: torch.nn.Module | None = None,
           data=None, quiet: bool = False) -> dict:
-    """Train per ``cfg`` into run folder ``out``; returns the summary dict (also in summary.json)."""
+    """Train per ``cfg`` into run folder ``out``; returns the summary dict (also in summary.json).
+    Under torchrun-style variables each process trains its share of every global batch (see
+    ``distributed``); rank 0 writes the folder and returns the summary, the others return ``{}``."""
     s: Session = setup(cfg, RunDir(out), resume=resume, model=model, data=data, quiet=quiet)
-    model, loss_fn, optimizer, device = s.model, s.loss_fn, s.optimizer, s.device
+    model, net, loss_fn, optimizer, device, dist = s.model, s.net, s.loss_fn, s.optimizer, s.device, s.dist
     x_train, y_train, n, k = s.x_train, s.y_train, len(s.y_train), s.data.num_classes
     epochs, bs = cfg.optim.epochs, cfg.data.batch_size
     augment = build_augment(cfg.data.augment, cfg.data.crop_padding)
     # disable=None: tqdm turns itself off when stderr is not a terminal (logs, CI)
-    bar = tqdm(total=epochs, initial=s.epoch, disable=True if quiet or not cfg.log.progress else None,
+    bar = tqdm(total=epochs, initial=s.epoch, disable=True if s.quiet or not cfg.log.progress else None,
                unit="epoch", leave=False, mininterval=0.5)
 
     def checkpoint(epoch: int, step: int) -> None:
-        save_checkpoint(s.run.checkpoint, {
-            "model": model.state_dict(), "optimizer": optimizer.state_dict(), "loss": loss_fn.state_dict(),
-            "tracker": s.tracker.state_dict() if s.tracker is not None else {},
-            "rng": rng_state(), "epoch": epoch, "step": step, "sums": s.sums.cpu(), "train_pred": s.train_pred.cpu(),
-            "elapsed": s.elapsed + time.time() - s.t0})
+        rngs = dist.gather_objects(rng_state())        # every rank's generators, for an exact resume
+        if dist.is_main:
+            save_checkpoint(s.run.checkpoint, {
+                "model": model.state_dict(), "optimizer": optimizer.state_dict(), "loss": loss_fn.state_dict(),
+                "tracker": s.tracker.state_dict() if s.tracker is not None else {},
+                "rng": rngs[0], **({"rng_ranks": rngs} if dist.enabled else {}), "epoch": epoch, "step": step,
+                "sums": s.sums.cpu(), "train_pred": s.train_pred.cpu(), "elapsed": s.elapsed + time.time() - s.t0})
+        dist.barrier()
 
     with StopSignals() as stop:
         for epoch in range(s.epoch, epochs):
@@ -52,36 +57,43 @@ def train(cfg: Config, out: str | Path, resume: bool = False, model: torch.nn.Mo
             for group in optimizer.param_groups:
                 group["lr"] = lr
             model.train()
-            # the order is a pure function of (seed, epoch), so a resumed epoch replays it exactly
+            # the order is a pure function of (seed, epoch), so a resumed epoch (and every rank) replays it exactly
             order = torch.randperm(n, generator=torch.Generator().manual_seed(epoch_seed(cfg.seed, epoch)))
-            for step, idx in enumerate(batches(n, bs, order)):
+            for step, batch in enumerate(batches(n, bs, order)):
                 if step < s.step:
                     continue        # done before the interruption we resume from
-                idx = idx.to(device, non_blocking=True)
+                idx = dist.shard(batch).to(device, non_blocking=True)     # this rank's part of the global batch
                 x, y = to_float(x_train[idx]), y_train[idx]
                 if augment is not None:
                     x = augment(x)
                 with s.autocast():
                     if cfg.task == "robust":        # attack x in eval mode, then train-mode passes of x (and x')
-                        loss, logits = adversarial_loss(model, loss_fn, x, y, idx, epoch, cfg.adversarial, s.layout)
+                        noise = dist.shard(start_noise((len(batch), *x.shape[1:]), step_seed(cfg.seed, epoch, step),
+                                                       device, normal=cfg.adversarial.method == "trades"))
+                        loss, logits = adversarial_loss(model, loss_fn, x, y, idx, epoch, cfg.adversarial,
+                                                        forward=lambda t: net(s.layout(t)), noise=noise)
                     else:
-                        logits = model(s.layout(x))
+                        logits = net(s.layout(x))
                         loss = loss_fn(logits, y, idx, epoch)   # losses compute in float32
-                if not torch.isfinite(loss):
+                if dist.any(not torch.isfinite(loss)):
+                    value = loss.item() if not torch.isfinite(loss) else "non-finite on another rank"
                     raise TrainingDiverged(
-                        f"loss became {loss.item()} at epoch {epoch} step {step} (lr {lr:g}); stopped. "
+                        f"loss became {value} at epoch {epoch} step {step} (lr {lr:g}); stopped. "
                         f"The last good checkpoint is kept in {s.run.checkpoint}; try a lower optim.lr")
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()
                 pred = logits.detach()[:, :k].argmax(dim=1)        # an abstain output never votes
                 s.train_pred[idx] = pred
-                s.sums += torch.stack([loss.detach() * len(idx), (pred == y).sum().float(),
+                # a rank's loss is its share of the global mean times the world size (see distributed)
+                s.sums += torch.stack([loss.detach() * len(batch) / dist.world, (pred == y).sum().float(),
                                        torch.tensor(float(len(idx)), device=device)])
-                if stop.requested:
+                if dist.any(stop.requested):
+                    merge_epoch_state(s, order, step + 1)
                     checkpoint(epoch, step + 1)
                     raise stop.interrupted(s.run.checkpoint)
             s.step = 0
+            merge_epoch_state(s, order, -1)
             if s.tracker is not None:
                 s.tracker.update(loss_fn.bank(), epoch)
             with s.autocast():
@@ -94,11 +106,18 @@ def train(cfg: Config, out: str | Path, resume: bool = False, model: torch.nn.Mo
                 robust = accuracy_under_attacks(model, s.data.val, device, attacks, bs, adv.eval_size, s.autocast)
                 row["val_robust_acc"] = robust[f"pgd{adv.eval_steps}"]
                 s.best_robust.offer(model, epoch, row["val_robust_acc"])
-            s.run.append_metrics(row)
+                row["time_s"] = s.elapsed + time.time() - s.t0
+            if dist.is_main:
+                s.run.append_metrics(row)
             s.sums.zero_()
             if (epoch + 1) % cfg.log.checkpoint_every == 0 or epoch + 1 == epochs:
                 checkpoint(epoch + 1, 0)
             bar.update(1)
             bar.set_postfix(loss=f"{row['train_loss']:.3f}", test=f"{row['test_acc']:.3f}")
     bar.close()
-    return summarize(s, final_robustness(s) if s.best_robust is not None else None)
+    summary = {}
+    if dist.is_main:
+        summary = summarize(s, final_robustness(s) if s.best_robust is not None else None)
+    dist.barrier()
+    dist.close()
+    return summary

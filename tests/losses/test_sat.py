@@ -63,7 +63,7 @@ def test_warmup_is_plain_cross_entropy_and_leaves_bank_untouched():
     before = crit.soft_targets.clone()
     logits = torch.randn(4, 3)
     loss = crit(logits, labels, torch.arange(4), epoch=4)
-    assert loss.item() == pytest.approx(F.cross_entropy(logits, labels).item(), abs=1e-7)
+    assert loss.item() == pytest.approx(F.cross_entropy(logits, labels).item(), rel=1e-6)  # mean of per-sample terms: float rounding only
     assert torch.equal(crit.soft_targets, before)
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ..distributed import local_mean, local_rows
+
 
 class IndexedLoss(nn.Module):
     """A loss called as ``loss(logits, targets, index, epoch)``.
@@ -15,6 +17,11 @@ class IndexedLoss(nn.Module):
 
     #: name of the per-sample target buffer, or None when the loss keeps none
     bank_name: str | None = None
+    #: ``reduce(values (B,), weights (B,) | None) -> scalar``: the batch mean every loss ends with, and
+    #: ``gather(index (B,), rows (B, K)) -> (index, rows, own slice)``: the rows a bank update applies.
+    #: Swappable: ``distributed.Distributed.attach`` installs the global (all-rank) versions.
+    reduce = staticmethod(local_mean)
+    gather = staticmethod(local_rows)
 
     def forward(self, logits: torch.Tensor, targets: torch.Tensor, index: torch.Tensor, epoch: int) -> torch.Tensor:
         raise NotImplementedError

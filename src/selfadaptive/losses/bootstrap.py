@@ -22,4 +22,4 @@ class SoftBootstrapLoss(IndexedLoss):
         log_p = F.log_softmax(logits.float(), dim=1)
         y = F.one_hot(targets, logits.shape[1]).float()
         target = self.beta * y + (1.0 - self.beta) * log_p.exp()
-        return -(target * log_p).sum(dim=1).mean()
+        return self.reduce(-(target * log_p).sum(dim=1))

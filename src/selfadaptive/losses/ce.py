@@ -11,4 +11,4 @@ class CrossEntropyLoss(IndexedLoss):
     """``loss = mean_i -log softmax(f(x_i))_{y_i}``; ignores ``index`` and ``epoch``."""
 
     def forward(self, logits: torch.Tensor, targets: torch.Tensor, index: torch.Tensor, epoch: int) -> torch.Tensor:
-        return F.cross_entropy(logits.float(), targets)
+        return self.reduce(F.cross_entropy(logits.float(), targets, reduction="none"))

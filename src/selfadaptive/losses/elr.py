@@ -33,7 +33,8 @@ class EarlyLearningRegularizationLoss(IndexedLoss):
         logits = logits.float()
         p = F.softmax(logits, dim=1).clamp(PROB_CLAMP, 1.0 - PROB_CLAMP)
         p_det = p.detach()
-        rows = self.momentum * self.soft_targets[index].float() + (1.0 - self.momentum) * p_det / p_det.sum(1, keepdim=True)
-        self.soft_targets[index] = rows.to(self.soft_targets.dtype)
-        reg = (1.0 - (rows * p).sum(dim=1)).log().mean()
-        return F.cross_entropy(logits, targets) + self.lam * reg
+        all_index, all_p, own = self.gather(index, p_det / p_det.sum(1, keepdim=True))
+        new = self.momentum * self.soft_targets[all_index].float() + (1.0 - self.momentum) * all_p
+        self.soft_targets[all_index] = new.to(self.soft_targets.dtype)
+        reg = (1.0 - (new[own] * p).sum(dim=1)).log()
+        return self.reduce(F.cross_entropy(logits, targets, reduction="none") + self.lam * reg)

@@ -28,10 +28,10 @@ class DeepGamblersLoss(IndexedLoss):
         k = self.num_classes
         logits = logits.float()
         if epoch < self.start_epoch:
-            return F.cross_entropy(logits[:, :k], targets)
+            return self.reduce(F.cross_entropy(logits[:, :k], targets, reduction="none"))
         p = F.softmax(logits, dim=1)
         p_y = p.gather(1, targets.view(-1, 1)).squeeze(1)
-        return -(p_y + p[:, k] / self.reward).clamp_min(1e-12).log().mean()
+        return self.reduce(-(p_y + p[:, k] / self.reward).clamp_min(1e-12).log())
 
     def extra_repr(self) -> str:
         return f"K={self.num_classes}, reward={self.reward}, start_epoch={self.start_epoch}"

@@ -18,4 +18,4 @@ class GeneralizedCrossEntropyLoss(IndexedLoss):
 
     def forward(self, logits: torch.Tensor, targets: torch.Tensor, index: torch.Tensor, epoch: int) -> torch.Tensor:
         p_y = F.softmax(logits.float(), dim=1).gather(1, targets[:, None]).squeeze(1)
-        return ((1.0 - p_y.clamp_min(1e-7) ** self.q) / self.q).mean()
+        return self.reduce((1.0 - p_y.clamp_min(1e-7) ** self.q) / self.q)

@@ -61,10 +61,12 @@ class SelfAdaptiveLoss(IndexedLoss):
 
     def forward(self, logits: torch.Tensor, targets: torch.Tensor, index: torch.Tensor, epoch: int) -> torch.Tensor:
         if epoch < self.start_epoch:
-            return F.cross_entropy(logits.float(), targets)
+            return self.reduce(F.cross_entropy(logits.float(), targets, reduction="none"))
         probs = F.softmax(logits.detach().float(), dim=1)
-        rows = SF.ema_update(self.soft_targets[index], probs, self.momentum)
-        self.soft_targets[index] = rows.to(self.soft_targets.dtype)
+        all_index, all_probs, own = self.gather(index, probs)      # every rank applies every update
+        new = SF.ema_update(self.soft_targets[all_index], all_probs, self.momentum)
+        self.soft_targets[all_index] = new.to(self.soft_targets.dtype)
+        rows = new[own]
         weights = SF.confidence_weights(rows)
         if self.variant == "ce":
             per_sample = SF.soft_cross_entropy(logits, rows)
@@ -72,7 +74,7 @@ class SelfAdaptiveLoss(IndexedLoss):
             p = F.softmax(logits.float(), dim=1)
             per_sample = (SCE_ALPHA * SF.soft_cross_entropy(logits, rows)
                           - SCE_BETA * (p * rows.clamp_min(SCE_CLAMP).log()).sum(dim=1))
-        return SF.weighted_mean(per_sample, weights)
+        return self.reduce(per_sample, weights)
 
     def extra_repr(self) -> str:
         return (f"N={self.soft_targets.shape[0]}, K={self.num_classes}, momentum={self.momentum}, "

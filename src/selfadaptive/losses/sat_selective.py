@@ -46,15 +46,17 @@ class SelectiveSATLoss(IndexedLoss):
         k = self.num_classes
         logits = logits.float()
         if epoch < self.start_epoch:
-            return F.cross_entropy(logits[:, :k], targets)
+            return self.reduce(F.cross_entropy(logits[:, :k], targets, reduction="none"))
         probs = F.softmax(logits.detach()[:, :k], dim=1)
-        rows = SF.ema_update(self.soft_targets[index], probs, self.momentum)
-        self.soft_targets[index] = rows.to(self.soft_targets.dtype)
+        all_index, all_probs, own = self.gather(index, probs)
+        new = SF.ema_update(self.soft_targets[all_index], all_probs, self.momentum)
+        self.soft_targets[all_index] = new.to(self.soft_targets.dtype)
+        rows = new[own]
         on_label = rows.gather(1, targets.view(-1, 1)).squeeze(1)
         target = torch.zeros_like(logits)
         target.scatter_(1, targets.view(-1, 1), on_label.view(-1, 1))
         target[:, k] = 1.0 - on_label
-        return SF.soft_cross_entropy(logits, target).mean()
+        return self.reduce(SF.soft_cross_entropy(logits, target))
 
     def extra_repr(self) -> str:
         return f"N={self.soft_targets.shape[0]}, K={self.num_classes}, momentum={self.momentum}, start_epoch={self.start_epoch}"

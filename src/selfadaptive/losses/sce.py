@@ -22,8 +22,8 @@ class SymmetricCrossEntropyLoss(IndexedLoss):
 
     def forward(self, logits: torch.Tensor, targets: torch.Tensor, index: torch.Tensor, epoch: int) -> torch.Tensor:
         logits = logits.float()
-        ce = F.cross_entropy(logits, targets)
+        ce = F.cross_entropy(logits, targets, reduction="none")
         p = F.softmax(logits, dim=1).clamp(1e-7, 1.0)
         y = F.one_hot(targets, logits.shape[1]).float().clamp_min(LOG_CLAMP)
-        rce = -(p * y.log()).sum(dim=1).mean()
-        return self.alpha * ce + self.beta * rce
+        rce = -(p * y.log()).sum(dim=1)
+        return self.reduce(self.alpha * ce + self.beta * rce)

@@ -30,7 +30,7 @@ class TradesLoss(IndexedLoss):
 
     def forward(self, logits: torch.Tensor, targets: torch.Tensor, index: torch.Tensor, epoch: int,
                 logits_adv: torch.Tensor) -> torch.Tensor:
-        return self.natural(logits, targets, index, epoch) + self.beta * SF.trades_kl(logits, logits_adv)
+        return self.natural(logits, targets, index, epoch) + self.beta * self.reduce(SF.kl_rows(logits, logits_adv))
 
     def bank(self) -> torch.Tensor | None:
         return self.natural.bank()
