@@ -36,6 +36,11 @@ bench: env-dev
 	$(PY) benchmarks/detection_vs_cleanlab.py --datasets cifar10 --seeds 0 --out benchmarks/results/detection_vs_cleanlab.json
 	$(PY) benchmarks/selective_compare.py --families fmnist-selective-cnn,cifar10sub-selective-cnn --methods sat,gambler,ce --seeds 0,1,2 --out benchmarks/results/selective_cpu.json
 	$(PY) benchmarks/robust_compare.py --families mnist-robust-cnn,fmnist-robust-cnn --methods trades,trades-sat --seeds 0,1 --jobs 2 --out benchmarks/results/robust_cpu.json
+	$(PY) benchmarks/bank_memory.py --out benchmarks/results/bank_memory_cpu.json
+	$(PY) benchmarks/bank_precision.py --config digits-flip40-sat --seeds 0,1,2 --out benchmarks/results/bank_precision_digits.json
+	$(PY) benchmarks/bank_precision.py --config cifar10sub-u40-mlp-memorise-sat --dtypes float32,bfloat16 --seeds 0 --out benchmarks/results/bank_precision_cifar10sub.json
+	$(PY) benchmarks/ddp_equivalence.py --config digits-flip40-sat --nproc 2 --out benchmarks/results/ddp_equivalence.json
+	$(PY) benchmarks/pipeline_throughput.py --out benchmarks/results/pipeline_cpu.json
 	$(PY) benchmarks/noise_compare.py --config digits-flip40-sat --losses ce,sat,sat+loss.variant=sce,gce,sce,bootstrap,elr+loss.momentum=0.7,elr --seeds 0,1,2 --out benchmarks/results/digits_flip40.json
 
 clean:

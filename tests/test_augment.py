@@ -33,3 +33,30 @@ def test_stays_in_unit_range_and_is_reproducible_from_the_rng():
     torch.manual_seed(5)
     b = crop_flip(x)
     assert torch.equal(a, b) and float(a.min()) >= 0 and float(a.max()) <= 1
+
+
+def test_crop_matches_a_gather_reference_and_commutes_with_scaling():
+    """The sliced crop equals a 4-D gather with the same draws, and uint8-then-scale equals scale-then-crop."""
+    x = torch.randint(0, 256, (50, 3, 10, 12), dtype=torch.uint8)
+    torch.manual_seed(3)
+    out = random_crop(x, 3)
+    torch.manual_seed(3)
+    top, left = torch.randint(0, 7, (50,)), torch.randint(0, 7, (50,))
+    padded = torch.nn.functional.pad(x, (3, 3, 3, 3))
+    rows = (top[:, None] + torch.arange(10))[:, None, :, None]
+    cols = (left[:, None] + torch.arange(12))[:, None, None, :]
+    ref = padded[torch.arange(50)[:, None, None, None], torch.arange(3)[None, :, None, None], rows, cols]
+    assert torch.equal(out, ref)
+    torch.manual_seed(4)
+    a = crop_flip(x).float() / 255
+    torch.manual_seed(4)
+    b = crop_flip(x.float() / 255)
+    assert torch.equal(a, b)
+
+
+def test_fused_crop_flip_equals_crop_then_flip():
+    x = torch.randint(0, 256, (40, 3, 9, 7), dtype=torch.uint8)
+    torch.manual_seed(8)
+    fused = crop_flip(x, 2)
+    torch.manual_seed(8)
+    assert torch.equal(fused, random_hflip(random_crop(x, 2)))

@@ -1,3 +1,4 @@
+import pytest
 import torch
 
 from selfadaptive import functional as SF
@@ -32,3 +33,16 @@ def test_target_recovery_counts_only_noisy_rows():
     assert SF.target_recovery(bank, clean, noisy) == 0.0
     assert SF.target_recovery(bank, torch.tensor([0, 1, 0]), noisy) == 1.0
     assert SF.target_recovery(bank, clean, torch.zeros(3, dtype=torch.bool)) != SF.target_recovery(bank, clean, noisy)
+
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a GPU: a host bank read from the device")
+def test_host_bank_rows_travel_to_the_device_and_back():
+    from selfadaptive.functional import bank_rows, store_rows
+    bank = torch.rand(100, 5).to(torch.bfloat16).pin_memory()
+    idx = torch.tensor([3, 7, 50], device="cuda")
+    rows = bank_rows(bank, idx)
+    assert rows.device.type == "cuda" and rows.dtype == torch.float32
+    assert torch.equal(rows.cpu(), bank[idx.cpu()].float())
+    store_rows(bank, idx, torch.zeros(3, 5, device="cuda"))
+    assert bank.device.type == "cpu" and bank[[3, 7, 50]].abs().sum() == 0

@@ -70,6 +70,7 @@ class LossConfig:
     lam: Optional[float] = None     # ELR lambda (3.0)
     reward: Optional[float] = None  # Deep Gamblers payoff o (2.2)
     bank_dtype: str = "float32"     # float32 | float16 | bfloat16
+    bank_device: str = "auto"       # auto (the training device) | cpu (pinned host memory, off the GPU)
 
 
 @dataclass(frozen=True)
@@ -131,6 +132,7 @@ class Config:
     device: str = "auto"            # auto | cpu | cuda | cuda:N | mps
     precision: str = "auto"         # auto (bf16 autocast on CUDA, fp32 elsewhere) | fp32 | bf16
     channels_last: bool = True      # NHWC memory layout for conv nets on CUDA (ignored elsewhere)
+    compile: bool = False           # torch.compile the training forward pass (evaluation stays eager)
 
 
 DEFAULT_PRESET = "digits-flip40-sat"
@@ -292,6 +294,7 @@ CHOICES = {
     "loss.name": ("ce", "gce", "sce", "bootstrap", "elr", "sat", "sat_selective", "gambler"),
     "loss.variant": ("ce", "sce"),
     "loss.bank_dtype": ("float32", "float16", "bfloat16"),
+    "loss.bank_device": ("auto", "cpu"),
     "optim.name": ("sgd", "adam"),
     "optim.schedule": ("cosine", "step", "constant"),
 }

@@ -157,10 +157,13 @@ def launch(nproc: int, argv: list[str]) -> int:
     workers from the terminal, so the launcher itself just waits for them.
     """
     port = free_port()
+    # as torchrun does: unless told otherwise, share the cores instead of oversubscribing them
+    # (N processes x all-core thread pools stall each other's parallel regions)
+    threads = os.environ.get("OMP_NUM_THREADS") or str(max(1, (os.cpu_count() or 1) // nproc))
     procs = []
     for rank in range(nproc):
         env = dict(os.environ, MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank),
-                   LOCAL_RANK=str(rank), WORLD_SIZE=str(nproc), LOCAL_WORLD_SIZE=str(nproc))
+                   LOCAL_RANK=str(rank), WORLD_SIZE=str(nproc), LOCAL_WORLD_SIZE=str(nproc), OMP_NUM_THREADS=threads)
         procs.append(subprocess.Popen([sys.executable, "-m", "selfadaptive", *argv], env=env))
 
     def forward(signum, frame):

@@ -17,6 +17,28 @@ def one_hot_bank(labels: torch.Tensor, num_classes: int, dtype: torch.dtype = to
     return F.one_hot(labels.long(), num_classes).to(dtype)
 
 
+def bank_rows(bank: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+    """Rows ``bank[index]`` as float32 on ``index``'s device.  bank: (N, K); index: (B,) -> (B, K).
+
+    A bank kept in host memory (``loss.bank_device=cpu``) for a model on a GPU is read through
+    its pinned pages: the indices come to the host (B int64), the rows go up asynchronously.
+    """
+    if bank.device == index.device:
+        return bank[index].float()
+    rows = bank[index.cpu()]
+    if index.device.type == "cuda":
+        return rows.pin_memory().to(index.device, non_blocking=True).float()
+    return rows.to(index.device).float()
+
+
+def store_rows(bank: torch.Tensor, index: torch.Tensor, rows: torch.Tensor) -> None:
+    """``bank[index] = rows`` in the bank's dtype and on its device (see ``bank_rows``)."""
+    if bank.device == index.device:
+        bank[index] = rows.to(bank.dtype)
+    else:
+        bank[index.cpu()] = rows.to(bank.dtype).cpu()
+
+
 def ema_update(targets: torch.Tensor, probs: torch.Tensor, momentum: float) -> torch.Tensor:
     """The SAT target update ``t <- a * t + (1 - a) * p``.
 

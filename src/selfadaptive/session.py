@@ -167,6 +167,8 @@ def setup(cfg: Config, run: RunDir, resume: bool, model=None, data=None, quiet: 
     if cfg.task == "robust" and cfg.adversarial.method == "trades":
         loss_fn = TradesLoss(loss_fn, beta=cfg.adversarial.beta)
     loss_fn = loss_fn.to(device)
+    if cfg.loss.bank_device == "cpu":
+        loss_fn.keep_bank_on_host()
     dist.attach(loss_fn)
     n = len(labels)
     s = Session(cfg=cfg, run=run, device=device, data=data, noise=noise, model=model, loss_fn=loss_fn,
@@ -179,9 +181,11 @@ def setup(cfg: Config, run: RunDir, resume: bool, model=None, data=None, quiet: 
     if dist.enabled:
         from torch.nn.parallel import DistributedDataParallel
         s.net = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+    if cfg.compile:     # the first steps pay for compilation; parameters stay shared with ``model``
+        s.net = torch.compile(s.net)
     s.tracker = LabelIssueTracker.for_loss(labels, loss_fn)
     if s.tracker is not None:
-        s.tracker.to(device)
+        s.tracker.to(loss_fn.bank().device)      # the history lives beside the bank
     if cfg.task == "robust":
         s.best_robust = BestRobustModel(run.best_model, write=dist.is_main)
     if resume:
@@ -278,7 +282,7 @@ def epoch_row(s: Session, epoch: int, lr: float, test: dict, val: dict | None) -
         row["train_memorised_noisy"] = _frac(pred[noisy] == s.y_train[noisy])     # noisy subset, wrong labels
         bank = s.loss_fn.bank()
         if bank is not None:
-            row["target_recovery"] = SF.target_recovery(bank, s.clean_labels, noisy)
+            row["target_recovery"] = SF.target_recovery(bank, s.clean_labels.to(bank.device), noisy.to(bank.device))
         if s.tracker is not None and int(s.tracker.epochs_tracked):
             found = detection_metrics(s.tracker.scores(bank).cpu().numpy(), noisy.cpu().numpy())
             row.update({f"detection_{k}": v for k, v in found.items() if k != "k"})

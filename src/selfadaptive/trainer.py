@@ -15,7 +15,7 @@ import torch
 from tqdm.auto import tqdm
 
 from .augment import build_augment
-from .checkpoint import rng_state, save_checkpoint, set_rng_state
+from .checkpoint import rng_state, save_checkpoint
 from .config import Config
 from .data import batches, to_float
 from .errors import TrainingDiverged
@@ -63,9 +63,8 @@ def train(cfg: Config, out: str | Path, resume: bool = False, model: torch.nn.Mo
                 if step < s.step:
                     continue        # done before the interruption we resume from
                 idx = dist.shard(batch).to(device, non_blocking=True)     # this rank's part of the global batch
-                x, y = to_float(x_train[idx]), y_train[idx]
-                if augment is not None:
-                    x = augment(x)
+                x, y = x_train[idx], y_train[idx]
+                x = to_float(augment(x) if augment is not None else x)   # crops and flips move uint8 pixels
                 with s.autocast():
                     if cfg.task == "robust":        # attack x in eval mode, then train-mode passes of x (and x')
                         noise = dist.shard(start_noise((len(batch), *x.shape[1:]), step_seed(cfg.seed, epoch, step),

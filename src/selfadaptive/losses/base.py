@@ -29,3 +29,12 @@ class IndexedLoss(nn.Module):
     def bank(self) -> torch.Tensor | None:
         """The (N, K) per-sample targets, if this loss keeps any."""
         return getattr(self, self.bank_name) if self.bank_name else None
+
+    def keep_bank_on_host(self) -> None:
+        """Move this loss's bank (and those of the losses inside it) to host memory, pinned when CUDA
+        is present, so that a large bank stays off the GPU; rows travel per batch (``bank_rows``).
+        Call after ``.to(device)``, which would move it back."""
+        for m in self.modules():
+            if isinstance(m, IndexedLoss) and m.bank_name:
+                bank = getattr(m, m.bank_name).cpu()
+                setattr(m, m.bank_name, bank.pin_memory() if torch.cuda.is_available() else bank)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from .. import functional as SF
 from .base import IndexedLoss
 
 PROB_CLAMP = 1e-4
@@ -34,7 +35,7 @@ class EarlyLearningRegularizationLoss(IndexedLoss):
         p = F.softmax(logits, dim=1).clamp(PROB_CLAMP, 1.0 - PROB_CLAMP)
         p_det = p.detach()
         all_index, all_p, own = self.gather(index, p_det / p_det.sum(1, keepdim=True))
-        new = self.momentum * self.soft_targets[all_index].float() + (1.0 - self.momentum) * all_p
-        self.soft_targets[all_index] = new.to(self.soft_targets.dtype)
+        new = self.momentum * SF.bank_rows(self.soft_targets, all_index) + (1.0 - self.momentum) * all_p
+        SF.store_rows(self.soft_targets, all_index, new)
         reg = (1.0 - (new[own] * p).sum(dim=1)).log()
         return self.reduce(F.cross_entropy(logits, targets, reduction="none") + self.lam * reg)

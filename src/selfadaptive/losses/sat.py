@@ -64,8 +64,8 @@ class SelfAdaptiveLoss(IndexedLoss):
             return self.reduce(F.cross_entropy(logits.float(), targets, reduction="none"))
         probs = F.softmax(logits.detach().float(), dim=1)
         all_index, all_probs, own = self.gather(index, probs)      # every rank applies every update
-        new = SF.ema_update(self.soft_targets[all_index], all_probs, self.momentum)
-        self.soft_targets[all_index] = new.to(self.soft_targets.dtype)
+        new = SF.ema_update(SF.bank_rows(self.soft_targets, all_index), all_probs, self.momentum)
+        SF.store_rows(self.soft_targets, all_index, new)
         rows = new[own]
         weights = SF.confidence_weights(rows)
         if self.variant == "ce":

@@ -49,8 +49,8 @@ class SelectiveSATLoss(IndexedLoss):
             return self.reduce(F.cross_entropy(logits[:, :k], targets, reduction="none"))
         probs = F.softmax(logits.detach()[:, :k], dim=1)
         all_index, all_probs, own = self.gather(index, probs)
-        new = SF.ema_update(self.soft_targets[all_index], all_probs, self.momentum)
-        self.soft_targets[all_index] = new.to(self.soft_targets.dtype)
+        new = SF.ema_update(SF.bank_rows(self.soft_targets, all_index), all_probs, self.momentum)
+        SF.store_rows(self.soft_targets, all_index, new)
         rows = new[own]
         on_label = rows.gather(1, targets.view(-1, 1)).squeeze(1)
         target = torch.zeros_like(logits)
