@@ -160,6 +160,14 @@ def cmd_robust(args) -> int:
     return 0
 
 
+def cmd_report(args) -> int:
+    from .report import build_report
+
+    out = build_report(args.runs, args.out)
+    print(f"report: {out}")
+    return 0
+
+
 def cmd_presets(args) -> int:
     from .presets import describe, preset_paths
 
@@ -239,6 +247,13 @@ def build_parser() -> argparse.ArgumentParser:
     rb.add_argument("--split", choices=["test", "val"], default="test")
     rb.add_argument("--device", default=None)
     rb.set_defaults(func=cmd_robust)
+
+    rp = sub.add_parser("report", help="one self-contained HTML page comparing runs",
+                        description="Summary table, learning curves, noise recovery and detection, risk-coverage, "
+                                    "robust accuracy and sweep curves, from whatever the run folders contain.")
+    rp.add_argument("runs", nargs="+", metavar="RUN", help="run folders")
+    rp.add_argument("--out", default="report.html", help="HTML file to write (default report.html)")
+    rp.set_defaults(func=cmd_report)
 
     pr = sub.add_parser("presets", help="list the shipped config presets")
     pr.set_defaults(func=cmd_presets)

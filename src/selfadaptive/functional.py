@@ -12,9 +12,12 @@ import torch.nn.functional as F
 def one_hot_bank(labels: torch.Tensor, num_classes: int, dtype: torch.dtype = torch.float32) -> torch.Tensor:
     """The initial target bank: one row per sample, the one-hot of its given label.
 
-    labels: (N,) int64 in [0, K).  Returns (N, K) of ``dtype``.
+    labels: (N,) int64 in [0, K).  Returns (N, K) of ``dtype``.  Built in place: ``F.one_hot``
+    would first make an int64 table, 8 bytes a cell (10 GB at ImageNet scale).
     """
-    return F.one_hot(labels.long(), num_classes).to(dtype)
+    labels = labels.long()
+    bank = torch.zeros(labels.shape[0], num_classes, dtype=dtype, device=labels.device)
+    return bank.scatter_(1, labels[:, None], 1.0)
 
 
 def bank_rows(bank: torch.Tensor, index: torch.Tensor) -> torch.Tensor:

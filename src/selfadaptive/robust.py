@@ -24,6 +24,7 @@ from torch import nn
 from .attacks import fgsm, pgd
 from .checkpoint import load_checkpoint, save_checkpoint
 from .data import ArrayDataset, batches, to_float
+from .schedules import step_seed
 
 #: seeds the random starts of evaluation attacks, so that every epoch faces the same draw
 EVAL_ATTACK_SEED = 1234
@@ -68,6 +69,28 @@ def adversarial_loss(model: nn.Module, loss_fn: nn.Module, x: torch.Tensor, y: t
         logits_adv = forward(x_adv)
         return loss_fn(logits_adv, y, index, epoch), logits_adv
     raise ValueError(f"unknown adversarial.method {cfg.method!r}")
+
+
+def robust_step(s, x: torch.Tensor, y: torch.Tensor, index: torch.Tensor, epoch: int, step: int,
+                global_batch: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """``adversarial_loss`` for the trainer's session ``s``: random starts keyed on (seed, epoch,
+    step) over the global batch and sharded like it; training passes through ``s.net``."""
+    adv = s.cfg.adversarial
+    noise = start_noise((global_batch, *x.shape[1:]), step_seed(s.cfg.seed, epoch, step), s.device,
+                        normal=adv.method == "trades")
+    return adversarial_loss(s.model, s.loss_fn, x, y, index, epoch, adv, forward=lambda t: s.net(s.layout(t)),
+                            noise=s.dist.shard(noise))
+
+
+def validation_robustness(s, epoch: int) -> float:
+    """PGD-``eval_steps`` accuracy on the first ``eval_size`` validation samples; the model is
+    kept in RUN/best_model.pt when it beats every earlier epoch."""
+    adv = s.cfg.adversarial
+    attacks = attack_suite(adv.eps, adv.eval_steps, adv.eval_step_size, device=s.device)
+    acc = accuracy_under_attacks(s.model, s.data.val, s.device, attacks, s.cfg.data.batch_size, adv.eval_size,
+                                 s.autocast)[f"pgd{adv.eval_steps}"]
+    s.best_robust.offer(s.model, epoch, acc)
+    return acc
 
 
 def attack_suite(eps: float, steps: int, step_size: float = 0.0, with_fgsm: bool = False, seed: int = EVAL_ATTACK_SEED,
@@ -179,6 +202,6 @@ def final_robustness(s) -> dict:
     return summary_fields(last, best, best_epoch, cfg.test_steps)
 
 
-__all__ = ["adversarial_loss", "attack_suite", "accuracy_under_attacks", "BestRobustModel", "test_robustness",
+__all__ = ["robust_step", "validation_robustness", "start_noise", "adversarial_loss", "attack_suite", "accuracy_under_attacks", "BestRobustModel", "test_robustness",
            "step_size_for", "summary_fields", "load_model_copy",
            "final_robustness"]

@@ -20,9 +20,9 @@ from .config import Config
 from .data import batches, to_float
 from .errors import TrainingDiverged
 from .evaluation import evaluate_on
-from .robust import accuracy_under_attacks, adversarial_loss, attack_suite, final_robustness, start_noise
+from .robust import final_robustness, robust_step, validation_robustness
 from .runfolder import RunDir
-from .schedules import epoch_seed, learning_rate, step_seed
+from .schedules import epoch_seed, learning_rate
 from .session import Session, StopSignals, epoch_row, merge_epoch_state, setup, summarize
 
 
@@ -67,10 +67,7 @@ def train(cfg: Config, out: str | Path, resume: bool = False, model: torch.nn.Mo
                 x = to_float(augment(x) if augment is not None else x)   # crops and flips move uint8 pixels
                 with s.autocast():
                     if cfg.task == "robust":        # attack x in eval mode, then train-mode passes of x (and x')
-                        noise = dist.shard(start_noise((len(batch), *x.shape[1:]), step_seed(cfg.seed, epoch, step),
-                                                       device, normal=cfg.adversarial.method == "trades"))
-                        loss, logits = adversarial_loss(model, loss_fn, x, y, idx, epoch, cfg.adversarial,
-                                                        forward=lambda t: net(s.layout(t)), noise=noise)
+                        loss, logits = robust_step(s, x, y, idx, epoch, step, len(batch))
                     else:
                         logits = net(s.layout(x))
                         loss = loss_fn(logits, y, idx, epoch)   # losses compute in float32
@@ -100,11 +97,7 @@ def train(cfg: Config, out: str | Path, resume: bool = False, model: torch.nn.Mo
                              for split in (s.data.test, s.data.val))
             row = epoch_row(s, epoch, lr, test, val)
             if s.best_robust is not None:       # PGD on held-out data picks the checkpoint, never the test set
-                adv = cfg.adversarial
-                attacks = attack_suite(adv.eps, adv.eval_steps, adv.eval_step_size, device=device)
-                robust = accuracy_under_attacks(model, s.data.val, device, attacks, bs, adv.eval_size, s.autocast)
-                row["val_robust_acc"] = robust[f"pgd{adv.eval_steps}"]
-                s.best_robust.offer(model, epoch, row["val_robust_acc"])
+                row["val_robust_acc"] = validation_robustness(s, epoch)
                 row["time_s"] = s.elapsed + time.time() - s.t0
             if dist.is_main:
                 s.run.append_metrics(row)
