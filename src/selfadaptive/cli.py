@@ -160,6 +160,17 @@ def cmd_robust(args) -> int:
     return 0
 
 
+def cmd_sweep(args) -> int:
+    from .config import DEFAULT_PRESET
+    from .sweep import format_table, sweep
+
+    rows = sweep(args.config or DEFAULT_PRESET, args.out, args.overrides, jobs=args.jobs, quiet=args.quiet)
+    if not args.quiet:
+        print(format_table(rows))
+        print(f"results: {Path(args.out) / 'results.csv'}; compare: sat report {Path(args.out)}/*/ --out report.html")
+    return 0
+
+
 def cmd_report(args) -> int:
     from .report import build_report
 
@@ -248,6 +259,16 @@ def build_parser() -> argparse.ArgumentParser:
     rb.add_argument("--device", default=None)
     rb.set_defaults(func=cmd_robust)
 
+    sw = sub.add_parser("sweep", help="a resumable grid of runs in one folder, with a results table",
+                        description="key=a,b,c overrides are grid axes, other key=value overrides apply to every run. "
+                                    "Rerun the same command to finish an interrupted sweep.")
+    sw.add_argument("overrides", nargs="*", help="e.g. model.base_width=16,64,256 loss.name=ce,sat seed=0,1 optim.epochs=30")
+    sw.add_argument("--config", help="a YAML file or a preset name; default digits-flip40-sat")
+    sw.add_argument("--out", required=True, help="sweep folder (one run folder per grid point)")
+    sw.add_argument("--jobs", type=int, default=1, help="runs at a time (each gets cores / jobs threads)")
+    sw.add_argument("--quiet", action="store_true")
+    sw.set_defaults(func=cmd_sweep)
+
     rp = sub.add_parser("report", help="one self-contained HTML page comparing runs",
                         description="Summary table, learning curves, noise recovery and detection, risk-coverage, "
                                     "robust accuracy and sweep curves, from whatever the run folders contain.")
@@ -264,7 +285,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
     # `sat train --out X key=value` puts overrides after an option, which argparse leaves over
-    if extra and getattr(args, "command", None) == "train" and all("=" in e and not e.startswith("-") for e in extra):
+    if extra and getattr(args, "command", None) in ("train", "sweep") and all("=" in e and not e.startswith("-") for e in extra):
         args.overrides = list(args.overrides) + extra
     elif extra:
         parser.error(f"unrecognized arguments: {' '.join(extra)}")

@@ -1,0 +1,165 @@
+"""``sat sweep``: a grid of runs in one folder, resumable, with one results table.
+
+    sat sweep --config digits-flip40-sat --out runs/width model.base_width=16,64,256 loss.name=ce,sat seed=0,1
+
+An override whose value has top-level commas (``key=a,b,c``) is an axis of the grid; others
+(``optim.epochs=30``, ``optim.milestones=[10,20]``) apply to every run.  Each run goes to
+``OUT/<key>=<value>-...`` as a normal run folder.  Rerunning the same command skips finished
+runs (those with summary.json) and resumes interrupted ones from their checkpoint, so a sweep
+survives being stopped.  At the end ``OUT/results.csv`` and ``OUT/results.json`` hold one row per
+run, and ``OUT/sweep.json`` records the grid.
+"""
+from __future__ import annotations
+
+import csv
+import itertools
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+from .config import load_config, parse_override
+from .errors import Interrupted, UserError
+from .presets import resolve_config
+from .runfolder import RunDir
+
+#: summary.json fields copied into the results table when present
+RESULT_KEYS = ("test_acc_last", "test_acc_best", "best_epoch", "target_recovery", "detection_auroc",
+               "test_aurc_last", "test_robust_acc_last", "test_robust_acc_best", "wall_time_s")
+
+
+def split_axes(overrides: list[str]) -> tuple[dict[str, list[str]], list[str]]:
+    """Separate ``key=a,b`` axes (values kept as text) from fixed ``key=value`` overrides."""
+    axes, fixed = {}, []
+    for text in overrides:
+        key, _ = parse_override(text)
+        raw = text.split("=", 1)[1]
+        if "," in raw and not raw.strip().startswith(("[", "(", "{")):
+            values = [v.strip() for v in raw.split(",")]
+            if any(not v for v in values):
+                raise UserError(f"sweep axis '{text}' has an empty value")
+            if key in axes:
+                raise UserError(f"sweep axis '{key}' is given twice")
+            axes[key] = values
+        else:
+            fixed.append(text)
+    return axes, fixed
+
+
+def run_name(point: dict[str, str]) -> str:
+    """Folder name of one grid point, e.g. ``loss.name=sat-model.base_width=64``."""
+    safe = lambda v: "".join(c if c.isalnum() or c in "._+" else "_" for c in v)
+    return "-".join(f"{k}={safe(v)}" for k, v in point.items()) or "run"
+
+
+def grid(axes: dict[str, list[str]]) -> list[dict[str, str]]:
+    keys = list(axes)
+    return [dict(zip(keys, values)) for values in itertools.product(*(axes[k] for k in keys))]
+
+
+def sweep(config: str, out, overrides: list[str], jobs: int = 1, quiet: bool = False) -> list[dict]:
+    """Run (or finish) the grid; returns the results rows (also written to OUT/results.csv/json)."""
+    axes, fixed = split_axes(overrides)
+    if not axes:
+        raise UserError("sat sweep needs at least one axis, e.g. model.base_width=16,64 (values separated by commas)")
+    if jobs < 1:
+        raise UserError(f"--jobs must be >= 1, got {jobs}")
+    config_path = resolve_config(config)
+    points = grid(axes)
+    for point in points:        # every point must be a valid config before anything runs
+        load_config(config_path, fixed + [f"{k}={v}" for k, v in point.items()])
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    record = {"config": str(config_path), "axes": axes, "fixed": fixed}
+    old = out / "sweep.json"
+    if old.is_file() and json.loads(old.read_text()) != record:
+        raise UserError(f"{out} holds a different sweep ({old}); choose another --out")
+    old.write_text(json.dumps(record, indent=2) + "\n")
+    todo = []
+    for point in points:
+        run = out / run_name(point)
+        if (run / "summary.json").is_file():
+            continue
+        args = ["train", "--resume", str(run)] if (run / "checkpoint.pt").is_file() else \
+            ["train", "--config", str(config_path), "--out", str(run), *fixed, *(f"{k}={v}" for k, v in point.items())]
+        todo.append((run, args + ["--quiet"]))
+    if not quiet:
+        print(f"sweep {out}: {len(points)} runs, {len(points) - len(todo)} already done", flush=True)
+    env = dict(os.environ)
+    env.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // jobs)))
+    running: list[tuple[subprocess.Popen, Path]] = []
+    failed = []
+    stopped = []
+
+    def on_sigterm(signum, frame):      # pass it on: the runs checkpoint, and the next call resumes them
+        stopped.append(signum)
+        for proc, _ in running:
+            if proc.poll() is None:
+                proc.send_signal(signum)
+    previous = signal.signal(signal.SIGTERM, on_sigterm) if threading.current_thread() is threading.main_thread() else None
+
+    def reap(block: bool) -> None:
+        for item in list(running):
+            proc, run = item
+            if block or proc.poll() is not None:
+                rc = proc.wait()
+                if rc != 0 and not stopped:
+                    failed.append(run.name)
+                elif not quiet:
+                    print(f"  done: {run.name}", flush=True)
+                running.remove(item)
+    try:
+        for run, args in todo:
+            if stopped:
+                break
+            while len(running) >= jobs:
+                reap(block=False)
+                time.sleep(0.2)
+            running.append((subprocess.Popen([sys.executable, "-m", "selfadaptive", *args], env=env), run))
+        while running:
+            reap(block=False)
+            time.sleep(0.2)
+    except KeyboardInterrupt:
+        for proc, _ in running:
+            proc.wait()     # the runs got the same Ctrl-C: they checkpoint; rerun the sweep to resume
+        raise
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+    rows = results(out, points)
+    if stopped:
+        raise Interrupted(stopped[0], f"SIGTERM received: the running sweep runs saved checkpoints; "
+                                      f"rerun the same sat sweep command to resume")
+    if failed:
+        raise UserError(f"{len(failed)} sweep run(s) failed ({', '.join(failed)}); rerun the same command to retry them")
+    return rows
+
+
+def results(out: Path, points: list[dict[str, str]]) -> list[dict]:
+    """One row per grid point with its settings and summary numbers; writes results.csv/json."""
+    rows = []
+    for point in points:
+        run = RunDir(out / run_name(point))
+        summary = run.read_summary()
+        rows.append({"run": run.path.name, **point, "done": bool(summary),
+                     **{k: summary.get(k) for k in RESULT_KEYS if summary.get(k) is not None}})
+    cols = list(dict.fromkeys(k for row in rows for k in row))
+    with open(out / "results.csv", "w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=cols)
+        writer.writeheader()
+        writer.writerows(rows)
+    (out / "results.json").write_text(json.dumps(rows, indent=2) + "\n")
+    return rows
+
+
+def format_table(rows: list[dict]) -> str:
+    cols = [c for c in dict.fromkeys(k for row in rows for k in row) if c not in ("run", "done")]
+    fmt = lambda v: f"{100 * v:.2f}" if isinstance(v, float) and 0 <= v <= 1 else (f"{v:.1f}" if isinstance(v, float) else str(v))
+    widths = {c: max(len(c), *(len(fmt(r.get(c, "-"))) for r in rows)) for c in cols}
+    lines = ["  ".join(f"{c:>{widths[c]}}" for c in cols)]
+    lines += ["  ".join(f"{fmt(r.get(c, '-')):>{widths[c]}}" for c in cols) for r in rows]
+    return "\n".join(lines)
