@@ -88,3 +88,17 @@ def test_report_renders_in_a_headless_browser(runs, tmp_path):
     img = np.asarray(Image.open(shot).convert("L"), dtype=float)
     assert img.shape == (2400, 1200)
     assert img.std() > 10 and (img < 128).mean() > 0.01       # not blank: text and plot lines on white
+
+
+def test_tensorboard_logging_mirrors_metrics(tmp_path):
+    pytest.importorskip("tensorboard")
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    run = tmp_path / "tb"
+    train(load_config(None, FAST + ["log.tensorboard=true"]), run, quiet=True)
+    acc = EventAccumulator(str(run / "tensorboard"))
+    acc.Reload()
+    rows = [__import__("json").loads(l) for l in (run / "metrics.jsonl").read_text().splitlines()]
+    events = acc.Scalars("test_acc")
+    assert [e.step for e in events] == [0, 1, 2]
+    assert [e.value for e in events] == pytest.approx([r["test_acc"] for r in rows])
+    assert "target_recovery" in acc.Tags()["scalars"]

@@ -115,6 +115,7 @@ class AdversarialConfig:
 class LogConfig:
     progress: bool = True           # tqdm progress bar
     checkpoint_every: int = 1       # epochs between checkpoints
+    tensorboard: bool = False       # also write every metrics row to RUN/tensorboard (pip install tensorboard)
 
 
 @dataclass(frozen=True)

@@ -60,6 +60,7 @@ class Session:
     channels_last: bool = False     # NHWC inputs and weights (CUDA conv nets)
     dist: Distributed = field(default_factory=Distributed)
     net: torch.nn.Module | None = None  # what the training step calls: the model, or its DDP wrapper
+    tensorboard: object | None = None   # a SummaryWriter when log.tensorboard (rank 0)
 
     def autocast(self):
         return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.amp)
@@ -217,8 +218,32 @@ def setup(cfg: Config, run: RunDir, resume: bool, model=None, data=None, quiet: 
         run.write_samples(data.train.source_index.numpy(), data.class_names)
         _say(s, describe_noise(noise))
     dist.barrier()
+    if cfg.log.tensorboard and dist.is_main:
+        s.tensorboard = tensorboard_writer(run, s.epoch)
     s.t0 = time.time()
     return s
+
+
+def tensorboard_writer(run: RunDir, first_epoch: int):
+    """A SummaryWriter on RUN/tensorboard; a resumed run drops events from ``first_epoch`` on,
+    as metrics.jsonl does."""
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:
+        raise UserError("log.tensorboard=true needs the tensorboard package: pip install tensorboard") from None
+    return SummaryWriter(str(run.path / "tensorboard"), purge_step=first_epoch if first_epoch else None)
+
+
+def log_row(s: Session, row: dict) -> None:
+    """Append an epoch's metrics to metrics.jsonl (and TensorBoard); rank 0 only."""
+    if not s.dist.is_main:
+        return
+    s.run.append_metrics(row)
+    if s.tensorboard is not None:
+        for key, value in row.items():
+            if key != "epoch" and isinstance(value, (int, float)) and not isinstance(value, bool):
+                s.tensorboard.add_scalar(key, value, row["epoch"])
+        s.tensorboard.flush()
 
 
 def describe_noise(noise: LabelNoise) -> str:

@@ -132,8 +132,8 @@ def sweep(config: str, out, overrides: list[str], jobs: int = 1, quiet: bool = F
             signal.signal(signal.SIGTERM, previous)
     rows = results(out, points)
     if stopped:
-        raise Interrupted(stopped[0], f"SIGTERM received: the running sweep runs saved checkpoints; "
-                                      f"rerun the same sat sweep command to resume")
+        raise Interrupted(stopped[0], "SIGTERM received: the running sweep runs saved checkpoints; "
+                                      "rerun the same sat sweep command to resume")
     if failed:
         raise UserError(f"{len(failed)} sweep run(s) failed ({', '.join(failed)}); rerun the same command to retry them")
     return rows

@@ -23,7 +23,7 @@ from .evaluation import evaluate_on
 from .robust import final_robustness, robust_step, validation_robustness
 from .runfolder import RunDir
 from .schedules import epoch_seed, learning_rate
-from .session import Session, StopSignals, epoch_row, merge_epoch_state, setup, summarize
+from .session import Session, StopSignals, epoch_row, log_row, merge_epoch_state, setup, summarize
 
 
 def train(cfg: Config, out: str | Path, resume: bool = False, model: torch.nn.Module | None = None,
@@ -99,14 +99,15 @@ def train(cfg: Config, out: str | Path, resume: bool = False, model: torch.nn.Mo
             if s.best_robust is not None:       # PGD on held-out data picks the checkpoint, never the test set
                 row["val_robust_acc"] = validation_robustness(s, epoch)
                 row["time_s"] = s.elapsed + time.time() - s.t0
-            if dist.is_main:
-                s.run.append_metrics(row)
+            log_row(s, row)
             s.sums.zero_()
             if (epoch + 1) % cfg.log.checkpoint_every == 0 or epoch + 1 == epochs:
                 checkpoint(epoch + 1, 0)
             bar.update(1)
             bar.set_postfix(loss=f"{row['train_loss']:.3f}", test=f"{row['test_acc']:.3f}")
     bar.close()
+    if s.tensorboard is not None:
+        s.tensorboard.close()
     summary = {}
     if dist.is_main:
         summary = summarize(s, final_robustness(s) if s.best_robust is not None else None)
