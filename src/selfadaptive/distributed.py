@@ -134,8 +134,8 @@ class Distributed:
         return out
 
     def barrier(self) -> None:
-        if self.enabled:
-            dist.barrier()
+        if self.enabled:        # NCCL wants the rank's GPU named, or it guesses
+            dist.barrier(device_ids=[self.device.index]) if self.device.type == "cuda" else dist.barrier()
 
     def close(self) -> None:
         if self.enabled and dist.is_initialized():
