@@ -41,6 +41,7 @@ bench: env-dev
 	$(PY) benchmarks/bank_precision.py --config cifar10sub-u40-mlp-memorise-sat --dtypes float32,bfloat16 --seeds 0 --out benchmarks/results/bank_precision_cifar10sub.json
 	$(PY) benchmarks/ddp_equivalence.py --config digits-flip40-sat --nproc 2 --out benchmarks/results/ddp_equivalence.json
 	$(PY) benchmarks/pipeline_throughput.py --out benchmarks/results/pipeline_cpu.json
+	$(PY) benchmarks/dynamics.py --jobs 2 --out benchmarks/results/dynamics_fmnist.json --figure docs/figures/dynamics_fmnist.png
 	$(PY) benchmarks/noise_compare.py --config digits-flip40-sat --losses ce,sat,sat+loss.variant=sce,gce,sce,bootstrap,elr+loss.momentum=0.7,elr --seeds 0,1,2 --out benchmarks/results/digits_flip40.json
 
 clean:

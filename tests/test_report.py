@@ -12,7 +12,8 @@ from selfadaptive.config import load_config
 from selfadaptive.report import build_report
 from selfadaptive.trainer import train
 
-FAST = ["model.base_width=64", "optim.epochs=3", "loss.start_epoch=1", "log.progress=false", "optim.lr=0.05"]
+FAST = ["model.base_width=64", "optim.epochs=3", "loss.start_epoch=1", "log.progress=false", "optim.lr=0.05",
+        "data.val_fraction=0.2"]
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +41,7 @@ def test_report_has_every_section_and_is_self_contained(runs, tmp_path):
     made, sel, rob = runs
     out = build_report([*made, sel, rob], tmp_path / "r.html")
     page = out.read_text()
-    for sid in ("summary", "learning-curves", "noise", "detection", "risk-coverage", "robust"):
+    for sid in ("summary", "learning-curves", "noise", "dynamics", "detection", "risk-coverage", "robust"):
         assert f'<section id="{sid}">' in page, sid
     assert page.count("data:image/png;base64,") >= 8
     assert not re.search(r'(src|href)="(https?:)?//', page)          # nothing fetched from the network
@@ -78,7 +79,7 @@ def test_report_renders_in_a_headless_browser(runs, tmp_path):
     assert 'data-ready="1"' in dom.stdout
     console = [l for l in dom.stderr.splitlines() if "CONSOLE" in l]
     assert not [l for l in console if re.search(r"error|uncaught", l, re.I)], console
-    for sid in ("summary", "learning-curves", "noise", "detection", "risk-coverage", "robust"):
+    for sid in ("summary", "learning-curves", "noise", "dynamics", "detection", "risk-coverage", "robust"):
         assert f'id="{sid}"' in dom.stdout
     shot = tmp_path / "shot.png"
     res = subprocess.run([exe, *flags, "--window-size=1200,2400", f"--screenshot={shot}", out.as_uri()],

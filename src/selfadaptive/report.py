@@ -7,8 +7,9 @@ from an e-mail.  Sections appear when some run has the data for them:
 
 * summary table (every run);
 * learning curves (train loss, test and validation accuracy per epoch);
-* noise: memorisation and recovery (clean / noisy training accuracy, target recovery), and
-  mislabeled-sample detection (AUROC per epoch, the final label-issue scores);
+* noise: memorisation and recovery (clean / noisy training accuracy, target recovery), the
+  training dynamics under corruption (clean and corrupted training and validation data, per
+  run), and mislabeled-sample detection (AUROC per epoch, the final label-issue scores);
 * risk-coverage curves (``sat selective``);
 * robust accuracy (validation PGD per epoch; clean / FGSM / PGD of the last and best model);
 * sweep curves: last-epoch accuracy (mean over seeds) against each numeric config key that
@@ -28,7 +29,7 @@ import yaml
 from .errors import UserError
 from .runfolder import RunDir
 
-SECTIONS = ("summary", "learning-curves", "noise", "detection", "risk-coverage", "robust", "sweep")
+SECTIONS = ("summary", "learning-curves", "noise", "dynamics", "detection", "risk-coverage", "robust", "sweep")
 
 
 def _load(path: Path) -> dict:
@@ -88,6 +89,23 @@ def _curves(runs: list[dict], key: str, ylabel: str, scale: float = 100.0):
                 ax.plot([m["epoch"] for m in rows], [scale * m[key] for m in rows], label=r["name"])
         ax.set_xlabel("epoch")
         ax.set_ylabel(ylabel)
+    return draw
+
+
+DYNAMICS = (("train_acc_clean", "train, clean samples", "-"), ("train_memorised_noisy", "train, corrupted samples", "-"),
+            ("val_acc", "validation, clean", "--"), ("val_acc_noisy", "validation, corrupted", "--"))
+
+
+def dynamics_plot(run: dict):
+    """The paper's Fig. 1 for one run: accuracy on clean and corrupted training and validation data."""
+    def draw(ax):
+        for key, label, style in DYNAMICS:
+            rows = [m for m in run["metrics"] if m.get(key) is not None]
+            if rows:
+                ax.plot([m["epoch"] for m in rows], [100 * m[key] for m in rows], style, label=label)
+        ax.set_xlabel("epoch")
+        ax.set_ylabel("accuracy (%)")
+        ax.set_title(run["name"], fontsize=9)
     return draw
 
 
@@ -181,6 +199,12 @@ def build_report(paths, out) -> Path:
         if _has(runs, "target_recovery"):
             figs.append(_figure(_curves(runs, "target_recovery", "noisy samples whose target is the true class (%)")))
         parts.append(_section("noise", "Noise: memorisation and recovery", "".join(figs)))
+    if _has(runs, "val_acc_noisy"):
+        parts.append(_section("dynamics", "Training dynamics under corruption",
+                              "".join(_figure(dynamics_plot(r)) for r in runs if _has([r], "val_acc_noisy")),
+                              "Corrupted samples: for label noise, accuracy against the given (wrong) labels; for "
+                              "image corruptions, accuracy on the replaced images. The validation copy is corrupted "
+                              "by the same rule with its own seed."))
     if _has(runs, "detection_auroc") or any(r["issues"] for r in runs):
         body = _figure(_curves(runs, "detection_auroc", "mislabeled-sample detection AUROC", 1.0)) if _has(runs, "detection_auroc") else ""
         rows = [[r["name"], r["issues"].get("score", "-"), r["issues"].get("num_flagged", "-"),

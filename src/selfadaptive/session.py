@@ -61,6 +61,7 @@ class Session:
     dist: Distributed = field(default_factory=Distributed)
     net: torch.nn.Module | None = None  # what the training step calls: the model, or its DDP wrapper
     tensorboard: object | None = None   # a SummaryWriter when log.tensorboard (rank 0)
+    val_noisy: object | None = None     # the validation split corrupted like the training set (dynamics)
 
     def autocast(self):
         return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.amp)
@@ -103,6 +104,30 @@ def make_noise(cfg: Config, data: DataBundle) -> LabelNoise:
         return corrupt_images(data.train.x.numpy(), train_labels, cfg.noise.rate, cfg.noise.kind, seed=seed)
     class_map = asymmetric_map(data.num_classes, data.class_names, data.info.get("coarse_of_class"))
     return corrupt_labels(train_labels, data.num_classes, cfg.noise.rate, cfg.noise.kind, seed=seed, class_map=class_map)
+
+
+#: added to the noise seed for the validation copy, so that it is drawn apart from the training noise
+VAL_NOISE_SEED_OFFSET = 1_000_003
+
+
+def noisy_validation(cfg: Config, data: DataBundle, noise: LabelNoise):
+    """The validation split corrupted by the same rule as the training set, for the training-dynamics
+    curves (the paper's Fig. 1): labels redrawn for label noise, images replaced for image
+    corruptions.  None without a validation split or synthetic noise.  A pure function of the
+    config, so a resumed run rebuilds the same copy."""
+    from .data import ArrayDataset
+    val = data.val
+    if val is None or len(val) == 0 or noise.rate <= 0 or cfg.noise.file:
+        return None
+    seed = (cfg.seed if cfg.noise.seed is None else cfg.noise.seed) + VAL_NOISE_SEED_OFFSET
+    if noise.kind in IMAGE_NOISE_KINDS:
+        copy = corrupt_images(val.x.numpy(), val.y.numpy(), noise.rate, noise.kind, seed=seed)
+        return ArrayDataset(torch.from_numpy(copy.apply_images(val.x.numpy())), val.y)
+    if noise.kind in ("uniform", "flip", "asymmetric"):
+        class_map = asymmetric_map(data.num_classes, data.class_names, data.info.get("coarse_of_class"))
+        copy = corrupt_labels(val.y.numpy(), data.num_classes, noise.rate, noise.kind, seed=seed, class_map=class_map)
+        return ArrayDataset(val.x, torch.from_numpy(copy.noisy_labels))
+    return None
 
 
 def cifar_n_noise(cfg: Config, data: DataBundle) -> LabelNoise:
@@ -178,6 +203,7 @@ def setup(cfg: Config, run: RunDir, resume: bool, model=None, data=None, quiet: 
                 noisy_mask=torch.from_numpy(noise.noisy_mask).to(device),
                 train_pred=torch.full((n,), -1, dtype=torch.long, device=device),
                 sums=torch.zeros(3, device=device), quiet=quiet, amp=amp, channels_last=channels_last, dist=dist)
+    s.val_noisy = noisy_validation(cfg, data, noise)
     s.net = model
     if dist.enabled:
         from torch.nn.parallel import DistributedDataParallel
@@ -287,7 +313,7 @@ def merge_epoch_state(s: Session, order: torch.Tensor, steps_done: int) -> None:
     s.train_pred[seen] = votes[seen] - 1
 
 
-def epoch_row(s: Session, epoch: int, lr: float, test: dict, val: dict | None) -> dict:
+def epoch_row(s: Session, epoch: int, lr: float, test: dict, val: dict | None, val_noisy: dict | None = None) -> dict:
     """One metrics.jsonl row from the ``evaluate_on`` results of the test and validation splits.
     Training-subset accuracies come from the training forward passes of this epoch (train mode,
     the inputs the model was fitted on), so they cost no extra pass."""
@@ -297,6 +323,8 @@ def epoch_row(s: Session, epoch: int, lr: float, test: dict, val: dict | None) -
         row["test_aurc"] = test["aurc"]
     if val is not None:
         row["val_acc"] = val["acc"]
+    if val_noisy is not None:       # label noise: agreement with corrupted labels; images: accuracy on corrupted images
+        row["val_acc_noisy"] = val_noisy["acc"]
         if "aurc" in val:
             row["val_aurc"] = val["aurc"]
     if bool(s.noisy_mask.any()):

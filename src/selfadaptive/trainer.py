@@ -93,9 +93,9 @@ def train(cfg: Config, out: str | Path, resume: bool = False, model: torch.nn.Mo
             if s.tracker is not None:
                 s.tracker.update(loss_fn.bank(), epoch)
             with s.autocast():
-                test, val = (evaluate_on(model, split, device, cfg.data.eval_batch_size, k, cfg.task == "selective")
-                             for split in (s.data.test, s.data.val))
-            row = epoch_row(s, epoch, lr, test, val)
+                test, val, val_noisy = (evaluate_on(model, split, device, cfg.data.eval_batch_size, k,
+                                                    cfg.task == "selective") for split in (s.data.test, s.data.val, s.val_noisy))
+            row = epoch_row(s, epoch, lr, test, val, val_noisy)
             if s.best_robust is not None:       # PGD on held-out data picks the checkpoint, never the test set
                 row["val_robust_acc"] = validation_robustness(s, epoch)
                 row["time_s"] = s.elapsed + time.time() - s.t0
