@@ -121,3 +121,19 @@ def tiny_svhn_dir(tmp_path_factory):
 def tiny_image_dir(tmp_path_factory):
     pytest.importorskip("PIL")
     return write_image_folder(tmp_path_factory.mktemp("dogscats"))
+
+
+import selfadaptive.trainer as _trainer_mod
+
+
+class StopAfter(_trainer_mod.StopSignals):
+    """Acts as if SIGTERM arrived after ``n`` training steps; patch it over ``trainer.StopSignals``."""
+    n = 0
+
+    @property
+    def requested(self):
+        StopAfter.n -= 1
+        if StopAfter.n < 0:
+            self.signum = 15
+            return True
+        return False

@@ -7,6 +7,7 @@ import pytest
 import torch
 
 import selfadaptive.trainer as train_mod
+from conftest import StopAfter as _StopAfter
 from test_cli import assert_one_line_error, sat
 from selfadaptive.config import load_config
 from selfadaptive.errors import Interrupted, UserError
@@ -59,18 +60,6 @@ def test_pgd_training_and_plain_trades_run(tmp_path):
         s = train(cfg, tmp_path / name, quiet=True)
         assert s["test_clean_acc_last"] > 0.5 and "test_robust_acc_best" in s
         assert (tmp_path / name / "best_model.pt").is_file()
-
-
-class _StopAfter(train_mod.StopSignals):
-    n = 0
-
-    @property
-    def requested(self):
-        _StopAfter.n -= 1
-        if _StopAfter.n < 0:
-            self.signum = 15
-            return True
-        return False
 
 
 def test_trades_sat_resume_is_bit_identical(tmp_path, monkeypatch):

@@ -66,17 +66,7 @@ def _assert_identical(run_a, run_b):
     assert strip(ra) == strip(rb)
 
 
-class _StopAfter(train_mod.StopSignals):
-    """Acts as if SIGTERM arrived after ``n`` training steps."""
-    n = 0
-
-    @property
-    def requested(self):
-        _StopAfter.n -= 1
-        if _StopAfter.n < 0:
-            self.signum = 15
-            return True
-        return False
+from conftest import StopAfter as _StopAfter  # noqa: E402
 
 
 # 1347 samples / batch 32 = 43 steps an epoch; stop mid-epoch, and on the very last step of epoch 1
