@@ -12,27 +12,16 @@ in eval mode (BN running statistics, no dropout) and handed back in the mode it 
 """
 from __future__ import annotations
 
-from contextlib import contextmanager
-
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from .evaluation import eval_mode
 
 OBJECTIVES = ("ce", "kl")
 RANDOM_STARTS = ("uniform", "normal", "none")
 #: TRADES starts its training attack at x + 0.001 * N(0, 1)
 NORMAL_START_STD = 0.001
-
-
-@contextmanager
-def eval_mode(model: nn.Module):
-    """Run ``model`` in eval mode inside the block and restore its train/eval mode afterwards."""
-    was_training = model.training
-    model.eval()
-    try:
-        yield model
-    finally:
-        model.train(was_training)
 
 
 def project_linf(x_adv: torch.Tensor, x: torch.Tensor, eps: float) -> torch.Tensor:

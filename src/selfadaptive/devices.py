@@ -6,6 +6,16 @@ import torch
 from .errors import UserError
 
 
+def uses_bf16(precision: str, device: torch.device) -> bool:
+    """Whether ``precision`` (auto | fp32 | bf16) means bf16 autocast on ``device``: auto = on CUDA only."""
+    return precision == "bf16" or (precision == "auto" and device.type == "cuda")
+
+
+def bf16_autocast(device: torch.device, enabled: bool):
+    """The autocast context of a run (a no-op when ``enabled`` is False)."""
+    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=enabled)
+
+
 def resolve_device(name: str) -> torch.device:
     """``auto`` -> CUDA if present, else MPS, else CPU.  Asking for an absent device is a UserError."""
     if name == "auto":

@@ -1,6 +1,8 @@
 """Inference helpers shared by the trainer and ``sat eval``."""
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import torch
 from torch import nn
 
@@ -8,14 +10,23 @@ from . import functional as SF
 from .data import ArrayDataset, batches, to_float
 
 
+@contextmanager
+def eval_mode(model: nn.Module):
+    """Run ``model`` in eval mode inside the block and restore its train/eval mode afterwards."""
+    was_training = model.training
+    model.eval()
+    try:
+        yield model
+    finally:
+        model.train(was_training)
+
+
 @torch.no_grad()
 def logits_of(model: nn.Module, x: torch.Tensor, device: torch.device, batch_size: int = 1024) -> torch.Tensor:
     """Eval-mode float32 logits (N, K) on ``device`` for inputs ``x`` (N, ...) (uint8 images or floats);
     restores the train/eval mode."""
-    was_training = model.training
-    model.eval()
-    out = [model(to_float(x[idx].to(device, non_blocking=True))).float() for idx in batches(len(x), batch_size)]
-    model.train(was_training)
+    with eval_mode(model):
+        out = [model(to_float(x[idx].to(device, non_blocking=True))).float() for idx in batches(len(x), batch_size)]
     return torch.cat(out) if out else torch.empty(0, device=device)
 
 

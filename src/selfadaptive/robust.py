@@ -24,6 +24,7 @@ from torch import nn
 from .attacks import fgsm, pgd
 from .checkpoint import load_checkpoint, save_checkpoint
 from .data import ArrayDataset, batches, to_float
+from .evaluation import eval_mode
 from .schedules import step_seed
 
 #: seeds the random starts of evaluation attacks, so that every epoch faces the same draw
@@ -113,9 +114,7 @@ def accuracy_under_attacks(model: nn.Module, dataset: ArrayDataset, device: torc
     of ``dataset`` (all when 0).  The model runs in eval mode; its mode is restored."""
     n = len(dataset) if not limit else min(limit, len(dataset))
     correct = {name: 0 for name in ("clean", *attacks)}
-    was_training = model.training
-    model.eval()
-    try:
+    with eval_mode(model):
         for idx in batches(n, batch_size):
             x = to_float(dataset.x[idx].to(device, non_blocking=True))
             y = dataset.y[idx].to(device)
@@ -126,8 +125,6 @@ def accuracy_under_attacks(model: nn.Module, dataset: ArrayDataset, device: torc
                     x_adv = attack(model, x, y)
                     with torch.no_grad():
                         correct[name] += int((model(x_adv).argmax(dim=1) == y).sum())
-    finally:
-        model.train(was_training)
     return {name: c / n if n else float("nan") for name, c in correct.items()}
 
 

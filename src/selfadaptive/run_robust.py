@@ -9,10 +9,8 @@ result is overwritten by the answer to a different question.
 from __future__ import annotations
 
 import json
-from contextlib import nullcontext
 
-import torch
-
+from .devices import bf16_autocast, uses_bf16
 from .errors import UserError, first_line
 from .evaluate_run import load_run_model
 from .robust import accuracy_under_attacks, attack_suite, load_model_copy, step_size_for
@@ -73,8 +71,8 @@ def evaluate_robust(path, which: str = "both", eps: float | None = None, steps: 
         if autoattack:
             suite["autoattack"] = autoattack_fn(eps, data.num_classes, seed=cfg.seed)
         return suite
-    amp = cfg.precision == "bf16" or (cfg.precision == "auto" and dev.type == "cuda")
-    autocast = (lambda: torch.autocast(dev.type, dtype=torch.bfloat16)) if amp else nullcontext
+    amp = uses_bf16(cfg.precision, dev)
+    autocast = lambda: bf16_autocast(dev, amp)      # noqa: E731  (as the trainer's Session.autocast)
     report = {"eps": eps, "attack": f"pgd{steps}", "step_size": size, "split": split,
               "size": len(dataset) if not limit else min(limit, len(dataset))}
     for name, (m, epoch) in models.items():

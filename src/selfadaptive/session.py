@@ -18,7 +18,7 @@ from . import functional as SF
 from .checkpoint import load_checkpoint, set_rng_state
 from .config import Config, save_config
 from .data import DataBundle, build_data
-from .devices import resolve_device
+from .devices import bf16_autocast, resolve_device, uses_bf16
 from .distributed import Distributed
 from .errors import Interrupted, UserError, first_line
 from .label_issues import LabelIssueTracker, detection_metrics
@@ -64,7 +64,7 @@ class Session:
     val_noisy: object | None = None     # the validation split corrupted like the training set (dynamics)
 
     def autocast(self):
-        return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.amp)
+        return bf16_autocast(self.device, self.amp)
 
     def layout(self, x: torch.Tensor) -> torch.Tensor:
         return x.contiguous(memory_format=torch.channels_last) if self.channels_last and x.dim() == 4 else x
@@ -183,7 +183,7 @@ def setup(cfg: Config, run: RunDir, resume: bool, model=None, data=None, quiet: 
     if model is None:
         model = build_model(cfg.model, num_outputs(cfg.loss.name, k), data.input_shape, data.mean, data.std)
     model = model.to(device)
-    amp = cfg.precision == "bf16" or (cfg.precision == "auto" and device.type == "cuda")
+    amp = uses_bf16(cfg.precision, device)
     if amp and device.type == "cpu" and cfg.precision == "bf16" and not quiet:
         print("note: bf16 autocast on CPU is slow on most processors; precision=fp32 is the usual choice")
     channels_last = cfg.channels_last and device.type == "cuda" and len(data.input_shape) == 3
