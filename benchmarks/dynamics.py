@@ -13,11 +13,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import subprocess
 import sys
-import time
 from pathlib import Path
+
+from selfadaptive.sweep import run_commands, train_args
 
 KINDS = ("uniform", "gaussian", "random_pixels", "shuffled_pixels")
 CURVES = ("train_acc_clean", "train_memorised_noisy", "val_acc", "val_acc_noisy", "test_acc")
@@ -37,22 +36,13 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     over = [o for o in args.overrides.split(",") if o]
     jobs = [(kind, loss) for kind in args.kinds.split(",") for loss in args.losses.split(",")]
-    env = dict(os.environ, OMP_NUM_THREADS=str(max(1, (os.cpu_count() or 1) // args.jobs)))
-    running = []
-    for kind, loss in jobs:
-        run = Path(args.runs) / f"{kind}-{loss}"
-        if (run / "summary.json").is_file():
-            continue
-        cmd = [sys.executable, "-m", "selfadaptive", "train", "--quiet"]
-        cmd += ["--resume", str(run)] if (run / "checkpoint.pt").is_file() else \
-            ["--config", args.config, "--out", str(run), f"noise.kind={kind}", f"loss.name={loss}", "log.progress=false", *over]
-        while len(running) >= args.jobs:
-            running = [p_ for p_ in running if p_.poll() is None]
-            time.sleep(0.5)
-        running.append(subprocess.Popen(cmd, env=env))
-    for p_ in running:
-        if p_.wait() != 0:
-            raise SystemExit("a run failed; rerun to resume it")
+    pending = [(kind, loss, Path(args.runs) / f"{kind}-{loss}") for kind, loss in jobs]
+    pending = [(kind, loss, run) for kind, loss, run in pending if not (run / "summary.json").is_file()]
+    codes = []
+    run_commands([train_args(run, args.config, [f"noise.kind={kind}", f"loss.name={loss}", "log.progress=false", *over])
+                  for kind, loss, run in pending], args.jobs, lambda i, rc: codes.append(rc))
+    if any(codes):
+        raise SystemExit("a run failed; rerun to resume it")
     result = {"config": args.config, "overrides": over, "runs": {}}
     for kind, loss in jobs:
         run = Path(args.runs) / f"{kind}-{loss}"

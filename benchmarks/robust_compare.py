@@ -3,7 +3,8 @@
 Each (preset family, method, seed) trains ``<family>-<method>`` with ``seed=S`` into a run folder
 (``task=robust``: PGD-10 on held-out validation samples every epoch picks ``best_model.pt``; PGD-20
 on the test subset at the end scores the last and the best model).  Runs go ``--jobs`` at a time,
-one thread each, as ``sat train`` processes; finished runs are reused and interrupted ones resumed.
+one thread each, as ``sat train`` processes (``sweep.run_commands``); finished runs are reused
+and interrupted ones resumed.
 Prints a markdown table (mean +- std over seeds) and writes every number to ``--out``.
 
     python benchmarks/robust_compare.py --families mnist-robust-cnn,fmnist-robust-cnn \
@@ -15,17 +16,10 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
 import sys
-import time
 from pathlib import Path
 
-
-def run_command(family: str, method: str, seed: int, run: Path, extra: list[str]) -> list[str]:
-    if (run / "checkpoint.pt").is_file():
-        return [sys.executable, "-m", "selfadaptive", "train", "--resume", str(run), "--quiet"]
-    return [sys.executable, "-m", "selfadaptive", "train", "--config", f"{family}-{method}", "--out", str(run),
-            "--quiet", f"seed={seed}", "log.progress=false", *extra]
+from selfadaptive.sweep import run_commands, train_args
 
 
 def collect(run: Path) -> dict:
@@ -74,14 +68,18 @@ def main(argv=None) -> int:
     extra = [o for o in args.overrides.split(",") if o]
     todo = [(f, m, int(s)) for f in args.families.split(",") for m in args.methods.split(",")
             for s in args.seeds.split(",")]
-    env = dict(os.environ, OMP_NUM_THREADS="1")
-    running: list[tuple[subprocess.Popen, tuple]] = []
-
-    def finish(proc, job):
-        family, method, seed = job
+    pending = []
+    for family, method, seed in todo:
         run = Path(args.runs) / f"{family}-{method}-s{seed}"
-        if proc.wait() != 0:
-            print(f"{run}: failed (exit {proc.returncode}); rerun to resume it", file=sys.stderr, flush=True)
+        if (run / "summary.json").is_file():
+            results[f"{family}/{method}/seed{seed}"] = {"family": family, "method": method, "seed": seed, **collect(run)}
+        else:
+            pending.append((family, method, seed, run))
+
+    def finish(i: int, rc: int) -> None:
+        family, method, seed, run = pending[i]
+        if rc != 0:
+            print(f"{run}: failed (exit {rc}); rerun to resume it", file=sys.stderr, flush=True)
             return
         r = {"family": family, "method": method, "seed": seed, **collect(run)}
         results[f"{family}/{method}/seed{seed}"] = r
@@ -91,22 +89,9 @@ def main(argv=None) -> int:
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps(results, indent=2) + "\n")
 
-    for job in todo:
-        family, method, seed = job
-        run = Path(args.runs) / f"{family}-{method}-s{seed}"
-        if (run / "summary.json").is_file():
-            results[f"{family}/{method}/seed{seed}"] = {"family": family, "method": method, "seed": seed, **collect(run)}
-            continue
-        while len(running) >= args.jobs:
-            done = [item for item in running if item[0].poll() is not None]
-            if not done:
-                time.sleep(5)
-            for item in done:
-                running.remove(item)
-                finish(*item)
-        running.append((subprocess.Popen(run_command(family, method, seed, run, extra), env=env), job))
-    for proc, job in running:
-        finish(proc, job)
+    os.environ["OMP_NUM_THREADS"] = "1"     # one thread per run
+    run_commands([train_args(run, f"{family}-{method}", [f"seed={seed}", "log.progress=false", *extra])
+                  for family, method, seed, run in pending], args.jobs, finish)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, indent=2) + "\n")
     print(table(results))

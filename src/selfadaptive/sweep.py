@@ -61,6 +61,59 @@ def grid(axes: dict[str, list[str]]) -> list[dict[str, str]]:
     return [dict(zip(keys, values)) for values in itertools.product(*(axes[k] for k in keys))]
 
 
+def train_args(run: Path, config, overrides: list[str]) -> list[str]:
+    """``sat train`` arguments that start run folder ``run`` from ``config`` + ``overrides`` or, when it
+    already has a checkpoint, resume it."""
+    if (run / "checkpoint.pt").is_file():
+        return ["train", "--resume", str(run), "--quiet"]
+    return ["train", "--config", str(config), "--out", str(run), "--quiet", *overrides]
+
+
+def run_commands(commands: list[list[str]], jobs: int, on_done=None) -> int | None:
+    """Run ``python -m selfadaptive <args>`` for each args list, ``jobs`` at a time, each with
+    cores / jobs threads unless OMP_NUM_THREADS is set.  ``on_done(i, exit_code)`` is called as
+    command i ends.  SIGTERM is passed on to the running commands (training runs checkpoint) and
+    no more are started; returns that signal's number, or None.  On Ctrl-C (which the commands
+    receive too) it waits for them and re-raises."""
+    env = dict(os.environ)
+    env.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // jobs)))
+    running: dict[int, subprocess.Popen] = {}
+    stopped = []
+
+    def on_sigterm(signum, frame):
+        stopped.append(signum)
+        for proc in running.values():
+            if proc.poll() is None:
+                proc.send_signal(signum)
+    previous = signal.signal(signal.SIGTERM, on_sigterm) if threading.current_thread() is threading.main_thread() else None
+
+    def reap() -> None:
+        for i, proc in list(running.items()):
+            if proc.poll() is not None:
+                del running[i]
+                if on_done is not None:
+                    on_done(i, proc.returncode)
+    try:
+        for i, args in enumerate(commands):
+            while len(running) >= jobs and not stopped:
+                reap()
+                time.sleep(0.2)
+            if stopped:
+                break
+            running[i] = subprocess.Popen([sys.executable, "-m", "selfadaptive", *args], env=env)
+        while running:
+            reap()
+            time.sleep(0.2)
+    except KeyboardInterrupt:
+        for proc in running.values():
+            proc.wait()
+        raise
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+    return stopped[0] if stopped else None
+
+
 def sweep(config: str, out, overrides: list[str], jobs: int = 1, quiet: bool = False) -> list[dict]:
     """Run (or finish) the grid; returns the results rows (also written to OUT/results.csv/json)."""
     axes, fixed = split_axes(overrides)
@@ -79,61 +132,22 @@ def sweep(config: str, out, overrides: list[str], jobs: int = 1, quiet: bool = F
     if old.is_file() and json.loads(old.read_text()) != record:
         raise UserError(f"{out} holds a different sweep ({old}); choose another --out")
     old.write_text(json.dumps(record, indent=2) + "\n")
-    todo = []
-    for point in points:
-        run = out / run_name(point)
-        if (run / "summary.json").is_file():
-            continue
-        args = ["train", "--resume", str(run)] if (run / "checkpoint.pt").is_file() else \
-            ["train", "--config", str(config_path), "--out", str(run), *fixed, *(f"{k}={v}" for k, v in point.items())]
-        todo.append((run, args + ["--quiet"]))
+    todo = [(out / run_name(point), [*fixed, *(f"{k}={v}" for k, v in point.items())]) for point in points]
+    todo = [(run, over) for run, over in todo if not (run / "summary.json").is_file()]
     if not quiet:
         print(f"sweep {out}: {len(points)} runs, {len(points) - len(todo)} already done", flush=True)
-    env = dict(os.environ)
-    env.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // jobs)))
-    running: list[tuple[subprocess.Popen, Path]] = []
-    failed = []
-    stopped = []
+    codes = {}
 
-    def on_sigterm(signum, frame):      # pass it on: the runs checkpoint, and the next call resumes them
-        stopped.append(signum)
-        for proc, _ in running:
-            if proc.poll() is None:
-                proc.send_signal(signum)
-    previous = signal.signal(signal.SIGTERM, on_sigterm) if threading.current_thread() is threading.main_thread() else None
-
-    def reap(block: bool) -> None:
-        for item in list(running):
-            proc, run = item
-            if block or proc.poll() is not None:
-                rc = proc.wait()
-                if rc != 0 and not stopped:
-                    failed.append(run.name)
-                elif not quiet:
-                    print(f"  done: {run.name}", flush=True)
-                running.remove(item)
-    try:
-        for run, args in todo:
-            if stopped:
-                break
-            while len(running) >= jobs:
-                reap(block=False)
-                time.sleep(0.2)
-            running.append((subprocess.Popen([sys.executable, "-m", "selfadaptive", *args], env=env), run))
-        while running:
-            reap(block=False)
-            time.sleep(0.2)
-    except KeyboardInterrupt:
-        for proc, _ in running:
-            proc.wait()     # the runs got the same Ctrl-C: they checkpoint; rerun the sweep to resume
-        raise
-    finally:
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
+    def done(i: int, rc: int) -> None:
+        codes[i] = rc
+        if rc == 0 and not quiet:
+            print(f"  done: {todo[i][0].name}", flush=True)
+    stopped = run_commands([train_args(run, config_path, over) for run, over in todo], jobs, done)
+    failed = [todo[i][0].name for i, rc in codes.items() if rc != 0]
     rows = results(out, points)
     if stopped:
-        raise Interrupted(stopped[0], "SIGTERM received: the running sweep runs saved checkpoints; "
-                                      "rerun the same sat sweep command to resume")
+        raise Interrupted(stopped, "SIGTERM received: the running sweep runs saved checkpoints; "
+                                   "rerun the same sat sweep command to resume")
     if failed:
         raise UserError(f"{len(failed)} sweep run(s) failed ({', '.join(failed)}); rerun the same command to retry them")
     return rows
