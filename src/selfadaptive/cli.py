@@ -41,8 +41,7 @@ def cmd_train(args) -> int:
     cfg = load_config(resolve_config(args.config or DEFAULT_PRESET), args.overrides)
     out = Path(args.out) if args.out else _default_out(cfg)
     if args.nproc > 1:
-        if (out / "config.yaml").exists() or (out / "checkpoint.pt").exists():
-            raise UserError(f"{out} already holds a run; resume it with --resume {out} or choose another --out")
+        RunDir(out).require_new()      # one error line here rather than one per worker
         config = ["--config", args.config] if args.config else []
         return _launch(args.nproc, ["train", *config, "--out", str(out), *args.overrides], args.quiet)
     train(cfg, out, quiet=args.quiet)

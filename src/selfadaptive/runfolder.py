@@ -61,6 +61,13 @@ class RunDir:
             raise UserError(f"{self.path} is not a run folder (no config.yaml)")
         return self
 
+    def require_new(self) -> "RunDir":
+        """Check that no run lives here yet (nothing on disk is overwritten); a UserError otherwise."""
+        if self.config.exists() or self.checkpoint.exists():
+            raise UserError(f"{self.path} already holds a run; resume it with --resume {self.path} "
+                            f"or choose another --out")
+        return self
+
     def append_metrics(self, row: dict) -> None:
         with open(self.metrics, "a") as fh:
             fh.write(json.dumps(_clean(row)) + "\n")

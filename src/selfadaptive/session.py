@@ -164,8 +164,8 @@ def setup(cfg: Config, run: RunDir, resume: bool, model=None, data=None, quiet: 
         run.require()
         if not run.checkpoint.is_file():
             raise UserError(f"{run.path} has no checkpoint.pt to resume from")
-    elif run.config.exists() or run.checkpoint.exists():
-        raise UserError(f"{run.path} already holds a run; resume it with --resume {run.path} or choose another --out")
+    else:
+        run.require_new()
     dist.barrier()      # every rank has looked before rank 0 creates the folder
     seed_everything(cfg.seed)
     data = data if data is not None else build_data(cfg.data)
