@@ -17,7 +17,7 @@ import torch
 from . import functional as SF
 from .checkpoint import load_checkpoint, set_rng_state
 from .config import Config, save_config
-from .data import DataBundle, build_data
+from .data import DataBundle, batches, build_data
 from .devices import bf16_autocast, resolve_device, uses_bf16
 from .distributed import Distributed
 from .errors import Interrupted, UserError, first_line
@@ -305,7 +305,7 @@ def merge_epoch_state(s: Session, order: torch.Tensor, steps_done: int) -> None:
     dist.sum_(s.sums)
     bs = s.cfg.data.batch_size
     seen = order if steps_done < 0 else order[:steps_done * bs]
-    mine = seen[(torch.arange(len(seen)) % bs) % dist.world == dist.rank].to(s.device)   # as Distributed.shard
+    mine = torch.cat([dist.shard(batch) for batch in batches(len(seen), bs, seen)]).to(s.device)
     votes = torch.zeros_like(s.train_pred)
     votes[mine] = s.train_pred[mine] + 1
     dist.sum_(votes)
