@@ -44,10 +44,12 @@ def test_int_is_accepted_for_float_but_not_the_reverse():
     ("loss.name=mse", "loss.name' must be one of"),
     ("optim", "must look like key=value"),
     ("data=3", "section 'data' must be a mapping"),
+    ("loss.reference_width=64", "needs an explicit model.base_width"),
+    ("loss.name=ce loss.reference_width=64", "rescales SAT's schedule"),
 ])
 def test_bad_values_are_user_errors(override, needle):
     with pytest.raises(UserError) as e:
-        load_config(None, [override])
+        load_config(None, override.split())
     assert needle in str(e.value)
     assert "\n" not in str(e.value)
 

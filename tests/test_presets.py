@@ -52,6 +52,16 @@ def test_preset_loads(name):
             assert a.eps == 0.1
         return
     assert cfg.loss.name in ("sat", "ce", "gce", "sce", "bootstrap", "elr")
+    if name.startswith("paper-dd-"):        # sat-reference §7, the authors' double-descent scripts
+        assert (cfg.model.name, cfg.optim.name, cfg.optim.lr, cfg.optim.weight_decay, cfg.data.batch_size,
+                cfg.optim.epochs, cfg.optim.schedule) == ("resnet18", "adam", 1e-4, 0.0, 128, 4000, "constant")
+        assert (cfg.noise.kind, cfg.noise.rate) == ("uniform", 0.1667)
+        if cfg.loss.name == "sat":
+            assert (cfg.loss.start_epoch, cfg.loss.momentum) == (40, 0.9)
+        return
+    if name.startswith("mnist-dd-"):
+        assert cfg.model.name == "mlp" and cfg.model.depth == 1 and cfg.optim.weight_decay == 0.0
+        return
     if name.startswith("paper-"):
         assert cfg.optim.epochs == 200 and cfg.optim.lr == 0.1 and cfg.data.batch_size == 256
         if cfg.loss.name == "sat":

@@ -2,7 +2,7 @@ import math
 
 import pytest
 
-from selfadaptive.schedules import epoch_seed, learning_rate
+from selfadaptive.schedules import epoch_seed, learning_rate, rescale_for_width
 
 
 def test_cosine_matches_closed_form_and_ends_near_zero():
@@ -20,3 +20,18 @@ def test_step_and_warmup():
 def test_epoch_seed_is_pure_and_distinct():
     assert epoch_seed(0, 3) == epoch_seed(0, 3)
     assert len({epoch_seed(s, e) for s in range(5) for e in range(50)}) == 250
+
+
+def test_width_rescaling_stretches_sat_clock():
+    # at the reference width nothing changes
+    assert rescale_for_width(0.9, 40, 64, 64) == (pytest.approx(0.9), 40)
+    # 4x narrower: start 4x later, EMA time constant 1/(1-alpha) about 4x longer
+    alpha, es = rescale_for_width(0.9, 40, 16, 64)
+    assert es == 160
+    assert alpha == pytest.approx(0.9 ** 0.25)
+    assert 3.5 < (1 - 0.9) / (1 - alpha) < 4.5
+    # 2x wider: start at half the epoch, move faster
+    alpha, es = rescale_for_width(0.9, 40, 128, 64)
+    assert (alpha, es) == (pytest.approx(0.81), 20)
+    with pytest.raises(ValueError):
+        rescale_for_width(0.9, 40, 0, 64)

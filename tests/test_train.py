@@ -159,3 +159,14 @@ def test_bf16_autocast_path_runs_and_keeps_a_float32_bank(tmp_path):
     assert np.isfinite(summary["test_acc_last"])
     bank = load_checkpoint(tmp_path / "r" / "checkpoint.pt")["loss"]["soft_targets"]
     assert bank.dtype == torch.float32 and torch.allclose(bank.sum(1), torch.ones(len(bank)), atol=1e-5)
+
+
+def test_width_rescaled_sat_equals_the_explicit_schedule(tmp_path, tiny_overrides):
+    # base_width 32 tuned at 64: r = 2, so E_s 1 -> 2 and alpha 0.9 -> 0.9 ** 0.5
+    rescaled = train(load_config(None, tiny_overrides + ["model.base_width=32", "loss.momentum=0.9",
+                                                         "loss.reference_width=64"]), tmp_path / "a", quiet=True)
+    explicit = train(load_config(None, tiny_overrides + ["model.base_width=32", f"loss.momentum={0.9 ** 0.5!r}",
+                                                         "loss.start_epoch=2"]), tmp_path / "b", quiet=True)
+    assert (rescaled["start_epoch"], rescaled["momentum"]) == (2, pytest.approx(0.9 ** 0.5))
+    assert np.array_equal(np.load(tmp_path / "a" / "soft_targets.npy"), np.load(tmp_path / "b" / "soft_targets.npy"))
+    assert rescaled["test_acc_last"] == explicit["test_acc_last"]

@@ -24,6 +24,9 @@ class DataConfig:
     root: str = ""                  # file or folder the loader reads (default for IDX/CIFAR: see docs)
     download: bool = False          # cifar10/cifar100/svhn: fetch the official files (MD5-checked)
     image_size: int = 64            # image_folder: images are resized to this square size
+    stream: bool = False            # image_folder: decode images per batch from disk (for folders that do
+                                    # not fit in memory) instead of loading them all at the start
+    workers: int = 4                # data.stream: DataLoader processes that decode images ahead of the device
     test_path: str = ""             # csv: a separate test file; empty = hold out test_fraction
     test_fraction: float = 0.25     # digits/csv without test_path: seeded hold-out
     label_column: str = "label"     # csv: the column that holds the labels
@@ -71,6 +74,8 @@ class LossConfig:
     reward: Optional[float] = None  # Deep Gamblers payoff o (2.2)
     bank_dtype: str = "float32"     # float32 | float16 | bfloat16
     bank_device: str = "auto"       # auto (the training device) | cpu (pinned host memory, off the GPU)
+    reference_width: int = 0        # SAT: >0 means momentum/start_epoch were tuned at this model.base_width;
+                                    # other widths rescale them (schedules.rescale_for_width)
 
 
 @dataclass(frozen=True)
@@ -352,6 +357,10 @@ def validate(cfg: Config) -> None:
         check(0.0 <= cfg.loss.momentum <= 1.0, f"loss.momentum must be in [0, 1], got {cfg.loss.momentum}")
     if cfg.loss.start_epoch is not None:
         check(cfg.loss.start_epoch >= 0, f"loss.start_epoch must be >= 0, got {cfg.loss.start_epoch}")
+    if cfg.loss.reference_width:
+        check(cfg.loss.reference_width > 0, f"loss.reference_width must be >= 0, got {cfg.loss.reference_width}")
+        check(cfg.loss.name == "sat", f"loss.reference_width rescales SAT's schedule; loss.name is {cfg.loss.name}")
+        check(cfg.model.base_width > 0, "loss.reference_width needs an explicit model.base_width to rescale for")
     check(0.0 <= cfg.model.dropout < 1.0, f"model.dropout must be in [0, 1), got {cfg.model.dropout}")
     check(cfg.model.base_width >= 0, f"model.base_width must be >= 0, got {cfg.model.base_width}")
     if cfg.task == "selective":
@@ -375,6 +384,12 @@ def validate(cfg: Config) -> None:
     if cfg.data.clean_labels:
         check(cfg.noise.kind in ("none", "cifar10n", "cifar100n") or cfg.noise.rate == 0,
               "data.clean_labels describes a data set's own noise; set noise.kind=none")
+    check(cfg.data.workers >= 0, f"data.workers must be >= 0, got {cfg.data.workers}")
+    check(not cfg.data.stream or cfg.data.name == "image_folder",
+          f"data.stream=true reads image folders from disk; data.name={cfg.data.name} is loaded into memory")
+    from .noise import IMAGE_NOISE_KINDS
+    check(not cfg.data.stream or cfg.noise.kind not in IMAGE_NOISE_KINDS,
+          f"noise.kind={cfg.noise.kind} replaces images in memory; it needs data.stream=false")
     check(cfg.data.image_size >= 8, f"data.image_size must be >= 8, got {cfg.data.image_size}")
     if cfg.data.name in ("npz", "csv", "image_folder"):
         check(bool(cfg.data.root), f"data.name={cfg.data.name} needs data.root=PATH")

@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 from . import functional as SF
-from .data import ArrayDataset, batches, to_float
+from .data import ArrayDataset, batches, read_batches, to_float
 
 
 @contextmanager
@@ -26,7 +26,8 @@ def logits_of(model: nn.Module, x: torch.Tensor, device: torch.device, batch_siz
     """Eval-mode float32 logits (N, K) on ``device`` for inputs ``x`` (N, ...) (uint8 images or floats);
     restores the train/eval mode."""
     with eval_mode(model):
-        out = [model(to_float(x[idx].to(device, non_blocking=True))).float() for idx in batches(len(x), batch_size)]
+        out = [model(to_float(xb.to(device, non_blocking=True))).float()
+               for xb in read_batches(x, list(batches(len(x), batch_size)))]
     return torch.cat(out) if out else torch.empty(0, device=device)
 
 

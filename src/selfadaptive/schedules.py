@@ -1,4 +1,5 @@
-"""Learning-rate schedules as pure functions of the epoch (stepped once per epoch, as in the paper)."""
+"""Schedules as pure functions of the epoch: the learning rate (stepped once per epoch, as in the
+paper), per-epoch seeds, and SAT's width rescaling for model-wise sweeps."""
 from __future__ import annotations
 
 import math
@@ -34,3 +35,22 @@ def epoch_seed(seed: int, epoch: int) -> int:
 def step_seed(seed: int, epoch: int, step: int) -> int:
     """Seed of the per-step draws keyed on the global batch (adversarial random starts)."""
     return (epoch_seed(seed, epoch) * 1_000_033 + step * 104_729 + 1) % (2**63)
+
+
+def rescale_for_width(momentum: float, start_epoch: int, width: int, reference_width: int) -> tuple[float, int]:
+    """SAT's (alpha, E_s) for a model of ``width`` when they were tuned at ``reference_width``.
+
+    Narrow networks learn more slowly and wide ones memorise sooner, so one (alpha, E_s) does not
+    suit a whole width sweep (the paper rescales both by width in its double-descent study; its
+    text gives no formula).  Our rule stretches SAT's clock by ``r = reference_width / width``:
+
+        E_s(width)   = round(E_s * r)
+        alpha(width) = alpha ** (1 / r)
+
+    so the EMA's time constant ``1 / (1 - alpha)`` and the start epoch both scale by about r, and
+    ``width == reference_width`` leaves them unchanged.
+    """
+    if width <= 0 or reference_width <= 0:
+        raise ValueError(f"widths must be > 0, got width={width}, reference_width={reference_width}")
+    r = reference_width / width
+    return momentum ** (1.0 / r), int(round(start_epoch * r))

@@ -17,12 +17,12 @@ import torch
 from . import functional as SF
 from .checkpoint import load_checkpoint, set_rng_state
 from .config import Config, save_config
-from .data import DataBundle, batches, build_data
+from .data import DataBundle, ImageFiles, batches, build_data
 from .devices import bf16_autocast, resolve_device, uses_bf16
 from .distributed import Distributed
 from .errors import Interrupted, UserError, first_line
 from .label_issues import LabelIssueTracker, detection_metrics
-from .losses import IndexedLoss, TradesLoss, build_loss, num_outputs
+from .losses import IndexedLoss, SelfAdaptiveLoss, TradesLoss, build_loss, num_outputs
 from .models import build_model
 from .corruptions import corrupt_images
 from .data.labels import CIFAR_N_DEFAULT_SET, CIFAR_N_FILES, cifar_n_labels
@@ -43,7 +43,7 @@ class Session:
     model: torch.nn.Module
     loss_fn: IndexedLoss
     optimizer: torch.optim.Optimizer
-    x_train: torch.Tensor           # (N, ...) training inputs on device, stored dtype
+    x_train: torch.Tensor           # (N, ...) training inputs on device, stored dtype (ImageFiles: on disk)
     y_train: torch.Tensor           # (N,) given (noisy) labels on device
     clean_labels: torch.Tensor      # (N,) on device
     noisy_mask: torch.Tensor        # (N,) bool on device
@@ -179,7 +179,9 @@ def setup(cfg: Config, run: RunDir, resume: bool, model=None, data=None, quiet: 
     else:
         noise = make_noise(cfg, data)       # checks a reused noise.file against this training set
     labels = torch.from_numpy(noise.noisy_labels)
-    x_train = torch.from_numpy(noise.apply_images(data.train.x.numpy()))
+    x_train = data.train.x
+    if not isinstance(x_train, ImageFiles):     # streamed images stay on disk; the rest moves to the device
+        x_train = torch.from_numpy(noise.apply_images(x_train.numpy())).to(device)
     if model is None:
         model = build_model(cfg.model, num_outputs(cfg.loss.name, k), data.input_shape, data.mean, data.std)
     model = model.to(device)
@@ -189,7 +191,7 @@ def setup(cfg: Config, run: RunDir, resume: bool, model=None, data=None, quiet: 
     channels_last = cfg.channels_last and device.type == "cuda" and len(data.input_shape) == 3
     if channels_last:
         model = model.to(memory_format=torch.channels_last)
-    loss_fn = build_loss(cfg.loss, labels, k)
+    loss_fn = build_loss(cfg.loss, labels, k, width=cfg.model.base_width)
     if cfg.task == "robust" and cfg.adversarial.method == "trades":
         loss_fn = TradesLoss(loss_fn, beta=cfg.adversarial.beta)
     loss_fn = loss_fn.to(device)
@@ -198,7 +200,7 @@ def setup(cfg: Config, run: RunDir, resume: bool, model=None, data=None, quiet: 
     dist.attach(loss_fn)
     n = len(labels)
     s = Session(cfg=cfg, run=run, device=device, data=data, noise=noise, model=model, loss_fn=loss_fn,
-                optimizer=build_optimizer(cfg.optim, model), x_train=x_train.to(device), y_train=labels.to(device),
+                optimizer=build_optimizer(cfg.optim, model), x_train=x_train, y_train=labels.to(device),
                 clean_labels=torch.from_numpy(noise.clean_labels).to(device),
                 noisy_mask=torch.from_numpy(noise.noisy_mask).to(device),
                 train_pred=torch.full((n,), -1, dtype=torch.long, device=device),
@@ -363,6 +365,10 @@ def summarize(s: Session, extra: dict | None = None) -> dict:
         best_val = max(rows, key=lambda r: r["val_acc"])
         summary.update(val_acc_last=last["val_acc"], val_acc_best=best_val["val_acc"], best_val_epoch=best_val["epoch"],
                        test_acc_at_best_val=best_val["test_acc"])
+    sat = getattr(s.loss_fn, "natural", s.loss_fn)
+    if isinstance(sat, SelfAdaptiveLoss):
+        # the values in force, which differ from the config's under loss.reference_width
+        summary.update(momentum=sat.momentum, start_epoch=sat.start_epoch)
     bank = s.loss_fn.bank()
     if bank is not None:
         s.run.write_soft_targets(bank)

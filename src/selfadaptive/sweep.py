@@ -28,8 +28,8 @@ from .presets import resolve_config
 from .runfolder import RunDir
 
 #: summary.json fields copied into the results table when present
-RESULT_KEYS = ("test_acc_last", "test_acc_best", "best_epoch", "target_recovery", "detection_auroc",
-               "test_aurc_last", "test_robust_acc_last", "test_robust_acc_best", "wall_time_s")
+RESULT_KEYS = ("test_acc_last", "test_acc_best", "best_epoch", "momentum", "start_epoch", "target_recovery",
+               "detection_auroc", "test_aurc_last", "test_robust_acc_last", "test_robust_acc_best", "wall_time_s")
 
 
 def split_axes(overrides: list[str]) -> tuple[dict[str, list[str]], list[str]]:
@@ -172,8 +172,13 @@ def results(out: Path, points: list[dict[str, str]]) -> list[dict]:
 
 def format_table(rows: list[dict]) -> str:
     cols = [c for c in dict.fromkeys(k for row in rows for k in row) if c not in ("run", "done")]
-    fmt = lambda v: f"{100 * v:.2f}" if isinstance(v, float) and 0 <= v <= 1 else (f"{v:.1f}" if isinstance(v, float) else str(v))
-    widths = {c: max(len(c), *(len(fmt(r.get(c, "-"))) for r in rows)) for c in cols}
+    def fmt(c: str, v) -> str:
+        if not isinstance(v, float):
+            return str(v)
+        if c == "momentum":
+            return f"{v:.4g}"
+        return f"{100 * v:.2f}" if 0 <= v <= 1 and c != "wall_time_s" else f"{v:.1f}"
+    widths = {c: max(len(c), *(len(fmt(c, r.get(c, "-"))) for r in rows)) for c in cols}
     lines = ["  ".join(f"{c:>{widths[c]}}" for c in cols)]
-    lines += ["  ".join(f"{fmt(r.get(c, '-')):>{widths[c]}}" for c in cols) for r in rows]
+    lines += ["  ".join(f"{fmt(c, r.get(c, '-')):>{widths[c]}}" for c in cols) for r in rows]
     return "\n".join(lines)

@@ -17,7 +17,7 @@ from tqdm.auto import tqdm
 from .augment import build_augment
 from .checkpoint import rng_state, save_checkpoint
 from .config import Config
-from .data import batches, to_float
+from .data import batches, read_batches, to_float
 from .errors import TrainingDiverged
 from .evaluation import evaluate_on
 from .robust import final_robustness, robust_step, validation_robustness
@@ -59,11 +59,11 @@ def train(cfg: Config, out: str | Path, resume: bool = False, model: torch.nn.Mo
             model.train()
             # the order is a pure function of (seed, epoch), so a resumed epoch (and every rank) replays it exactly
             order = torch.randperm(n, generator=torch.Generator().manual_seed(epoch_seed(cfg.seed, epoch)))
-            for step, batch in enumerate(batches(n, bs, order)):
-                if step < s.step:
-                    continue        # done before the interruption we resume from
+            global_batches = list(batches(n, bs, order))[s.step:]   # a resumed epoch skips the steps done
+            inputs = read_batches(x_train, [dist.shard(b) for b in global_batches], pin_memory=device.type == "cuda")
+            for step, (batch, x) in enumerate(zip(global_batches, inputs), start=s.step):
                 idx = dist.shard(batch).to(device, non_blocking=True)     # this rank's part of the global batch
-                x, y = x_train[idx], y_train[idx]
+                x, y = x.to(device, non_blocking=True), y_train[idx]
                 x = to_float(augment(x) if augment is not None else x)   # crops and flips move uint8 pixels
                 with s.autocast():
                     if cfg.task == "robust":        # attack x in eval mode, then train-mode passes of x (and x')

@@ -17,6 +17,7 @@ from .idx import DEFAULT_ROOTS, FASHION_CLASSES, load_idx_folder
 from .image_folder import load_image_folder
 from .labels import read_label_file
 from .svhn import load_svhn
+from .streaming import ImageFiles, read_batches, take_rows
 from .sources import encode_labels, images_to_nchw, load_digits_arrays, load_npz_arrays, read_csv_table
 
 
@@ -44,6 +45,8 @@ def _split(n: int, fraction: float, y: np.ndarray, seed: int) -> tuple[np.ndarra
 
 
 def _to_tensor(x: np.ndarray) -> torch.Tensor:
+    if isinstance(x, ImageFiles):       # streamed: stays on disk
+        return x
     if x.dtype == np.uint8:
         return torch.from_numpy(np.ascontiguousarray(x))
     if x.dtype.kind not in "fiu":
@@ -92,14 +95,14 @@ def build_data(cfg) -> DataBundle:
         x_tr, y_tr, x_te, y_te, names = (arrays[k] for k in ("x_train", "y_train", "x_test", "y_test", "classes"))
     elif cfg.name == "image_folder":
         where = cfg.root
-        arrays = load_image_folder(cfg.root, cfg.image_size)
+        arrays = load_image_folder(cfg.root, cfg.image_size, stream=cfg.stream, workers=cfg.workers)
         names = arrays["classes"]
         if "x_test" in arrays:
             x_tr, y_tr, x_te, y_te = arrays["x_train"], arrays["y_train"], arrays["x_test"], arrays["y_test"]
         else:
             y_all = arrays["y_train"]
             train_rows, test_rows = _split(len(y_all), cfg.test_fraction, y_all, cfg.split_seed)
-            x_tr, x_te = arrays["x_train"][train_rows], arrays["x_train"][test_rows]
+            x_tr, x_te = take_rows(arrays["x_train"], train_rows), take_rows(arrays["x_train"], test_rows)
             y_tr, y_te = y_all[train_rows], y_all[test_rows]
     elif cfg.name == "csv":
         where = cfg.root
@@ -186,4 +189,5 @@ def _label_file(path: str, train: ArrayDataset, names: list[str], source_rows: i
     return out
 
 
-__all__ = ["ArrayDataset", "DataBundle", "build_data", "batches", "to_float", "input_stats"]
+__all__ = ["ArrayDataset", "DataBundle", "ImageFiles", "build_data", "batches", "to_float", "input_stats",
+           "read_batches", "take_rows"]

@@ -8,6 +8,7 @@ import torch
 from torch.utils.data import Dataset
 
 from ..errors import UserError
+from .streaming import ImageFiles, read_batches, take_rows
 
 
 class ArrayDataset(Dataset):
@@ -34,7 +35,7 @@ class ArrayDataset(Dataset):
 
     def take(self, rows: np.ndarray | torch.Tensor) -> "ArrayDataset":
         rows = torch.as_tensor(np.asarray(rows), dtype=torch.long)
-        return ArrayDataset(self.x[rows], self.y[rows], self.source_index[rows])
+        return ArrayDataset(take_rows(self.x, rows), self.y[rows], self.source_index[rows])
 
     def with_labels(self, y: np.ndarray | torch.Tensor) -> "ArrayDataset":
         return ArrayDataset(self.x, torch.as_tensor(np.asarray(y), dtype=torch.long), self.source_index)
@@ -68,8 +69,17 @@ class DataBundle:
         return tuple(self.train.x.shape[1:])
 
 
+#: streamed images: the normalisation statistics come from a seeded sample of this many
+STATS_SAMPLE = 2048
+
+
 def input_stats(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Mean and std over samples (and pixels, for images).  x: (N, C, H, W) -> (C,), or (N, D) -> (D,)."""
+    """Mean and std over samples (and pixels, for images).  x: (N, C, H, W) -> (C,), or (N, D) -> (D,).
+
+    For ``ImageFiles`` (images on disk) over a seeded sample of at most ``STATS_SAMPLE`` images."""
+    if isinstance(x, ImageFiles):
+        rows = torch.from_numpy(np.sort(np.random.default_rng(0).permutation(len(x))[:STATS_SAMPLE]))
+        x = torch.cat(list(read_batches(x, list(rows.split(256)))))
     xf = to_float(x)
     dims = (0, 2, 3) if xf.dim() == 4 else (0,)
     mean = xf.mean(dim=dims)

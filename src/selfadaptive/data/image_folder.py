@@ -4,7 +4,9 @@
     root/test/<class>/*...          (optional; without it, data.test_fraction is held out)
 
 Class names are the sorted folder names of ``train``.  Every image is converted to RGB and
-resized to ``image_size`` x ``image_size`` (bilinear) once, at load time, into one uint8 array.
+resized to ``image_size`` x ``image_size`` (bilinear): once, at load time, into one uint8 array, or
+with ``stream=True`` batch by batch in DataLoader workers (``streaming.ImageFiles``), for
+collections that do not fit in memory.
 Needs Pillow (``pip install 'selfadaptive[images]'``).  Kaggle's Dogs vs Cats ``train`` folder
 (``cat.0.jpg``, ``dog.0.jpg``, ...) is accepted as is: with no class folders, the class is the
 file name up to the first dot.
@@ -15,7 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import UserError, first_line
+from ..errors import UserError
+from .streaming import ImageFiles, decode_image
 
 EXTENSIONS = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp"}
 
@@ -27,24 +30,23 @@ def _listing(folder: Path) -> list[tuple[Path, str]]:
     return [(f, f.name.split(".", 1)[0]) for f in sorted(folder.iterdir()) if f.suffix.lower() in EXTENSIONS]
 
 
-def _read(files: list[tuple[Path, str]], size: int) -> np.ndarray:
-    try:
-        from PIL import Image
-    except ImportError:
-        raise UserError("data.name=image_folder needs Pillow: pip install 'selfadaptive[images]'") from None
+def _read(files: list[tuple[Path, str]], size: int, stream: bool, workers: int):
+    if stream:
+        return ImageFiles([path for path, _ in files], size, workers)
     out = np.empty((len(files), 3, size, size), dtype=np.uint8)
     for i, (path, _) in enumerate(files):
-        try:
-            with Image.open(path) as im:
-                im = im.convert("RGB").resize((size, size), Image.BILINEAR)
-                out[i] = np.asarray(im, dtype=np.uint8).transpose(2, 0, 1)
-        except Exception as e:
-            raise UserError(f"{path} is not a readable image ({type(e).__name__}: {first_line(e, 80)})") from None
+        out[i] = decode_image(path, size)
+    if stream:
+        decode_image(train[0][0], image_size)
     return out
 
 
-def load_image_folder(root: str | Path, image_size: int = 64) -> dict:
-    """x_train (N, 3, S, S) uint8, y_train, classes, and x_test/y_test when ``root/test`` exists."""
+def load_image_folder(root: str | Path, image_size: int = 64, stream: bool = False, workers: int = 0) -> dict:
+    """x_train (N, 3, S, S) uint8, y_train, classes, and x_test/y_test when ``root/test`` exists.
+
+    With ``stream`` the x arrays are ``ImageFiles`` read later by ``workers`` processes; one file is
+    decoded now, so that a folder of unreadable files fails at once.
+    """
     root = Path(root)
     train_dir = root / "train" if (root / "train").is_dir() else root
     if not train_dir.is_dir():
@@ -56,7 +58,7 @@ def load_image_folder(root: str | Path, image_size: int = 64) -> dict:
     if len(classes) < 2:
         raise UserError(f"{train_dir}: found one class ({classes[0]}); need class folders or class-prefixed names")
     index = {c: i for i, c in enumerate(classes)}
-    out = {"classes": classes, "x_train": _read(train, image_size),
+    out = {"classes": classes, "x_train": _read(train, image_size, stream, workers),
            "y_train": np.array([index[c] for _, c in train], dtype=np.int64)}
     test_dir = root / "test"
     if test_dir.is_dir() and train_dir != root:
@@ -65,6 +67,8 @@ def load_image_folder(root: str | Path, image_size: int = 64) -> dict:
         if unknown:
             raise UserError(f"{test_dir}: classes {', '.join(unknown[:5])} do not occur in {train_dir}")
         if test:
-            out["x_test"] = _read(test, image_size)
+            out["x_test"] = _read(test, image_size, stream, workers)
             out["y_test"] = np.array([index[c] for _, c in test], dtype=np.int64)
+    if stream:
+        decode_image(train[0][0], image_size)
     return out

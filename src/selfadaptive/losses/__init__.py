@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import torch
 
+from ..schedules import rescale_for_width
+
 from .base import IndexedLoss
 from .bootstrap import SoftBootstrapLoss
 from .ce import CrossEntropyLoss
@@ -23,10 +25,11 @@ def _pick(value, default):
     return default if value is None else value
 
 
-def build_loss(cfg, labels: torch.Tensor, num_classes: int) -> IndexedLoss:
+def build_loss(cfg, labels: torch.Tensor, num_classes: int, width: int = 0) -> IndexedLoss:
     """The loss named by ``cfg.name`` (a ``LossConfig``); a field left at None takes the method's default.
 
-    labels: (N,) given training labels, indexed by dataset index.
+    labels: (N,) given training labels, indexed by dataset index.  width: the model's base width,
+    used when ``cfg.reference_width`` asks SAT's schedule to be rescaled (``rescale_for_width``).
     """
     bank_dtype = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}[cfg.bank_dtype]
     name = cfg.name
@@ -42,8 +45,11 @@ def build_loss(cfg, labels: torch.Tensor, num_classes: int) -> IndexedLoss:
         return EarlyLearningRegularizationLoss(len(labels), num_classes, lam=_pick(cfg.lam, 3.0),
                                                momentum=_pick(cfg.momentum, 0.7), bank_dtype=bank_dtype)
     if name == "sat":
-        return SelfAdaptiveLoss(labels, num_classes, momentum=_pick(cfg.momentum, 0.9),
-                                start_epoch=_pick(cfg.start_epoch, 60), variant=cfg.variant, bank_dtype=bank_dtype)
+        momentum, start_epoch = _pick(cfg.momentum, 0.9), _pick(cfg.start_epoch, 60)
+        if getattr(cfg, "reference_width", 0):
+            momentum, start_epoch = rescale_for_width(momentum, start_epoch, width, cfg.reference_width)
+        return SelfAdaptiveLoss(labels, num_classes, momentum=momentum, start_epoch=start_epoch,
+                                variant=cfg.variant, bank_dtype=bank_dtype)
     if name == "sat_selective":
         return SelectiveSATLoss(labels, num_classes, momentum=_pick(cfg.momentum, 0.9),
                                 start_epoch=_pick(cfg.start_epoch, 0), bank_dtype=bank_dtype)

@@ -1,0 +1,83 @@
+"""Streamed image folders (``data.stream=true``): decoding throughput by worker count, and what stays in memory.
+
+Writes ``--images`` CIFAR-10 training images (the shared copy) as JPEG files into class folders,
+then times one pass in shuffled batches, as the trainer reads them: ``read_batches`` over
+``ImageFiles`` (Pillow decode + resize in 0, 1, 2 ... DataLoader workers), followed by the batched
+crop+flip.  For comparison: loading the whole folder into memory first (``data.stream=false``),
+and then a pass over the in-memory tensor.
+
+    python benchmarks/stream_throughput.py --out benchmarks/results/stream_cpu.json
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from selfadaptive.augment import crop_flip
+from selfadaptive.data import batches, read_batches, to_float
+from selfadaptive.data.image_folder import load_image_folder
+
+
+def write_folder(root: Path, x: np.ndarray, y: np.ndarray, classes: list[str]) -> None:
+    from PIL import Image
+    for i, (img, label) in enumerate(zip(x, y)):
+        d = root / "train" / classes[label]
+        d.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(img).save(d / f"{i:06d}.jpg", quality=90)
+
+
+def one_pass(x, batch: int, seed: int = 0) -> float:
+    """Images/s of one shuffled pass: read (decode) the batch, then crop+flip and scale."""
+    order = torch.randperm(len(x), generator=torch.Generator().manual_seed(seed))
+    t0 = time.perf_counter()
+    seen = 0
+    for xb in read_batches(x, list(batches(len(x), batch, order))):
+        seen += to_float(crop_flip(xb, 4)).shape[0]
+    return seen / (time.perf_counter() - t0)
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--data", default="../shared/data/cifar10_from_jpeg.npz")
+    p.add_argument("--images", type=int, default=10000)
+    p.add_argument("--image-size", type=int, default=32)
+    p.add_argument("--batch", type=int, default=128)
+    p.add_argument("--workers", default="0,1,2")
+    p.add_argument("--out", default="benchmarks/results/stream_cpu.json")
+    args = p.parse_args(argv)
+    with np.load(args.data) as z:
+        rows = np.random.default_rng(0).permutation(len(z["y_train"]))[:args.images]   # the file is sorted by class
+        x, y = z["x_train"][rows], z["y_train"][rows]
+        classes = [str(c) for c in z["classes"]] if "classes" in z else [str(i) for i in range(10)]
+    result = {"images": args.images, "image_size": args.image_size, "batch": args.batch,
+              "cores": torch.get_num_threads(), "machine": {"torch": torch.__version__, "platform": platform.platform()},
+              "streamed": {}}
+    with tempfile.TemporaryDirectory() as tmp:
+        write_folder(Path(tmp), x, y, classes)
+        for w in (int(v) for v in args.workers.split(",")):
+            files = load_image_folder(tmp, args.image_size, stream=True, workers=w)["x_train"]
+            rate = one_pass(files, args.batch)
+            result["streamed"][str(w)] = rate
+            print(f"streamed, {w} workers: {rate:,.0f} images/s", flush=True)
+        t0 = time.perf_counter()
+        x_mem = torch.from_numpy(load_image_folder(tmp, args.image_size)["x_train"])
+        result["in_memory_load_s"] = time.perf_counter() - t0
+        result["in_memory_pass"] = one_pass(x_mem, args.batch)
+        result["in_memory_bytes"] = x_mem.numel()
+    print(f"in memory: load {result['in_memory_load_s']:.1f} s ({args.images / result['in_memory_load_s']:,.0f} "
+          f"images/s, {result['in_memory_bytes'] / 2**20:.1f} MiB held), then {result['in_memory_pass']:,.0f} images/s per pass")
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
