@@ -48,6 +48,37 @@ def cmd_train(args) -> int:
     return 0
 
 
+def cmd_pretrain(args) -> int:
+    from .config import load_config
+    from .presets import resolve_config
+    from .pretrain import pretrain
+    from .runfolder import RunDir
+
+    if args.resume:
+        run = RunDir(args.resume).require()
+        if args.config or args.out or args.overrides:
+            raise UserError("--resume continues the run exactly as configured; drop --config/--out/overrides")
+        pretrain(load_config(run.config), run.path, resume=True, quiet=args.quiet)
+        return 0
+    if not args.config:
+        raise UserError("sat pretrain needs --config (e.g. cifar10sub-ssl-cnn-sat)")
+    cfg = load_config(resolve_config(args.config), args.overrides)
+    pretrain(cfg, Path(args.out) if args.out else _default_out(cfg), quiet=args.quiet)
+    return 0
+
+
+def cmd_probe(args) -> int:
+    from .pretrain import probe_run
+
+    result = probe_run(args.run, checkpoint=args.checkpoint, linear=not args.no_linear, knn_k=args.knn_k,
+                       device=args.device)
+    line = f"kNN (k={result['knn_k']}) accuracy {100 * result['knn_acc']:.2f}%"
+    if "linear_acc" in result:
+        line += f", linear probe {100 * result['linear_acc']:.2f}%"
+    print(line + f"  (checkpoint of epoch {result['epoch']}; written to {Path(args.run) / 'probe.json'})")
+    return 0
+
+
 def _launch(nproc: int, argv: list[str], quiet: bool) -> int:
     """``--nproc N``: the same command in N local worker processes (torchrun's environment)."""
     from .distributed import launch
@@ -204,6 +235,24 @@ def build_parser() -> argparse.ArgumentParser:
                         "machines use torchrun --nproc_per_node N -m selfadaptive train ...")
     t.set_defaults(func=cmd_train)
 
+    pt = sub.add_parser("pretrain", help="self-supervised pretraining (task=ssl): SAT-SSL or BYOL",
+                        description="Train an encoder without labels; kNN probes during training, a linear probe "
+                                    "at the end. Settings: --config <- key=value overrides.")
+    pt.add_argument("overrides", nargs="*", help="dotted overrides, e.g. loss.name=byol optim.epochs=50")
+    pt.add_argument("--config", help="a YAML file or a preset name (e.g. cifar10sub-ssl-cnn-sat)")
+    pt.add_argument("--out", help="run folder to create (default runs/<data>-<loss>-s<seed>-<time>)")
+    pt.add_argument("--resume", metavar="RUN", help="continue the run in folder RUN from its checkpoint")
+    pt.add_argument("--quiet", action="store_true")
+    pt.set_defaults(func=cmd_pretrain)
+
+    pb = sub.add_parser("probe", help="kNN and linear-probe accuracy of a pretraining run's encoder")
+    pb.add_argument("run", help="run folder of sat pretrain")
+    pb.add_argument("--checkpoint", help="another checkpoint of the same networks (default RUN/checkpoint.pt)")
+    pb.add_argument("--knn-k", type=int, default=None, help="neighbours (default: the run's ssl.knn_k)")
+    pb.add_argument("--no-linear", action="store_true", help="kNN only")
+    pb.add_argument("--device", default=None)
+    pb.set_defaults(func=cmd_probe)
+
     e = sub.add_parser("eval", help="evaluate a run's checkpoint")
     e.add_argument("run", help="run folder")
     e.add_argument("--split", choices=["test", "val", "train", "all"], default="all")
@@ -284,7 +333,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
     # `sat train --out X key=value` puts overrides after an option, which argparse leaves over
-    if extra and getattr(args, "command", None) in ("train", "sweep") and all("=" in e and not e.startswith("-") for e in extra):
+    if extra and getattr(args, "command", None) in ("train", "sweep", "pretrain") and all("=" in e and not e.startswith("-") for e in extra):
         args.overrides = list(args.overrides) + extra
     elif extra:
         parser.error(f"unrecognized arguments: {' '.join(extra)}")

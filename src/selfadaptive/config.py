@@ -117,6 +117,23 @@ class AdversarialConfig:
 
 
 @dataclass(frozen=True)
+class SSLConfig:
+    """task=ssl: self-supervised pretraining (``sat pretrain``, loss.name sat_ssl | byol) and its probes."""
+
+    dim: int = 128                  # projection and target-bank dimension D
+    hidden: int = 512               # projector and predictor hidden width
+    target_momentum: float = 0.99   # BYOL's tau at step 0, cosine-ramped to 1; 0: no momentum network
+    view_size: int = 0              # side of the random views; 0: the input size
+    crop_min_scale: float = 0.2     # random resized crop area range [crop_min_scale, 1]
+    blur: float = 0.0               # probability of a Gaussian blur per view
+    knn_every: int = 5              # epochs between kNN probes (the last epoch always has one)
+    knn_k: int = 200
+    knn_temperature: float = 0.1
+    monitor_size: int = 1024        # training images whose embeddings the collapse monitor reads
+    linear_probe: bool = True       # fit a linear probe on frozen features at the end
+
+
+@dataclass(frozen=True)
 class LogConfig:
     progress: bool = True           # tqdm progress bar
     checkpoint_every: int = 1       # epochs between checkpoints
@@ -132,6 +149,7 @@ class Config:
     optim: OptimConfig = field(default_factory=OptimConfig)
     log: LogConfig = field(default_factory=LogConfig)
     adversarial: AdversarialConfig = field(default_factory=AdversarialConfig)
+    ssl: SSLConfig = field(default_factory=SSLConfig)
     task: str = "classify"          # classify | selective (abstention: sat_selective, gambler, or ce + softmax response)
                                     # | robust (adversarial training: TRADES, TRADES+SAT, PGD)
     seed: int = 0
@@ -295,9 +313,9 @@ CHOICES = {
     "noise.kind": ("none", "uniform", "flip", "asymmetric", "gaussian", "random_pixels", "shuffled_pixels",
                    "cifar10n", "cifar100n"),
     "precision": ("auto", "fp32", "bf16"),
-    "task": ("classify", "selective", "robust"),
+    "task": ("classify", "selective", "robust", "ssl"),
     "adversarial.method": ("trades", "pgd"),
-    "loss.name": ("ce", "gce", "sce", "bootstrap", "elr", "sat", "sat_selective", "gambler"),
+    "loss.name": ("ce", "gce", "sce", "bootstrap", "elr", "sat", "sat_selective", "gambler", "sat_ssl", "byol"),
     "loss.variant": ("ce", "sce"),
     "loss.bank_dtype": ("float32", "float16", "bfloat16"),
     "loss.bank_device": ("auto", "cpu"),
@@ -363,6 +381,20 @@ def validate(cfg: Config) -> None:
         check(cfg.model.base_width > 0, "loss.reference_width needs an explicit model.base_width to rescale for")
     check(0.0 <= cfg.model.dropout < 1.0, f"model.dropout must be in [0, 1), got {cfg.model.dropout}")
     check(cfg.model.base_width >= 0, f"model.base_width must be >= 0, got {cfg.model.base_width}")
+    if cfg.task == "ssl":
+        check(cfg.loss.name in ("sat_ssl", "byol"), f"task=ssl trains loss.name=sat_ssl or byol; got {cfg.loss.name}")
+        check(cfg.noise.kind == "none" or cfg.noise.rate == 0,
+              "task=ssl trains without labels; set noise.kind=none (the labels only score the probes)")
+        ssl = cfg.ssl
+        check(ssl.dim >= 1 and ssl.hidden >= 1, "ssl.dim and ssl.hidden must be >= 1")
+        check(0.0 <= ssl.target_momentum < 1.0, f"ssl.target_momentum must be in [0, 1), got {ssl.target_momentum}")
+        check(0.0 < ssl.crop_min_scale <= 1.0, f"ssl.crop_min_scale must be in (0, 1], got {ssl.crop_min_scale}")
+        check(0.0 <= ssl.blur <= 1.0, f"ssl.blur must be in [0, 1], got {ssl.blur}")
+        check(ssl.knn_every >= 0 and ssl.knn_k >= 1 and ssl.knn_temperature > 0,
+              "ssl.knn_every must be >= 0, ssl.knn_k >= 1 and ssl.knn_temperature > 0")
+        check(ssl.view_size >= 0 and ssl.monitor_size >= 2, "ssl.view_size must be >= 0 and ssl.monitor_size >= 2")
+    elif cfg.loss.name in ("sat_ssl", "byol"):
+        check(False, f"loss.name={cfg.loss.name} is self-supervised: it needs task=ssl (sat pretrain)")
     if cfg.task == "selective":
         check(cfg.loss.name in ("sat_selective", "gambler", "ce"),
               f"task=selective trains loss.name=sat_selective, gambler or ce; got {cfg.loss.name}")

@@ -100,3 +100,14 @@ def trades_kl(logits_clean: torch.Tensor, logits_adv: torch.Tensor) -> torch.Ten
     log_p_adv = F.log_softmax(logits_adv.float(), dim=1)
     p_clean = F.softmax(logits_clean.float(), dim=1)
     return F.kl_div(log_p_adv, p_clean, reduction="sum") / logits_clean.shape[0]
+
+
+def normalized_ema_update(targets: torch.Tensor, z: torch.Tensor, momentum: float) -> torch.Tensor:
+    """``normalise(alpha * t + (1 - alpha) * z)`` row-wise, in float32: the self-supervised bank update.
+    targets, z: (B, D) -> (B, D) unit rows."""
+    return F.normalize(momentum * targets.float() + (1.0 - momentum) * z.float(), dim=1)
+
+
+def cosine_regression(q: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    """``2 - 2 cos(q_i, t_i)`` per row, (B, D) x (B, D) -> (B,): BYOL's normalised squared distance."""
+    return 2.0 - 2.0 * F.cosine_similarity(q.float(), t.float(), dim=1)

@@ -167,6 +167,8 @@ def setup(cfg: Config, run: RunDir, resume: bool, model=None, data=None, quiet: 
     else:
         run.require_new()
     dist.barrier()      # every rank has looked before rank 0 creates the folder
+    if cfg.task == "ssl":
+        raise UserError("task=ssl is self-supervised pretraining: run it with sat pretrain")
     seed_everything(cfg.seed)
     data = data if data is not None else build_data(cfg.data)
     k = data.num_classes
@@ -428,12 +430,12 @@ class StopSignals:
             raise KeyboardInterrupt
         self.signum = signum
 
-    def interrupted(self, checkpoint: Path) -> Interrupted:
+    def interrupted(self, checkpoint: Path, command: str = "sat train") -> Interrupted:
         if self.signum is None:     # another rank of a data-parallel run was signalled
             self.signum = signal.SIGTERM
         name = signal.Signals(self.signum).name
         return Interrupted(self.signum, f"{name} received: checkpoint saved to {checkpoint}; "
-                                        f"continue with: sat train --resume {checkpoint.parent}")
+                                        f"continue with: {command} --resume {checkpoint.parent}")
 
     def __enter__(self):
         if threading.current_thread() is threading.main_thread():

@@ -1,0 +1,209 @@
+"""Self-supervised pretraining (``sat pretrain``): SAT-SSL or BYOL, read top to bottom.
+
+``pretrain(cfg, out)`` trains an encoder without labels (``task=ssl``, ``loss.name`` sat_ssl or
+byol) and leaves a run folder: config.yaml, metrics.jsonl (loss, collapse metrics every epoch,
+kNN accuracy every ``ssl.knn_every`` epochs), checkpoint.pt (networks, optimiser, target bank,
+RNG, epoch, step), soft_targets.npy (the bank, SAT-SSL) and summary.json (with the linear
+probe).  The labels of the data set are used only by the probes.  Views are drawn from a
+generator seeded by (seed, epoch, step), so ``pretrain(cfg, out, resume=True)`` ends
+bit-identical to an uninterrupted run.
+"""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import torch
+
+from .checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
+from .config import Config, save_config
+from .data import batches, build_data, read_batches, to_float
+from .devices import resolve_device
+from .errors import TrainingDiverged, UserError, first_line
+from .evaluation import logits_of
+from .losses.byol import BYOLLoss
+from .losses.sat_ssl import SelfAdaptiveSSLLoss
+from .models import build_model
+from .runfolder import RunDir
+from .schedules import epoch_seed, learning_rate, step_seed
+from .session import StopSignals, build_optimizer, seed_everything
+from .ssl.networks import SiameseNetwork, strip_head, target_momentum_at
+from .ssl.probes import collapse_metrics, collapse_warning, knn_predict, linear_probe
+from .ssl.views import make_views
+
+
+def build_network(cfg: Config, data) -> SiameseNetwork:
+    """The encoder (``model.*`` without its class head) with BYOL's projector and predictor."""
+    encoder, feature_dim = strip_head(build_model(cfg.model, data.num_classes, data.input_shape, data.mean, data.std))
+    return SiameseNetwork(encoder, feature_dim, cfg.ssl.dim, cfg.ssl.hidden, cfg.ssl.target_momentum)
+
+
+def build_ssl_loss(cfg: Config, num_samples: int):
+    if cfg.loss.name == "byol":
+        return BYOLLoss()
+    dtype = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}[cfg.loss.bank_dtype]
+    momentum = 0.9 if cfg.loss.momentum is None else cfg.loss.momentum
+    start = 10 if cfg.loss.start_epoch is None else cfg.loss.start_epoch
+    return SelfAdaptiveSSLLoss(num_samples, cfg.ssl.dim, momentum=momentum, start_epoch=start, bank_dtype=dtype)
+
+
+def probe(encoder: torch.nn.Module, data, device: torch.device, cfg: Config, linear: bool = True) -> dict:
+    """kNN (and linear-probe) accuracy of a frozen encoder: features of the un-augmented training
+    set score the test set."""
+    bs = cfg.data.eval_batch_size
+    train_f, test_f = (logits_of(encoder, split.x, device, bs).cpu() for split in (data.train, data.test))
+    pred = knn_predict(train_f, data.train.y, test_f, data.num_classes, cfg.ssl.knn_k, cfg.ssl.knn_temperature)
+    out = {"knn_acc": (pred == data.test.y).float().mean().item()}
+    if linear:
+        found = linear_probe(train_f.numpy(), data.train.y.numpy(), test_f.numpy(), data.test.y.numpy())
+        out.update(linear_train_acc=found["train_acc"], linear_acc=found["test_acc"])
+    return out
+
+
+def monitor(net: SiameseNetwork, x_monitor: torch.Tensor, device: torch.device, bs: int) -> dict:
+    """Collapse metrics of the online projections of a fixed set of un-augmented training images."""
+    projector = torch.nn.Sequential(net.encoder, net.projector)
+    return collapse_metrics(logits_of(projector, x_monitor, device, bs))
+
+
+def pretrain(cfg: Config, out: str | Path, resume: bool = False, quiet: bool = False) -> dict:
+    if cfg.task != "ssl":
+        raise UserError(f"sat pretrain trains task=ssl configs; this one has task={cfg.task} (use sat train)")
+    run = RunDir(out)
+    if resume:
+        run.require()
+    else:
+        run.require_new()
+    device = resolve_device(cfg.device)
+    seed_everything(cfg.seed)
+    data = build_data(cfg.data)
+    n = len(data.train)
+    net = build_network(cfg, data).to(device)
+    loss_fn = build_ssl_loss(cfg, n).to(device)
+    optimizer = build_optimizer(cfg.optim, net)
+    x_train = data.train.x if not isinstance(data.train.x, torch.Tensor) else data.train.x.to(device)
+    size = cfg.ssl.view_size or data.input_shape[-1]
+    monitor_rows = torch.randperm(n, generator=torch.Generator().manual_seed(cfg.seed))[:cfg.ssl.monitor_size].sort().values
+    x_monitor = data.train.x[monitor_rows]
+    epochs, bs = cfg.optim.epochs, cfg.data.batch_size
+    steps_per_epoch = (n + bs - 1) // bs
+    first_epoch, first_step, elapsed = 0, 0, 0.0
+    if resume:
+        state = load_checkpoint(run.checkpoint, map_location=device)
+        try:
+            net.load_state_dict(state["model"])
+            loss_fn.load_state_dict(state["loss"])
+            optimizer.load_state_dict(state["optimizer"])
+        except (RuntimeError, KeyError, ValueError) as e:
+            raise UserError(f"{run.checkpoint} does not match this run's networks: {first_line(e)}") from None
+        set_rng_state(state["rng"])
+        first_epoch, first_step, elapsed = int(state["epoch"]), int(state["step"]), float(state["elapsed"])
+        run.keep_metrics_before(first_epoch)
+    else:
+        run.path.mkdir(parents=True, exist_ok=True)
+        save_config(cfg, run.config)
+    t0 = time.time()
+    say = (lambda msg: None) if quiet else (lambda msg: print(msg, flush=True))
+    loss_sum = torch.zeros((), device=device)
+
+    def checkpoint(epoch: int, step: int) -> None:
+        save_checkpoint(run.checkpoint, {
+            "model": net.state_dict(), "optimizer": optimizer.state_dict(), "loss": loss_fn.state_dict(),
+            "rng": rng_state(), "epoch": epoch, "step": step, "loss_sum": loss_sum.cpu(),
+            "elapsed": elapsed + time.time() - t0})
+
+    if resume and "loss_sum" in state:
+        loss_sum.copy_(state["loss_sum"])
+    with StopSignals() as stop:
+        for epoch in range(first_epoch, epochs):
+            lr = learning_rate(epoch, cfg.optim.lr, epochs, cfg.optim.schedule, cfg.optim.milestones,
+                               cfg.optim.gamma, cfg.optim.warmup_epochs)
+            for group in optimizer.param_groups:
+                group["lr"] = lr
+            net.train()
+            order = torch.randperm(n, generator=torch.Generator().manual_seed(epoch_seed(cfg.seed, epoch)))
+            todo = list(batches(n, bs, order))[first_step:]
+            for step, (idx, x) in enumerate(zip(todo, read_batches(x_train, todo)), start=first_step):
+                idx, x = idx.to(device), to_float(x.to(device, non_blocking=True))
+                views = torch.Generator().manual_seed(step_seed(cfg.seed, epoch, step))
+                v1, v2 = (make_views(x, size, views, scale=(cfg.ssl.crop_min_scale, 1.0), blur_p=cfg.ssl.blur)
+                          for _ in range(2))
+                q1, q2 = net.online(v1), net.online(v2)
+                z1, z2 = net.targets(v1), net.targets(v2)
+                loss = loss_fn(q1, q2, z1, z2, idx, epoch)
+                if not torch.isfinite(loss):
+                    raise TrainingDiverged(f"loss became {loss.item()} at epoch {epoch} step {step} (lr {lr:g}); "
+                                           f"stopped. The last good checkpoint is kept in {run.checkpoint}")
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+                net.update_target(target_momentum_at(epoch * steps_per_epoch + step, epochs * steps_per_epoch,
+                                                     cfg.ssl.target_momentum))
+                loss_sum += loss.detach() * len(idx)
+                if stop.requested:
+                    checkpoint(epoch, step + 1)
+                    raise stop.interrupted(run.checkpoint, command="sat pretrain")
+            first_step = 0
+            row = {"epoch": epoch, "lr": lr, "train_loss": loss_sum.item() / n, **monitor(net, x_monitor, device, bs)}
+            loss_sum.zero_()
+            if (cfg.ssl.knn_every and (epoch + 1) % cfg.ssl.knn_every == 0) or epoch + 1 == epochs:
+                row["knn_acc"] = probe(net.encoder, data, device, cfg, linear=False)["knn_acc"]
+            row["time_s"] = elapsed + time.time() - t0
+            run.append_metrics(row)
+            warning = collapse_warning(row)
+            if warning:
+                say(f"warning: epoch {epoch}: {warning}")
+            if (epoch + 1) % cfg.log.checkpoint_every == 0 or epoch + 1 == epochs:
+                checkpoint(epoch + 1, 0)
+    return finish(cfg, run, net, loss_fn, data, device, elapsed + time.time() - t0, say)
+
+
+def finish(cfg: Config, run: RunDir, net: SiameseNetwork, loss_fn, data, device, wall: float, say) -> dict:
+    """Final probes and the summary."""
+    rows = run.read_metrics()
+    last = rows[-1]
+    summary = {"loss": cfg.loss.name, "data": cfg.data.name, "model": cfg.model.name, "seed": cfg.seed,
+               "epochs": last["epoch"] + 1, "num_train": len(data.train), "train_loss_last": last["train_loss"],
+               **{k: last[k] for k in ("embedding_std", "embedding_std_ratio", "effective_rank")}}
+    summary.update(probe(net.encoder, data, device, cfg, linear=cfg.ssl.linear_probe))
+    bank = loss_fn.bank()
+    if bank is not None:
+        run.write_soft_targets(bank)
+        summary["bank_bytes"] = bank.numel() * bank.element_size()
+    summary["wall_time_s"] = wall
+    run.write_summary(summary)
+    line = f"{cfg.loss.name.upper()}: kNN accuracy {100 * summary['knn_acc']:.2f}%"
+    if "linear_acc" in summary:
+        line += f", linear probe {100 * summary['linear_acc']:.2f}%"
+    say(line + f"; effective rank {summary['effective_rank']:.1f}\nrun folder: {run.path}")
+    return summary
+
+
+def probe_run(run_path: str | Path, checkpoint: str | Path | None = None, linear: bool = True,
+              knn_k: int | None = None, device: str | None = None) -> dict:
+    """``sat probe RUN``: kNN and linear-probe accuracy of a pretraining run's encoder, from
+    RUN/checkpoint.pt or any other checkpoint of the same networks; written to RUN/probe.json."""
+    from dataclasses import replace
+
+    from .config import load_config
+    run = RunDir(run_path).require()
+    cfg = load_config(run.config)
+    if cfg.task != "ssl":
+        raise UserError(f"{run.path} is not a pretraining run (task={cfg.task}); sat eval scores classifiers")
+    if knn_k is not None:
+        if knn_k < 1:
+            raise UserError(f"--knn-k must be >= 1, got {knn_k}")
+        cfg = replace(cfg, ssl=replace(cfg.ssl, knn_k=knn_k))
+    dev = resolve_device(device or cfg.device)
+    data = build_data(cfg.data)
+    net = build_network(cfg, data).to(dev)
+    path = Path(checkpoint) if checkpoint else run.checkpoint
+    state = load_checkpoint(path, map_location=dev)
+    try:
+        net.load_state_dict(state["model"])
+    except (RuntimeError, KeyError) as e:
+        raise UserError(f"{path} does not hold this run's networks: {first_line(e)}") from None
+    result = {"checkpoint": str(path), "epoch": int(state.get("epoch", -1)), "knn_k": cfg.ssl.knn_k,
+              **probe(net.encoder, data, dev, cfg, linear=linear)}
+    run.write_json(run.path / "probe.json", result)
+    return result

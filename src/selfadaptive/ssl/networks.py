@@ -1,0 +1,75 @@
+"""The networks of BYOL-style self-supervised learning: encoder, projector, predictor, momentum target."""
+from __future__ import annotations
+
+import copy
+import math
+
+import torch
+from torch import nn
+
+
+def strip_head(model: nn.Module) -> tuple[nn.Module, int]:
+    """Turn a classifier of this package into an encoder: its last ``nn.Linear`` (the class head)
+    becomes the identity.  Returns (model, feature dimension)."""
+    last = None
+    for name, module in model.named_modules():
+        if isinstance(module, nn.Linear):
+            last = name
+    if last is None:
+        raise ValueError("the model has no linear head to remove")
+    parent_name, _, attr = last.rpartition(".")
+    parent = model.get_submodule(parent_name) if parent_name else model
+    dim = getattr(parent, attr).in_features
+    setattr(parent, attr, nn.Identity())
+    return model, dim
+
+
+def mlp_head(in_dim: int, hidden: int, out_dim: int) -> nn.Sequential:
+    """Linear -> BatchNorm -> ReLU -> Linear, BYOL's projector and predictor."""
+    return nn.Sequential(nn.Linear(in_dim, hidden), nn.BatchNorm1d(hidden), nn.ReLU(inplace=True),
+                         nn.Linear(hidden, out_dim))
+
+
+class SiameseNetwork(nn.Module):
+    """Online encoder + projector + predictor, and optionally a momentum copy of encoder + projector.
+
+    ``online(x)`` -> q (B, D), the prediction; ``targets(x)`` -> z (B, D), the target projection
+    without gradient: from the momentum network when there is one (``target_momentum > 0``),
+    otherwise from the online encoder and projector (SimSiam-style stop-gradient).
+    """
+
+    def __init__(self, encoder: nn.Module, feature_dim: int, dim: int = 128, hidden: int = 512,
+                 target_momentum: float = 0.99):
+        super().__init__()
+        self.encoder = encoder
+        self.projector = mlp_head(feature_dim, hidden, dim)
+        self.predictor = mlp_head(dim, hidden, dim)
+        self.target_momentum = float(target_momentum)
+        if self.target_momentum > 0:
+            self.target_encoder = copy.deepcopy(encoder).requires_grad_(False)
+            self.target_projector = copy.deepcopy(self.projector).requires_grad_(False)
+
+    def online(self, x: torch.Tensor) -> torch.Tensor:
+        return self.predictor(self.projector(self.encoder(x)))
+
+    @torch.no_grad()
+    def targets(self, x: torch.Tensor) -> torch.Tensor:
+        if self.target_momentum > 0:
+            return self.target_projector(self.target_encoder(x))
+        return self.projector(self.encoder(x))
+
+    @torch.no_grad()
+    def update_target(self, tau: float) -> None:
+        """theta_target <- tau * theta_target + (1 - tau) * theta_online (buffers are copied)."""
+        if self.target_momentum <= 0:
+            return
+        for online, target in ((self.encoder, self.target_encoder), (self.projector, self.target_projector)):
+            for p_o, p_t in zip(online.parameters(), target.parameters()):
+                p_t.mul_(tau).add_(p_o.detach(), alpha=1.0 - tau)
+            for b_o, b_t in zip(online.buffers(), target.buffers()):
+                b_t.copy_(b_o)
+
+
+def target_momentum_at(step: int, total_steps: int, base: float) -> float:
+    """BYOL's schedule: tau = 1 - (1 - base) * (cos(pi * step / total) + 1) / 2, rising from base to 1."""
+    return 1.0 - (1.0 - base) * (math.cos(math.pi * step / max(1, total_steps)) + 1.0) / 2.0

@@ -1,0 +1,75 @@
+"""Parity of SelfAdaptiveSSLLoss and BYOLLoss with sat-reference §6, written out sample by sample in float64."""
+import numpy as np
+import pytest
+import torch
+
+from selfadaptive.losses.byol import BYOLLoss
+from selfadaptive.losses.sat_ssl import SelfAdaptiveSSLLoss
+
+
+def unit(v):
+    return v / np.linalg.norm(v)
+
+
+def cos(a, b):
+    return float(a @ b / (np.linalg.norm(a) * np.linalg.norm(b)))
+
+
+def reference_step(T, q1, q2, z1, z2, idx, epoch, start_epoch, alpha):
+    """The design of sat-reference §6, one sample at a time; returns the loss and updates T in place."""
+    total = 0.0
+    for b, i in enumerate(idx):
+        zbar = unit(z1[b] + z2[b])
+        if epoch < start_epoch:
+            T[i] = zbar
+            total += (2 - 2 * cos(q1[b], z2[b])) + (2 - 2 * cos(q2[b], z1[b]))
+        else:
+            T[i] = unit(alpha * T[i] + (1 - alpha) * zbar)
+            total += (2 - 2 * cos(q1[b], T[i])) + (2 - 2 * cos(q2[b], T[i]))
+    return total / len(idx)
+
+
+def test_sat_ssl_matches_the_design_over_epochs():
+    n, d, alpha, start = 12, 6, 0.7, 1
+    rng = np.random.default_rng(0)
+    loss_fn = SelfAdaptiveSSLLoss(n, d, momentum=alpha, start_epoch=start)
+    T = np.zeros((n, d))
+    for epoch in range(3):
+        for idx in (np.array([0, 3, 5, 7, 9, 11]), np.array([1, 2, 4, 6, 8, 10]), np.array([3, 4, 5])):
+            q1, q2, z1, z2 = (rng.normal(size=(len(idx), d)) for _ in range(4))
+            expected = reference_step(T, q1, q2, z1, z2, idx, epoch, start, alpha)
+            tq1 = torch.tensor(q1, dtype=torch.float32, requires_grad=True)
+            got = loss_fn(tq1, torch.tensor(q2, dtype=torch.float32), torch.tensor(z1, dtype=torch.float32),
+                          torch.tensor(z2, dtype=torch.float32), torch.tensor(idx), epoch)
+            assert got.item() == pytest.approx(expected, rel=1e-5)
+            np.testing.assert_allclose(loss_fn.soft_targets.numpy(), T, atol=1e-6)
+            # the gradient reaches the predictions and follows the formula (float64 autograd reference)
+            got.backward()
+            q = torch.tensor(q1, requires_grad=True)
+            target = torch.tensor(T[idx]) if epoch >= start else torch.tensor(z2)
+            ref = (2 - 2 * torch.nn.functional.cosine_similarity(q, target, dim=1)).sum() / len(idx)
+            ref.backward()
+            np.testing.assert_allclose(tq1.grad.numpy(), q.grad.numpy(), atol=1e-5)
+    assert np.allclose(np.linalg.norm(T, axis=1), 1.0)      # every row seen, every row a unit vector
+
+
+def test_sat_ssl_bank_is_state_and_no_gradient_reaches_targets():
+    loss_fn = SelfAdaptiveSSLLoss(5, 3, momentum=0.9, start_epoch=0, bank_dtype=torch.bfloat16)
+    assert "soft_targets" in loss_fn.state_dict() and loss_fn.bank().dtype == torch.bfloat16
+    z = torch.randn(2, 3, requires_grad=True)
+    loss = loss_fn(torch.randn(2, 3, requires_grad=True), torch.randn(2, 3), z, torch.randn(2, 3),
+                   torch.tensor([0, 4]), 0)
+    loss.backward()
+    assert z.grad is None
+    with pytest.raises(ValueError):
+        SelfAdaptiveSSLLoss(5, 3, momentum=1.5)
+
+
+def test_byol_is_the_symmetric_cosine_regression():
+    rng = np.random.default_rng(1)
+    q1, q2, z1, z2 = (rng.normal(size=(4, 5)) for _ in range(4))
+    expected = np.mean([(2 - 2 * cos(q1[b], z2[b])) + (2 - 2 * cos(q2[b], z1[b])) for b in range(4)])
+    t = lambda a: torch.tensor(a, dtype=torch.float32)     # noqa: E731
+    got = BYOLLoss()(t(q1), t(q2), t(z1), t(z2), torch.arange(4), 0)
+    assert got.item() == pytest.approx(expected, rel=1e-5)
+    assert BYOLLoss().bank() is None

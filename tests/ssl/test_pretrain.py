@@ -1,0 +1,102 @@
+"""Self-supervised pretraining end to end on digits: the run folder, exact resume, sat probe, errors."""
+import json
+import re
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+import selfadaptive.pretrain as pretrain_mod
+from conftest import StopAfter
+from selfadaptive import load_config
+from selfadaptive.errors import Interrupted, UserError
+from selfadaptive.pretrain import pretrain, probe_run
+from selfadaptive.ssl.networks import SiameseNetwork, target_momentum_at
+
+TINY = ["task=ssl", "noise.kind=none", "model.name=cnn", "model.base_width=4", "ssl.dim=16", "ssl.hidden=32",
+        "ssl.knn_every=1", "ssl.knn_k=20", "ssl.monitor_size=128", "data.batch_size=64", "optim.epochs=3",
+        "optim.lr=0.05", "loss.start_epoch=1", "log.progress=false", "data.subset=400"]
+
+
+def _rows(run):
+    return [{k: v for k, v in json.loads(l).items() if k != "time_s"} for l in (run / "metrics.jsonl").read_text().splitlines()]
+
+
+@pytest.mark.parametrize("method", ["sat_ssl", "byol"])
+def test_pretrain_run_folder(tmp_path, method):
+    summary = pretrain(load_config(None, TINY + [f"loss.name={method}"]), tmp_path / "r", quiet=True)
+    rows = _rows(tmp_path / "r")
+    assert [r["epoch"] for r in rows] == [0, 1, 2]
+    for key in ("train_loss", "embedding_std", "embedding_std_ratio", "effective_rank", "knn_acc"):
+        assert key in rows[-1]
+    assert 0 <= rows[-1]["train_loss"] <= 8        # two terms of 2 - 2cos, each in [0, 4]
+    assert summary["knn_acc"] > 0.3 and summary["linear_acc"] > 0.3       # 10 classes: chance is 0.1
+    if method == "sat_ssl":
+        bank = np.load(tmp_path / "r" / "soft_targets.npy")
+        assert bank.shape == (400, 16) and np.allclose(np.linalg.norm(bank, axis=1), 1, atol=1e-5)
+        assert summary["bank_bytes"] == 400 * 16 * 4
+    else:
+        assert not (tmp_path / "r" / "soft_targets.npy").exists()
+
+
+def test_pretrain_resumes_mid_epoch_exactly(tmp_path, monkeypatch):
+    cfg = load_config(None, TINY + ["loss.name=sat_ssl"])
+    pretrain(cfg, tmp_path / "full", quiet=True)
+    StopAfter.n = 9         # 7 steps an epoch: stop inside epoch 1, after E_s
+    monkeypatch.setattr(pretrain_mod, "StopSignals", StopAfter)
+    with pytest.raises(Interrupted) as e:
+        pretrain(cfg, tmp_path / "cut", quiet=True)
+    assert "sat pretrain --resume" in str(e.value)
+    monkeypatch.undo()
+    pretrain(cfg, tmp_path / "cut", resume=True, quiet=True)
+    assert _rows(tmp_path / "full") == _rows(tmp_path / "cut")
+    a, b = (torch.load(tmp_path / r / "checkpoint.pt", weights_only=True) for r in ("full", "cut"))
+    for k in a["model"]:
+        assert torch.equal(a["model"][k], b["model"][k]), k
+    assert torch.equal(a["loss"]["soft_targets"], b["loss"]["soft_targets"])
+
+
+def test_sat_probe_cli_reproduces_the_final_knn(tmp_path):
+    summary = pretrain(load_config(None, TINY + ["loss.name=byol", "optim.epochs=1"]), tmp_path / "r", quiet=True)
+    result = probe_run(tmp_path / "r", linear=False)
+    assert result["knn_acc"] == summary["knn_acc"] and "linear_acc" not in result
+    proc = subprocess.run([sys.executable, "-m", "selfadaptive", "probe", str(tmp_path / "r"), "--knn-k", "5"],
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert "kNN (k=5)" in proc.stdout and json.loads((tmp_path / "r" / "probe.json").read_text())["knn_k"] == 5
+
+
+def test_target_network_follows_the_schedule():
+    assert target_momentum_at(0, 100, 0.99) == pytest.approx(0.99)
+    assert target_momentum_at(100, 100, 0.99) == pytest.approx(1.0)
+    enc = torch.nn.Linear(4, 4)
+    net = SiameseNetwork(enc, 4, dim=2, hidden=8, target_momentum=0.5)
+    before = net.target_encoder.weight.clone()
+    with torch.no_grad():
+        enc.weight.add_(1.0)
+    net.update_target(0.5)
+    assert torch.allclose(net.target_encoder.weight, 0.5 * before + 0.5 * enc.weight)
+    assert not net.target_encoder.weight.requires_grad
+
+
+@pytest.mark.parametrize("over, needle", [
+    (["loss.name=ce"], "task=ssl trains loss.name=sat_ssl or byol"),
+    (["loss.name=sat_ssl", "noise.kind=flip"], "set noise.kind=none"),
+    (["loss.name=byol", "ssl.target_momentum=1.0"], "ssl.target_momentum must be in [0, 1)"),
+])
+def test_ssl_config_errors(over, needle):
+    with pytest.raises(UserError, match=re.escape(needle)):
+        load_config(None, TINY + over)
+
+
+def test_ssl_commands_refuse_the_wrong_task(tmp_path):
+    with pytest.raises(UserError, match="loss.name=sat_ssl is self-supervised"):
+        load_config(None, ["loss.name=sat_ssl"])
+    proc = subprocess.run([sys.executable, "-m", "selfadaptive", "train", "--out", str(tmp_path / "x"),
+                           *TINY, "loss.name=byol"], capture_output=True, text=True)
+    assert proc.returncode == 2 and "sat pretrain" in proc.stderr and proc.stderr.count("\n") == 1
+    proc = subprocess.run([sys.executable, "-m", "selfadaptive", "pretrain", "--config", "digits-flip40-sat",
+                           "--out", str(tmp_path / "y")], capture_output=True, text=True)
+    assert proc.returncode == 2 and "task=ssl" in proc.stderr
