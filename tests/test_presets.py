@@ -7,6 +7,7 @@ import pytest
 from conftest import SHARED_DATA
 from selfadaptive import load_config, train
 from selfadaptive.presets import preset_paths
+from selfadaptive.pretrain import pretrain
 
 PRESETS = preset_paths()
 PAPER = sorted(n for n in PRESETS if n.startswith("paper-"))
@@ -51,6 +52,9 @@ def test_preset_loads(name):
         if name.startswith("fmnist-"):
             assert a.eps == 0.1
         return
+    if cfg.task == "ssl":
+        assert cfg.loss.name == ("sat_ssl" if name.endswith("-sat") else "byol") and cfg.noise.kind == "none"
+        return
     assert cfg.loss.name in ("sat", "ce", "gce", "sce", "bootstrap", "elr")
     if name.startswith("paper-dd-"):        # sat-reference §7, the authors' double-descent scripts
         assert (cfg.model.name, cfg.optim.name, cfg.optim.lr, cfg.optim.weight_decay, cfg.data.batch_size,
@@ -93,8 +97,17 @@ def test_paper_preset_takes_one_step(name, tiny_cifar10_dir, tiny_cifar100_dir, 
 
 
 @pytest.mark.parametrize("name", sorted(n for n in PRESETS if not n.startswith("paper-")))
-def test_cpu_preset_takes_one_step(name, tmp_path):
+def test_cpu_preset_takes_one_step(name, tmp_path, tiny_cifar10_dir):
     cfg = load_config(PRESETS[name])
+    if cfg.data.name in ("cifar10", "stl10"):      # the GPU self-supervised presets, on tiny local copies
+        from test_stl10 import write_stl10
+        root = tiny_cifar10_dir if cfg.data.name == "cifar10" else (write_stl10(tmp_path / "stl"), tmp_path / "stl")[1]
+        cfg = load_config(PRESETS[name], [f"data.root={root}", "data.download=false", "data.subset=8",
+                                          "data.batch_size=8", "optim.epochs=1", "ssl.knn_k=4", "ssl.monitor_size=8",
+                                          "ssl.linear_probe=false", "log.progress=false", "device=cpu"])
+        pretrain(cfg, tmp_path / "run", quiet=True)
+        assert (tmp_path / "run" / "summary.json").is_file()
+        return
     if cfg.data.name == "npz" and not (SHARED_DATA / cfg.data.root.split("/")[-1]).is_file():
         pytest.skip("shared data not present")
     if cfg.data.name == "fashion_mnist" and not __import__("os").path.isdir("/usr/share/datasets/fashion-mnist"):
@@ -102,7 +115,7 @@ def test_cpu_preset_takes_one_step(name, tmp_path):
     root = [f"data.root={SHARED_DATA / cfg.data.root.split('/')[-1]}"] if cfg.data.name == "npz" else []
     cfg = load_config(PRESETS[name], root + ["data.subset=64", "data.test_subset=64", "data.batch_size=64", "optim.epochs=1",
                                              "log.progress=false", "device=cpu"])
-    train(cfg, tmp_path / "run", quiet=True)
+    (pretrain if cfg.task == "ssl" else train)(cfg, tmp_path / "run", quiet=True)
     assert (tmp_path / "run" / "summary.json").is_file()
 
 

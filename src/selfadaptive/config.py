@@ -20,13 +20,15 @@ from .errors import UserError, first_line
 
 @dataclass(frozen=True)
 class DataConfig:
-    name: str = "digits"            # digits | npz | csv | mnist | fashion_mnist | cifar10 | cifar100 | svhn | image_folder
+    name: str = "digits"            # digits | npz | csv | mnist | fashion_mnist | cifar10 | cifar100 | svhn | stl10
+                                    # | image_folder
     root: str = ""                  # file or folder the loader reads (default for IDX/CIFAR: see docs)
     download: bool = False          # cifar10/cifar100/svhn: fetch the official files (MD5-checked)
     image_size: int = 64            # image_folder: images are resized to this square size
     stream: bool = False            # image_folder: decode images per batch from disk (for folders that do
                                     # not fit in memory) instead of loading them all at the start
     workers: int = 4                # data.stream: DataLoader processes that decode images ahead of the device
+    unlabeled: bool = False         # stl10 with task=ssl: also pretrain on the 100k unlabeled images
     test_path: str = ""             # csv: a separate test file; empty = hold out test_fraction
     test_fraction: float = 0.25     # digits/csv without test_path: seeded hold-out
     label_column: str = "label"     # csv: the column that holds the labels
@@ -308,7 +310,8 @@ def save_config(cfg: Config, path: str | Path) -> None:
 
 
 CHOICES = {
-    "data.name": ("digits", "npz", "csv", "mnist", "fashion_mnist", "cifar10", "cifar100", "svhn", "image_folder"),
+    "data.name": ("digits", "npz", "csv", "mnist", "fashion_mnist", "cifar10", "cifar100", "svhn", "stl10",
+                  "image_folder"),
     "data.augment": ("none", "crop", "crop_flip"),
     "noise.kind": ("none", "uniform", "flip", "asymmetric", "gaussian", "random_pixels", "shuffled_pixels",
                    "cifar10n", "cifar100n"),
@@ -416,6 +419,8 @@ def validate(cfg: Config) -> None:
     if cfg.data.clean_labels:
         check(cfg.noise.kind in ("none", "cifar10n", "cifar100n") or cfg.noise.rate == 0,
               "data.clean_labels describes a data set's own noise; set noise.kind=none")
+    check(not cfg.data.unlabeled or (cfg.data.name == "stl10" and cfg.task == "ssl"),
+          "data.unlabeled=true adds STL-10's unlabeled images to self-supervised pretraining (data.name=stl10, task=ssl)")
     check(cfg.data.workers >= 0, f"data.workers must be >= 0, got {cfg.data.workers}")
     check(not cfg.data.stream or cfg.data.name == "image_folder",
           f"data.stream=true reads image folders from disk; data.name={cfg.data.name} is loaded into memory")

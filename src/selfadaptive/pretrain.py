@@ -77,14 +77,18 @@ def pretrain(cfg: Config, out: str | Path, resume: bool = False, quiet: bool = F
     device = resolve_device(cfg.device)
     seed_everything(cfg.seed)
     data = build_data(cfg.data)
-    n = len(data.train)
+    x_train = data.train.x
+    if data.unlabeled is not None:      # STL-10: the labelled and the unlabeled images, one bank row each
+        x_train = torch.cat([x_train, data.unlabeled])
+    if isinstance(x_train, torch.Tensor):
+        x_train = x_train.to(device)
+    n = len(x_train)
     net = build_network(cfg, data).to(device)
     loss_fn = build_ssl_loss(cfg, n).to(device)
     optimizer = build_optimizer(cfg.optim, net)
-    x_train = data.train.x if not isinstance(data.train.x, torch.Tensor) else data.train.x.to(device)
     size = cfg.ssl.view_size or data.input_shape[-1]
     monitor_rows = torch.randperm(n, generator=torch.Generator().manual_seed(cfg.seed))[:cfg.ssl.monitor_size].sort().values
-    x_monitor = data.train.x[monitor_rows]
+    x_monitor = x_train[monitor_rows.to(x_train.device) if isinstance(x_train, torch.Tensor) else monitor_rows]
     epochs, bs = cfg.optim.epochs, cfg.data.batch_size
     steps_per_epoch = (n + bs - 1) // bs
     first_epoch, first_step, elapsed = 0, 0, 0.0
@@ -163,7 +167,8 @@ def finish(cfg: Config, run: RunDir, net: SiameseNetwork, loss_fn, data, device,
     rows = run.read_metrics()
     last = rows[-1]
     summary = {"loss": cfg.loss.name, "data": cfg.data.name, "model": cfg.model.name, "seed": cfg.seed,
-               "epochs": last["epoch"] + 1, "num_train": len(data.train), "train_loss_last": last["train_loss"],
+               "epochs": last["epoch"] + 1, "num_pretrain": len(data.train) + (0 if data.unlabeled is None else len(data.unlabeled)), "num_train": len(data.train),
+               "train_loss_last": last["train_loss"],
                **{k: last[k] for k in ("embedding_std", "embedding_std_ratio", "effective_rank")}}
     summary.update(probe(net.encoder, data, device, cfg, linear=cfg.ssl.linear_probe))
     bank = loss_fn.bank()

@@ -1,8 +1,8 @@
 """Data sources.  ``build_data(cfg.data)`` returns a checked, split ``DataBundle``.
 
 Every dataset yields ``(x, y, index)``.  Sources: ``digits`` (scikit-learn, the built-in
-default), ``npz`` (``x_train``/``y_train``/``x_test``/``y_test``) and ``csv`` (feature columns plus
-a named label column).
+default), ``npz`` (``x_train``/``y_train``/``x_test``/``y_test``), ``csv`` (feature columns plus
+a named label column), the IDX, CIFAR, SVHN and STL-10 files, and image folders.
 """
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from .cifar import load_cifar
 from .idx import DEFAULT_ROOTS, FASHION_CLASSES, load_idx_folder
 from .image_folder import load_image_folder
 from .labels import read_label_file
+from .stl10 import load_stl10
 from .svhn import load_svhn
 from .streaming import ImageFiles, read_batches, take_rows
 from .sources import encode_labels, images_to_nchw, load_digits_arrays, load_npz_arrays, read_csv_table
@@ -57,6 +58,7 @@ def _to_tensor(x: np.ndarray) -> torch.Tensor:
 def build_data(cfg) -> DataBundle:
     """Read the source named by ``cfg.name`` (a ``DataConfig``), then subset / split and check it."""
     info = {}
+    unlabeled = None        # stl10 with data.unlabeled: images without labels, for pretraining
     train_rows = None       # file rows of the training samples, when the file also holds the test set
     if cfg.name == "digits":
         x, y, names = load_digits_arrays()
@@ -93,6 +95,12 @@ def build_data(cfg) -> DataBundle:
         where = cfg.root or "data"
         arrays = load_svhn(where, cfg.download)
         x_tr, y_tr, x_te, y_te, names = (arrays[k] for k in ("x_train", "y_train", "x_test", "y_test", "classes"))
+    elif cfg.name == "stl10":
+        where = cfg.root or "data"
+        arrays = load_stl10(where, cfg.download, unlabeled=cfg.unlabeled)
+        x_tr, y_tr, x_te, y_te, names = (arrays[k] for k in ("x_train", "y_train", "x_test", "y_test", "classes"))
+        if cfg.unlabeled:
+            unlabeled = torch.from_numpy(arrays["x_unlabeled"])
     elif cfg.name == "image_folder":
         where = cfg.root
         arrays = load_image_folder(cfg.root, cfg.image_size, stream=cfg.stream, workers=cfg.workers)
@@ -170,7 +178,8 @@ def build_data(cfg) -> DataBundle:
         test = test.take(np.sort(np.random.default_rng(cfg.split_seed + 2).choice(len(test), cfg.test_subset, replace=False)))
     return DataBundle(train=train, test=test, val=val,
                       num_classes=num_classes, class_names=names, mean=mean, std=std,
-                      info={"source": str(where), "source_rows": source_rows, **info}, train_clean_labels=clean)
+                      info={"source": str(where), "source_rows": source_rows, **info}, train_clean_labels=clean,
+                      unlabeled=unlabeled)
 
 
 def _label_file(path: str, train: ArrayDataset, names: list[str], source_rows: int) -> np.ndarray:

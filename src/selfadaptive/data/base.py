@@ -63,6 +63,7 @@ class DataBundle:
     val: ArrayDataset | None = None
     info: dict = field(default_factory=dict)
     train_clean_labels: np.ndarray | None = None    # (N,) true labels of ``train`` when known (data.clean_labels)
+    unlabeled: torch.Tensor | None = None   # (M, ...) extra images without labels (STL-10's), for pretraining
 
     @property
     def input_shape(self) -> tuple[int, ...]:
