@@ -119,3 +119,26 @@ def test_sigterm_checkpoints_and_resume_matches(tmp_path):
     full = _sat("train", "--nproc", "2", "--out", str(tmp_path / "full"), *over)
     assert full.returncode == 0, full.stderr
     _assert_same_run(tmp_path / "full", cut, tol=0.0)     # a resumed data-parallel run is bit-identical
+
+
+SSL = ["task=ssl", "loss.name=sat_ssl", "noise.kind=none", "model.name=mlp", "model.base_width=32",
+       "ssl.head_norm=false", "ssl.dim=16", "ssl.hidden=32", "ssl.knn_k=20", "ssl.monitor_size=64", "ssl.knn_every=1",
+       "data.subset=300", "data.batch_size=64", "optim.epochs=2", "optim.lr=0.05", "loss.start_epoch=1",
+       "log.progress=false"]
+
+
+def test_two_process_pretraining_equals_one_with_one_bank(tmp_path):
+    # a BN-free encoder and heads: the views, the bank's updates and the loss are global
+    one = _sat("pretrain", "--config", "digits-flip40-sat", "--out", str(tmp_path / "one"), *SSL)
+    assert one.returncode == 0, one.stderr
+    two = _sat("pretrain", "--nproc", "2", "--config", "digits-flip40-sat", "--out", str(tmp_path / "two"), *SSL)
+    assert two.returncode == 0, two.stderr
+    sa, sb = _state(tmp_path / "one"), _state(tmp_path / "two")
+    for part in ("model", "loss"):
+        for k in sa[part]:
+            assert torch.allclose(sa[part][k], sb[part][k], atol=1e-5, rtol=0), (part, k)
+    bank = sb["loss"]["soft_targets"]
+    assert torch.allclose(bank.norm(dim=1), torch.ones(300), atol=1e-5)      # every row written, by both ranks
+    ra, rb = ([json.loads(l) for l in (tmp_path / r / "metrics.jsonl").read_text().splitlines()] for r in ("one", "two"))
+    assert [r["knn_acc"] for r in ra] == pytest.approx([r["knn_acc"] for r in rb], abs=1e-9)
+    assert [r["train_loss"] for r in ra] == pytest.approx([r["train_loss"] for r in rb], abs=1e-5)

@@ -54,16 +54,26 @@ def cmd_pretrain(args) -> int:
     from .pretrain import pretrain
     from .runfolder import RunDir
 
+    if args.nproc < 1:
+        raise UserError(f"--nproc must be >= 1, got {args.nproc}")
     if args.resume:
         run = RunDir(args.resume).require()
         if args.config or args.out or args.overrides:
             raise UserError("--resume continues the run exactly as configured; drop --config/--out/overrides")
+        if args.nproc > 1:
+            return _launch(args.nproc, ["pretrain", "--resume", str(run.path)], args.quiet)
         pretrain(load_config(run.config), run.path, resume=True, quiet=args.quiet)
         return 0
     if not args.config:
         raise UserError("sat pretrain needs --config (e.g. cifar10sub-ssl-cnn-sat)")
     cfg = load_config(resolve_config(args.config), args.overrides)
-    pretrain(cfg, Path(args.out) if args.out else _default_out(cfg), quiet=args.quiet)
+    out = Path(args.out) if args.out else _default_out(cfg)
+    if args.nproc > 1:
+        if cfg.task != "ssl":
+            raise UserError(f"sat pretrain trains task=ssl configs; this one has task={cfg.task} (use sat train)")
+        RunDir(out).require_new()
+        return _launch(args.nproc, ["pretrain", "--config", args.config, "--out", str(out), *args.overrides], args.quiet)
+    pretrain(cfg, out, quiet=args.quiet)
     return 0
 
 
@@ -243,6 +253,8 @@ def build_parser() -> argparse.ArgumentParser:
     pt.add_argument("--out", help="run folder to create (default runs/<data>-<loss>-s<seed>-<time>)")
     pt.add_argument("--resume", metavar="RUN", help="continue the run in folder RUN from its checkpoint")
     pt.add_argument("--quiet", action="store_true")
+    pt.add_argument("--nproc", type=int, default=1, help="data-parallel worker processes on this machine "
+                                                           "(or torchrun ... -m selfadaptive pretrain ...)")
     pt.set_defaults(func=cmd_pretrain)
 
     pb = sub.add_parser("probe", help="kNN and linear-probe accuracy of a pretraining run's encoder")

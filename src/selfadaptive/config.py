@@ -124,6 +124,7 @@ class SSLConfig:
 
     dim: int = 128                  # projection and target-bank dimension D
     hidden: int = 512               # projector and predictor hidden width
+    head_norm: bool = True          # batch norm in the projector and predictor (per process under DDP)
     target_momentum: float = 0.99   # BYOL's tau at step 0, cosine-ramped to 1; 0: no momentum network
     view_size: int = 0              # side of the random views; 0: the input size
     crop_min_scale: float = 0.2     # random resized crop area range [crop_min_scale, 1]

@@ -105,13 +105,15 @@ class Distributed:
         return global_index[self.rank::self.world] if self.enabled else global_index
 
     def attach(self, module: torch.nn.Module) -> None:
-        """Make every ``IndexedLoss`` inside ``module`` reduce and update its bank globally."""
+        """Make every loss inside ``module`` (each loss class has ``reduce``, and ``gather`` if it
+        keeps a bank) reduce and update its bank globally."""
         if not self.enabled:
             return
-        from .losses.base import IndexedLoss
         for m in module.modules():
-            if isinstance(m, IndexedLoss):
-                m.reduce, m.gather = global_mean, gather_rows
+            if hasattr(type(m), "reduce"):
+                m.reduce = global_mean
+            if hasattr(type(m), "gather"):
+                m.gather = gather_rows
 
     def any(self, flag: bool) -> bool:
         """True on every rank if ``flag`` is true on any (a stop request, a non-finite loss)."""

@@ -26,7 +26,7 @@ from .losses.sat_ssl import SelfAdaptiveSSLLoss
 from .models import build_model
 from .runfolder import RunDir
 from .schedules import epoch_seed, learning_rate, step_seed
-from .session import StopSignals, build_optimizer, seed_everything
+from .session import StopSignals, build_optimizer, join_processes, seed_everything
 from .ssl.networks import SiameseNetwork, strip_head, target_momentum_at
 from .ssl.probes import collapse_metrics, collapse_warning, knn_predict, linear_probe
 from .ssl.views import make_views
@@ -35,7 +35,8 @@ from .ssl.views import make_views
 def build_network(cfg: Config, data) -> SiameseNetwork:
     """The encoder (``model.*`` without its class head) with BYOL's projector and predictor."""
     encoder, feature_dim = strip_head(build_model(cfg.model, data.num_classes, data.input_shape, data.mean, data.std))
-    return SiameseNetwork(encoder, feature_dim, cfg.ssl.dim, cfg.ssl.hidden, cfg.ssl.target_momentum)
+    return SiameseNetwork(encoder, feature_dim, cfg.ssl.dim, cfg.ssl.hidden, cfg.ssl.target_momentum,
+                          head_norm=cfg.ssl.head_norm)
 
 
 def build_ssl_loss(cfg: Config, num_samples: int):
@@ -67,14 +68,18 @@ def monitor(net: SiameseNetwork, x_monitor: torch.Tensor, device: torch.device, 
 
 
 def pretrain(cfg: Config, out: str | Path, resume: bool = False, quiet: bool = False) -> dict:
+    """Pretrain per ``cfg`` into run folder ``out`` (or continue it with ``resume``); returns the
+    summary.  Under torchrun-style variables every process trains its stride share of each global
+    batch with the views one process would draw for it; the bank's updates are all-gathered and the
+    loss is a global mean, so without batch norm (``ssl.head_norm=false`` and a BN-free encoder) the
+    result equals one process's.  Rank 0 writes the folder and returns the summary."""
     if cfg.task != "ssl":
         raise UserError(f"sat pretrain trains task=ssl configs; this one has task={cfg.task} (use sat train)")
+    dist, device = join_processes(cfg.device)
+    quiet = quiet or not dist.is_main
     run = RunDir(out)
-    if resume:
-        run.require()
-    else:
-        run.require_new()
-    device = resolve_device(cfg.device)
+    run.require() if resume else run.require_new()
+    dist.barrier()          # every rank has looked before rank 0 creates the folder
     seed_everything(cfg.seed)
     data = build_data(cfg.data)
     x_train = data.train.x
@@ -85,13 +90,19 @@ def pretrain(cfg: Config, out: str | Path, resume: bool = False, quiet: bool = F
     n = len(x_train)
     net = build_network(cfg, data).to(device)
     loss_fn = build_ssl_loss(cfg, n).to(device)
+    dist.attach(loss_fn)
     optimizer = build_optimizer(cfg.optim, net)
+    online = net
+    if dist.enabled:
+        from torch.nn.parallel import DistributedDataParallel
+        online = DistributedDataParallel(net, device_ids=[device.index] if device.type == "cuda" else None)
     size = cfg.ssl.view_size or data.input_shape[-1]
     monitor_rows = torch.randperm(n, generator=torch.Generator().manual_seed(cfg.seed))[:cfg.ssl.monitor_size].sort().values
     x_monitor = x_train[monitor_rows.to(x_train.device) if isinstance(x_train, torch.Tensor) else monitor_rows]
     epochs, bs = cfg.optim.epochs, cfg.data.batch_size
     steps_per_epoch = (n + bs - 1) // bs
     first_epoch, first_step, elapsed = 0, 0, 0.0
+    loss_sum = torch.zeros((), device=device)     # this epoch's global loss sum (rank 0 holds the saved part)
     if resume:
         state = load_checkpoint(run.checkpoint, map_location=device)
         try:
@@ -100,24 +111,29 @@ def pretrain(cfg: Config, out: str | Path, resume: bool = False, quiet: bool = F
             optimizer.load_state_dict(state["optimizer"])
         except (RuntimeError, KeyError, ValueError) as e:
             raise UserError(f"{run.checkpoint} does not match this run's networks: {first_line(e)}") from None
-        set_rng_state(state["rng"])
+        ranks = state.get("rng_ranks")
+        set_rng_state(ranks[dist.rank] if ranks is not None and len(ranks) == dist.world else state["rng"])
         first_epoch, first_step, elapsed = int(state["epoch"]), int(state["step"]), float(state["elapsed"])
-        run.keep_metrics_before(first_epoch)
-    else:
+        if dist.is_main:
+            loss_sum.copy_(state["loss_sum"])
+            run.keep_metrics_before(first_epoch)
+    elif dist.is_main:
         run.path.mkdir(parents=True, exist_ok=True)
         save_config(cfg, run.config)
+    dist.barrier()
     t0 = time.time()
     say = (lambda msg: None) if quiet else (lambda msg: print(msg, flush=True))
-    loss_sum = torch.zeros((), device=device)
 
     def checkpoint(epoch: int, step: int) -> None:
-        save_checkpoint(run.checkpoint, {
-            "model": net.state_dict(), "optimizer": optimizer.state_dict(), "loss": loss_fn.state_dict(),
-            "rng": rng_state(), "epoch": epoch, "step": step, "loss_sum": loss_sum.cpu(),
-            "elapsed": elapsed + time.time() - t0})
+        rngs = dist.gather_objects(rng_state())        # every rank's generators, for an exact resume
+        total = dist.sum_(loss_sum.clone())
+        if dist.is_main:
+            save_checkpoint(run.checkpoint, {
+                "model": net.state_dict(), "optimizer": optimizer.state_dict(), "loss": loss_fn.state_dict(),
+                "rng": rngs[0], **({"rng_ranks": rngs} if dist.enabled else {}), "epoch": epoch, "step": step,
+                "loss_sum": total.cpu(), "elapsed": elapsed + time.time() - t0})
+        dist.barrier()
 
-    if resume and "loss_sum" in state:
-        loss_sum.copy_(state["loss_sum"])
     with StopSignals() as stop:
         for epoch in range(first_epoch, epochs):
             lr = learning_rate(epoch, cfg.optim.lr, epochs, cfg.optim.schedule, cfg.optim.milestones,
@@ -126,16 +142,19 @@ def pretrain(cfg: Config, out: str | Path, resume: bool = False, quiet: bool = F
                 group["lr"] = lr
             net.train()
             order = torch.randperm(n, generator=torch.Generator().manual_seed(epoch_seed(cfg.seed, epoch)))
-            todo = list(batches(n, bs, order))[first_step:]
-            for step, (idx, x) in enumerate(zip(todo, read_batches(x_train, todo)), start=first_step):
-                idx, x = idx.to(device), to_float(x.to(device, non_blocking=True))
-                views = torch.Generator().manual_seed(step_seed(cfg.seed, epoch, step))
-                v1, v2 = (make_views(x, size, views, scale=(cfg.ssl.crop_min_scale, 1.0), blur_p=cfg.ssl.blur)
-                          for _ in range(2))
-                q1, q2 = net.online(v1), net.online(v2)
-                z1, z2 = net.targets(v1), net.targets(v2)
+            todo = list(batches(n, bs, order))[first_step:]     # a resumed epoch skips the steps done
+            positions = [torch.arange(len(b))[dist.rank::dist.world] for b in todo]     # this rank's rows
+            inputs = read_batches(x_train, [b[p] for b, p in zip(todo, positions)], pin_memory=device.type == "cuda")
+            for step, (batch, rows, x) in enumerate(zip(todo, positions, inputs), start=first_step):
+                idx, x = batch[rows].to(device), to_float(x.to(device, non_blocking=True))
+                draw = torch.Generator().manual_seed(step_seed(cfg.seed, epoch, step))
+                v1, v2 = (make_views(x, size, draw, rows=rows, draws=len(batch),
+                                     scale=(cfg.ssl.crop_min_scale, 1.0), blur_p=cfg.ssl.blur) for _ in range(2))
+                both = torch.cat([v1, v2])      # one pass per network: batch norm sees both views together
+                q1, q2 = online(both).chunk(2)
+                z1, z2 = net.targets(both).chunk(2)
                 loss = loss_fn(q1, q2, z1, z2, idx, epoch)
-                if not torch.isfinite(loss):
+                if dist.any(not torch.isfinite(loss)):
                     raise TrainingDiverged(f"loss became {loss.item()} at epoch {epoch} step {step} (lr {lr:g}); "
                                            f"stopped. The last good checkpoint is kept in {run.checkpoint}")
                 optimizer.zero_grad(set_to_none=True)
@@ -143,23 +162,29 @@ def pretrain(cfg: Config, out: str | Path, resume: bool = False, quiet: bool = F
                 optimizer.step()
                 net.update_target(target_momentum_at(epoch * steps_per_epoch + step, epochs * steps_per_epoch,
                                                      cfg.ssl.target_momentum))
-                loss_sum += loss.detach() * len(idx)
-                if stop.requested:
+                # a rank's loss is its share of the global mean times the world size (see distributed)
+                loss_sum += loss.detach() * len(batch) / dist.world
+                if dist.any(stop.requested):
                     checkpoint(epoch, step + 1)
                     raise stop.interrupted(run.checkpoint, command="sat pretrain")
             first_step = 0
-            row = {"epoch": epoch, "lr": lr, "train_loss": loss_sum.item() / n, **monitor(net, x_monitor, device, bs)}
+            total = dist.sum_(loss_sum.clone())
             loss_sum.zero_()
-            if (cfg.ssl.knn_every and (epoch + 1) % cfg.ssl.knn_every == 0) or epoch + 1 == epochs:
-                row["knn_acc"] = probe(net.encoder, data, device, cfg, linear=False)["knn_acc"]
-            row["time_s"] = elapsed + time.time() - t0
-            run.append_metrics(row)
-            warning = collapse_warning(row)
-            if warning:
-                say(f"warning: epoch {epoch}: {warning}")
+            if dist.is_main:
+                row = {"epoch": epoch, "lr": lr, "train_loss": total.item() / n, **monitor(net, x_monitor, device, bs)}
+                if (cfg.ssl.knn_every and (epoch + 1) % cfg.ssl.knn_every == 0) or epoch + 1 == epochs:
+                    row["knn_acc"] = probe(net.encoder, data, device, cfg, linear=False)["knn_acc"]
+                row["time_s"] = elapsed + time.time() - t0
+                run.append_metrics(row)
+                warning = collapse_warning(row)
+                if warning:
+                    say(f"warning: epoch {epoch}: {warning}")
             if (epoch + 1) % cfg.log.checkpoint_every == 0 or epoch + 1 == epochs:
                 checkpoint(epoch + 1, 0)
-    return finish(cfg, run, net, loss_fn, data, device, elapsed + time.time() - t0, say)
+    summary = finish(cfg, run, net, loss_fn, data, device, elapsed + time.time() - t0, say) if dist.is_main else {}
+    dist.barrier()
+    dist.close()
+    return summary
 
 
 def finish(cfg: Config, run: RunDir, net: SiameseNetwork, loss_fn, data, device, wall: float, say) -> dict:

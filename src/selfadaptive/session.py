@@ -150,15 +150,22 @@ def cifar_n_noise(cfg: Config, data: DataBundle) -> LabelNoise:
     return LabelNoise.from_labels(given, noisy_all[rows], kind)
 
 
-def setup(cfg: Config, run: RunDir, resume: bool, model=None, data=None, quiet: bool = False) -> Session:
-    """Build (or restore, with ``resume``) every object of a run.  Under torchrun-style variables
-    (WORLD_SIZE > 1) every rank builds the same run; only rank 0 writes to the folder."""
-    device = resolve_device(cfg.device)
+def join_processes(device_name: str) -> tuple[Distributed, torch.device]:
+    """The process group (if torchrun-style variables describe one) and this process's device:
+    ``cuda:LOCAL_RANK`` for data-parallel CUDA runs."""
+    device = resolve_device(device_name)
     dist = Distributed.from_env(device.type)
     if dist.enabled and device.type == "cuda":
         device = torch.device("cuda", dist.local_rank)
         torch.cuda.set_device(device)
     dist.device = device
+    return dist, device
+
+
+def setup(cfg: Config, run: RunDir, resume: bool, model=None, data=None, quiet: bool = False) -> Session:
+    """Build (or restore, with ``resume``) every object of a run.  Under torchrun-style variables
+    (WORLD_SIZE > 1) every rank builds the same run; only rank 0 writes to the folder."""
+    dist, device = join_processes(cfg.device)
     quiet = quiet or not dist.is_main
     if resume:
         run.require()

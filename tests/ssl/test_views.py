@@ -42,20 +42,33 @@ def test_crop_boxes_stay_inside_the_image():
 
 def test_colour_steps():
     x = _images()
-    g = torch.Generator().manual_seed(0)
-    # zero strength: factors 1 and no hue shift
-    assert torch.allclose(color_jitter(x, (0, 0, 0, 0), torch.ones(6, dtype=torch.bool), g), x, atol=1e-5)
-    # samples not selected are untouched
-    out = color_jitter(x, (0.4, 0.4, 0.4, 0.1), torch.tensor([True, False] * 3), g)
-    assert torch.equal(out[1::2], x[1::2]) and not torch.allclose(out[0::2], x[0::2])
+    ones, zero = torch.ones(6, 3), torch.zeros(6)
+    # unit factors and no hue shift: the identity
+    assert torch.allclose(color_jitter(x, ones, zero, torch.ones(6, dtype=torch.bool)), x, atol=1e-5)
+    # brightness alone scales; samples not selected are untouched
+    factors = torch.tensor([[0.5, 1.0, 1.0]]).repeat(6, 1)
+    out = color_jitter(x, factors, zero, torch.tensor([True, False] * 3))
+    assert torch.equal(out[1::2], x[1::2]) and torch.allclose(out[0::2], 0.5 * x[0::2], atol=1e-6)
+    # saturation 0 gives gray images
+    gray = color_jitter(x, torch.tensor([[1.0, 1.0, 0.0]]).repeat(6, 1), zero, torch.ones(6, dtype=torch.bool))
+    assert torch.allclose(gray[:, 0], gray[:, 1], atol=1e-6) and torch.allclose(gray[:, 1], gray[:, 2], atol=1e-6)
     # a full turn of hue is the identity, half a turn is not; gray pixels have no hue
     assert torch.allclose(adjust_hue(x, torch.ones(6)), x, atol=1e-4)
     assert not torch.allclose(adjust_hue(x, torch.full((6,), 0.5)), x, atol=1e-2)
-    gray = x[:, :1].expand(-1, 3, -1, -1)
-    assert torch.allclose(adjust_hue(gray, torch.full((6,), 0.3)), gray, atol=1e-4)
+    flat = x[:, :1].expand(-1, 3, -1, -1)
+    assert torch.allclose(adjust_hue(flat, torch.full((6,), 0.3)), flat, atol=1e-4)
     # grayscale with certainty: all channels equal
     v = make_views(x, 16, torch.Generator().manual_seed(1), gray_p=1.0)
     assert torch.allclose(v[:, 0], v[:, 1]) and torch.allclose(v[:, 1], v[:, 2])
+
+
+def test_a_shard_of_a_global_batch_gets_the_same_views():
+    x = _images(b=7)
+    whole = make_views(x, 12, torch.Generator().manual_seed(3), blur_p=0.5)
+    for rank in range(2):
+        rows = torch.arange(7)[rank::2]
+        part = make_views(x[rows], 12, torch.Generator().manual_seed(3), rows=rows, draws=7, blur_p=0.5)
+        assert torch.allclose(part, whole[rows], atol=1e-6)
 
 
 def test_blur_keeps_constants_and_smooths_noise():

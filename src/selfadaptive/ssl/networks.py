@@ -24,10 +24,11 @@ def strip_head(model: nn.Module) -> tuple[nn.Module, int]:
     return model, dim
 
 
-def mlp_head(in_dim: int, hidden: int, out_dim: int) -> nn.Sequential:
-    """Linear -> BatchNorm -> ReLU -> Linear, BYOL's projector and predictor."""
-    return nn.Sequential(nn.Linear(in_dim, hidden), nn.BatchNorm1d(hidden), nn.ReLU(inplace=True),
-                         nn.Linear(hidden, out_dim))
+def mlp_head(in_dim: int, hidden: int, out_dim: int, norm: bool = True) -> nn.Sequential:
+    """Linear -> BatchNorm -> ReLU -> Linear, BYOL's projector and predictor (``norm=False`` drops
+    the batch norm, whose per-process statistics are the one thing data parallelism changes)."""
+    return nn.Sequential(nn.Linear(in_dim, hidden), nn.BatchNorm1d(hidden) if norm else nn.Identity(),
+                         nn.ReLU(inplace=True), nn.Linear(hidden, out_dim))
 
 
 class SiameseNetwork(nn.Module):
@@ -39,11 +40,11 @@ class SiameseNetwork(nn.Module):
     """
 
     def __init__(self, encoder: nn.Module, feature_dim: int, dim: int = 128, hidden: int = 512,
-                 target_momentum: float = 0.99):
+                 target_momentum: float = 0.99, head_norm: bool = True):
         super().__init__()
         self.encoder = encoder
-        self.projector = mlp_head(feature_dim, hidden, dim)
-        self.predictor = mlp_head(dim, hidden, dim)
+        self.projector = mlp_head(feature_dim, hidden, dim, head_norm)
+        self.predictor = mlp_head(dim, hidden, dim, head_norm)
         self.target_momentum = float(target_momentum)
         if self.target_momentum > 0:
             self.target_encoder = copy.deepcopy(encoder).requires_grad_(False)
@@ -51,6 +52,8 @@ class SiameseNetwork(nn.Module):
 
     def online(self, x: torch.Tensor) -> torch.Tensor:
         return self.predictor(self.projector(self.encoder(x)))
+
+    forward = online        # what DistributedDataParallel calls
 
     @torch.no_grad()
     def targets(self, x: torch.Tensor) -> torch.Tensor:

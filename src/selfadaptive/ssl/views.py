@@ -68,24 +68,20 @@ def adjust_hue(x: torch.Tensor, shift: torch.Tensor) -> torch.Tensor:
     return torch.einsum("ij,bjhw->bihw", torch.linalg.inv(to_yiq), yiq)
 
 
-def color_jitter(x: torch.Tensor, strength: tuple[float, float, float, float], apply: torch.Tensor,
-                 g: torch.Generator) -> torch.Tensor:
-    """Brightness, contrast, saturation (factors in [1-s, 1+s]) and hue (shift in [-h, h] turns), in
-    that order, on the samples where ``apply`` (B,) is true.  Colour images only; result clamped to [0, 1]."""
-    b = x.shape[0]
-    bri, con, sat, hue = strength
-    shape = (b, 1, 1, 1)
-    factor = lambda s: _uniform(b, 1 - s, 1 + s, g).to(x.device, x.dtype).view(shape)     # noqa: E731
-    f_b, f_c, f_s = factor(bri), factor(con), factor(sat)
-    shift = _uniform(b, -hue, hue, g)
+def color_jitter(x: torch.Tensor, factors: torch.Tensor, hue: torch.Tensor, apply: torch.Tensor) -> torch.Tensor:
+    """Brightness, contrast and saturation (``factors`` (B, 3), multiplicative) then a hue shift
+    (``hue`` (B,) turns), in that order, on the samples where ``apply`` (B,) is true.  Colour images
+    only; the result is clamped to [0, 1]."""
+    shape = (x.shape[0], 1, 1, 1)
+    f = factors.to(x.device, x.dtype)
     keep = ~apply.to(x.device).view(shape)
-    y = (x * f_b).clamp(0, 1)
+    y = (x * f[:, 0].view(shape)).clamp(0, 1)
     mean = _gray(y).mean(dim=(2, 3), keepdim=True)
-    y = ((y - mean) * f_c + mean).clamp(0, 1)
+    y = ((y - mean) * f[:, 1].view(shape) + mean).clamp(0, 1)
     gray = _gray(y)
-    y = ((y - gray) * f_s + gray).clamp(0, 1)
-    if hue > 0:
-        y = adjust_hue(y, shift).clamp(0, 1)
+    y = ((y - gray) * f[:, 2].view(shape) + gray).clamp(0, 1)
+    if bool((hue != 0).any()):
+        y = adjust_hue(y, hue).clamp(0, 1)
     return torch.where(keep, x, y)
 
 
@@ -102,25 +98,49 @@ def gaussian_blur(x: torch.Tensor, sigma: torch.Tensor, kernel_size: int) -> tor
     return y.view(b, c, h, w)
 
 
-def make_views(x: torch.Tensor, size: int, generator: torch.Generator, scale: tuple[float, float] = (0.2, 1.0),
-               ratio: tuple[float, float] = (3 / 4, 4 / 3), jitter: tuple[float, float, float, float] = (0.4, 0.4, 0.4, 0.1),
-               jitter_p: float = 0.8, gray_p: float = 0.2, blur_p: float = 0.0) -> torch.Tensor:
+def draw_view_params(n: int, g: torch.Generator, scale: tuple[float, float] = (0.2, 1.0),
+                     ratio: tuple[float, float] = (3 / 4, 4 / 3),
+                     jitter: tuple[float, float, float, float] = (0.4, 0.4, 0.4, 0.1), jitter_p: float = 0.8,
+                     gray_p: float = 0.2, blur_p: float = 0.0) -> dict[str, torch.Tensor]:
+    """Every random number of n views, in a fixed order: crop boxes (n, 4), flips, colour-jitter
+    factors (n, 3) and hue shifts, which samples are jittered, grayed and blurred, blur sigmas."""
+    bri, con, sat, hue = jitter
+    return {
+        "boxes": crop_boxes(n, scale, ratio, g),
+        "flip": torch.rand(n, generator=g) < 0.5,
+        "factors": torch.stack([_uniform(n, 1 - s, 1 + s, g) for s in (bri, con, sat)], dim=1),
+        "hue": _uniform(n, -hue, hue, g),
+        "jitter": torch.rand(n, generator=g) < jitter_p,
+        "gray": torch.rand(n, generator=g) < gray_p,
+        "sigma": _uniform(n, 0.1, 2.0, g),
+        "blur": torch.rand(n, generator=g) < blur_p,
+    }
+
+
+def apply_views(x: torch.Tensor, params: dict[str, torch.Tensor], size: int) -> torch.Tensor:
+    """The views described by ``params`` (one row per image of ``x``)."""
+    y = resized_crop(x, params["boxes"], size, params["flip"])
+    if x.shape[1] == 3:
+        y = color_jitter(y, params["factors"], params["hue"], params["jitter"])
+        gray = params["gray"].to(x.device).view(-1, 1, 1, 1)
+        y = torch.where(gray, _gray(y).expand_as(y), y)
+    if bool(params["blur"].any()):
+        blurred = gaussian_blur(y, params["sigma"], kernel_size=2 * (size // 20) + 1)
+        y = torch.where(params["blur"].to(x.device).view(-1, 1, 1, 1), blurred, y)
+    return y
+
+
+def make_views(x: torch.Tensor, size: int, generator: torch.Generator, rows: torch.Tensor | None = None,
+               draws: int | None = None, **kwargs) -> torch.Tensor:
     """One random view of each image of ``x`` (B, C, H, W) in [0, 1] -> (B, C, size, size) in [0, 1].
 
-    The usual SimCLR/BYOL CIFAR recipe by default (crop scale 0.2-1, flip 1/2, jitter 0.4/0.4/0.4/0.1
-    with p 0.8, grayscale p 0.2, no blur).  Colour steps apply to 3-channel images only.
+    The usual SimCLR/BYOL CIFAR recipe by default (crop scale 0.2-1, aspect 3/4-4/3, flip 1/2,
+    jitter 0.4/0.4/0.4/0.1 with p 0.8, grayscale p 0.2, no blur; see ``draw_view_params`` for the
+    keywords).  Colour steps apply to 3-channel images only.  Under data parallelism ``x`` is this
+    process's ``rows`` of a global batch of ``draws`` images: the random numbers are drawn for the
+    whole global batch and this process's rows kept, so the views equal one process's.
     """
-    b = x.shape[0]
-    g = generator
-    boxes = crop_boxes(b, scale, ratio, g)
-    flip = torch.rand(b, generator=g) < 0.5
-    y = resized_crop(x, boxes, size, flip)
-    if x.shape[1] == 3:
-        y = color_jitter(y, jitter, torch.rand(b, generator=g) < jitter_p, g)
-        gray = (torch.rand(b, generator=g) < gray_p).to(x.device).view(-1, 1, 1, 1)
-        y = torch.where(gray, _gray(y).expand_as(y), y)
-    if blur_p > 0:
-        sigma = _uniform(b, 0.1, 2.0, g)
-        blurred = gaussian_blur(y, sigma, kernel_size=2 * (size // 20) + 1)
-        y = torch.where((torch.rand(b, generator=g) < blur_p).to(x.device).view(-1, 1, 1, 1), blurred, y)
-    return y
+    params = draw_view_params(draws or x.shape[0], generator, **kwargs)
+    if rows is not None:
+        params = {k: v[rows] for k, v in params.items()}
+    return apply_views(x, params, size)
