@@ -25,7 +25,7 @@ from .losses.byol import BYOLLoss
 from .losses.sat_ssl import SelfAdaptiveSSLLoss
 from .models import build_model
 from .runfolder import RunDir
-from .schedules import epoch_seed, learning_rate, step_seed
+from .schedules import epoch_order, optim_learning_rate, step_seed
 from .session import StopSignals, build_optimizer, join_processes, seed_everything
 from .ssl.networks import SiameseNetwork, strip_head, target_momentum_at
 from .ssl.probes import collapse_metrics, collapse_warning, knn_predict, linear_probe
@@ -136,12 +136,11 @@ def pretrain(cfg: Config, out: str | Path, resume: bool = False, quiet: bool = F
 
     with StopSignals() as stop:
         for epoch in range(first_epoch, epochs):
-            lr = learning_rate(epoch, cfg.optim.lr, epochs, cfg.optim.schedule, cfg.optim.milestones,
-                               cfg.optim.gamma, cfg.optim.warmup_epochs)
+            lr = optim_learning_rate(cfg.optim, epoch)
             for group in optimizer.param_groups:
                 group["lr"] = lr
             net.train()
-            order = torch.randperm(n, generator=torch.Generator().manual_seed(epoch_seed(cfg.seed, epoch)))
+            order = epoch_order(n, cfg.seed, epoch)
             todo = list(batches(n, bs, order))[first_step:]     # a resumed epoch skips the steps done
             positions = [torch.arange(len(b))[dist.rank::dist.world] for b in todo]     # this rank's rows
             inputs = read_batches(x_train, [b[p] for b, p in zip(todo, positions)], pin_memory=device.type == "cuda")

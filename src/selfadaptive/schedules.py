@@ -27,6 +27,18 @@ def learning_rate(epoch: int, base_lr: float, epochs: int, schedule: str = "cosi
     raise ValueError(f"unknown schedule {schedule!r}")
 
 
+def optim_learning_rate(optim, epoch: int) -> float:
+    """``learning_rate`` for an ``OptimConfig``."""
+    return learning_rate(epoch, optim.lr, optim.epochs, optim.schedule, optim.milestones, optim.gamma, optim.warmup_epochs)
+
+
+def epoch_order(n: int, seed: int, epoch: int):
+    """The shuffled order (n,) of ``epoch``: a pure function of (seed, epoch), so a resumed epoch
+    (and every rank of a data-parallel run) replays it exactly."""
+    import torch
+    return torch.randperm(n, generator=torch.Generator().manual_seed(epoch_seed(seed, epoch)))
+
+
 def epoch_seed(seed: int, epoch: int) -> int:
     """Seed of the data order of ``epoch``: a pure function, so a resumed run sees the same order."""
     return (seed * 1_000_003 + epoch * 7919 + 12345) % (2**63)

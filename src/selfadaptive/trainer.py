@@ -22,7 +22,7 @@ from .errors import TrainingDiverged
 from .evaluation import evaluate_on
 from .robust import final_robustness, robust_step, validation_robustness
 from .runfolder import RunDir
-from .schedules import epoch_seed, learning_rate
+from .schedules import epoch_order, optim_learning_rate
 from .session import Session, StopSignals, epoch_row, log_row, merge_epoch_state, setup, summarize
 
 
@@ -52,13 +52,11 @@ def train(cfg: Config, out: str | Path, resume: bool = False, model: torch.nn.Mo
 
     with StopSignals() as stop:
         for epoch in range(s.epoch, epochs):
-            lr = learning_rate(epoch, cfg.optim.lr, epochs, cfg.optim.schedule, cfg.optim.milestones,
-                               cfg.optim.gamma, cfg.optim.warmup_epochs)
+            lr = optim_learning_rate(cfg.optim, epoch)
             for group in optimizer.param_groups:
                 group["lr"] = lr
             model.train()
-            # the order is a pure function of (seed, epoch), so a resumed epoch (and every rank) replays it exactly
-            order = torch.randperm(n, generator=torch.Generator().manual_seed(epoch_seed(cfg.seed, epoch)))
+            order = epoch_order(n, cfg.seed, epoch)
             global_batches = list(batches(n, bs, order))[s.step:]   # a resumed epoch skips the steps done
             inputs = read_batches(x_train, [dist.shard(b) for b in global_batches], pin_memory=device.type == "cuda")
             for step, (batch, x) in enumerate(zip(global_batches, inputs), start=s.step):

@@ -1,5 +1,4 @@
 """Batched random views: shapes, ranges, determinism, and each step against its plain definition."""
-import pytest
 import torch
 
 from selfadaptive.ssl.views import adjust_hue, color_jitter, crop_boxes, gaussian_blur, make_views, resized_crop

@@ -36,8 +36,6 @@ def _read(files: list[tuple[Path, str]], size: int, stream: bool, workers: int):
     out = np.empty((len(files), 3, size, size), dtype=np.uint8)
     for i, (path, _) in enumerate(files):
         out[i] = decode_image(path, size)
-    if stream:
-        decode_image(train[0][0], image_size)
     return out
 
 
