@@ -26,7 +26,7 @@ def test_paper_rows_are_all_there():
 def test_preset_loads(name):
     cfg = load_config(PRESETS[name])
     if cfg.task == "selective":
-        assert cfg.loss.name in ("sat_selective", "gambler", "ce") and "selective" in name
+        assert cfg.loss.name in ("sat_selective", "gambler", "selectivenet", "ce") and "selective" in name
         if name in PAPER_SELECTIVE:       # sat-reference §4
             assert (cfg.model.name, cfg.optim.epochs, cfg.optim.lr, cfg.data.batch_size) == ("vgg16_bn", 300, 0.1, 128)
             assert cfg.optim.milestones == tuple(range(25, 300, 25)) and cfg.optim.gamma == 0.5

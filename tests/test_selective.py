@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from test_cli import assert_one_line_error, sat
 from selfadaptive.config import load_config
 from selfadaptive.errors import UserError
-from selfadaptive.losses import DeepGamblersLoss, SelectiveSATLoss
+from selfadaptive.losses import DeepGamblersLoss, SelectiveNetLoss, SelectiveSATLoss
 from selfadaptive.selective import (aurc, bisect_threshold, coverage_and_risk, deployable_protocol, e_aurc,
                                     paper_protocol, risk_coverage_curve, selective_outputs, threshold_for_risk)
 
@@ -57,6 +57,37 @@ def test_deep_gamblers_matches_its_formula():
     assert loss(logits, y, torch.arange(5), 1).item() == pytest.approx(expected.item(), rel=1e-6)
     with pytest.raises(ValueError, match="reward"):
         DeepGamblersLoss(k, reward=1.0)
+
+
+def test_selectivenet_matches_its_formula():
+    """Geifman & El-Yaniv (2019): alpha * (r(f, g) + lambda * max(0, c - phi(g))^2) + (1 - alpha) * CE(h)."""
+    g = torch.Generator().manual_seed(2)
+    k, c, lam, alpha = 3, 0.9, 32.0, 0.5
+    logits = torch.randn(6, 2 * k + 1, generator=g, requires_grad=True)
+    y = torch.tensor([0, 1, 2, 2, 1, 0])
+    loss = SelectiveNetLoss(k, coverage=c, lam=lam, alpha=alpha)
+    sel = torch.sigmoid(logits[:, k])
+    ce = torch.stack([-F.log_softmax(logits[i, :k], dim=0)[y[i]] for i in range(6)])
+    phi = sel.sum() / 6
+    risk = (ce * sel).sum() / 6 / phi
+    aux = torch.stack([-F.log_softmax(logits[i, k + 1:], dim=0)[y[i]] for i in range(6)]).mean()
+    expected = alpha * (risk + lam * max(0.0, c - phi.item()) ** 2) + (1 - alpha) * aux
+    got = loss(logits, y, torch.arange(6), 0)
+    assert got.item() == pytest.approx(expected.item(), rel=1e-5)
+    got.backward()
+    assert torch.isfinite(logits.grad).all() and logits.grad[:, k].abs().sum() > 0      # the selection head learns
+    # above the target coverage the penalty is off
+    high = torch.cat([torch.randn(4, k), torch.full((4, 1), 10.0), torch.randn(4, k)], dim=1)
+    yy = torch.tensor([0, 1, 2, 0])
+    ce_f = F.cross_entropy(high[:, :k], yy, reduction="none")
+    s = torch.sigmoid(high[:, k])
+    want = 0.5 * ((ce_f * s).mean() / s.mean()) + 0.5 * F.cross_entropy(high[:, k + 1:], yy)
+    assert loss(high, yy, torch.arange(4), 0).item() == pytest.approx(want.item(), rel=1e-5)
+    with pytest.raises(ValueError, match="coverage"):
+        SelectiveNetLoss(k, coverage=0.0)
+    # scoring: the prediction head votes, the selection head's sigmoid is the confidence
+    pred, conf = selective_outputs(high.numpy(), k)
+    assert np.array_equal(pred, high[:, :k].argmax(1).numpy()) and np.allclose(conf, 1 / (1 + np.exp(-10.0)))
 
 
 # ---- metrics -----------------------------------------------------------------------------------
@@ -147,7 +178,7 @@ RUN = ["model.base_width=128", "optim.epochs=10", "noise.kind=none", "log.progre
 
 
 def test_sat_selective_cli_end_to_end(tmp_path):
-    for loss in ("sat_selective", "gambler", "ce"):
+    for loss in ("sat_selective", "gambler", "ce", "selectivenet"):
         res = sat("train", "--out", str(tmp_path / loss), *RUN, f"loss.name={loss}", "loss.start_epoch=3")
         assert res.returncode == 0, res.stderr
     rows = [json.loads(l) for l in (tmp_path / "sat_selective" / "metrics.jsonl").read_text().splitlines()]
@@ -170,6 +201,11 @@ def test_sat_selective_cli_end_to_end(tmp_path):
     # eval counts only the K class outputs
     ev = sat("eval", str(tmp_path / "gambler"), "--json")
     assert ev.returncode == 0 and json.loads(ev.stdout)["accuracy"]["test"] > 0.85
+    res = sat("selective", str(tmp_path / "selectivenet"), "--val-size", "150")
+    assert res.returncode == 0 and "selection head" in res.stdout, res.stderr
+    r = json.loads((tmp_path / "selectivenet" / "selective.json").read_text())
+    # the selection head ranks better than chance: a random score's AURC is the error rate
+    assert r["accuracy"] > 0.85 and 0 <= r["aurc"] < 0.8 * (1 - r["accuracy"])
 
 
 def test_selective_config_errors(tmp_path):

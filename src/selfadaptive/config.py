@@ -65,14 +65,16 @@ class NoiseConfig:
 
 @dataclass(frozen=True)
 class LossConfig:
-    name: str = "sat"               # ce | gce | sce | bootstrap | elr | sat; task selective: sat_selective | gambler | ce
+    name: str = "sat"               # ce | gce | sce | bootstrap | elr | sat; task selective: sat_selective | gambler
+                                    # | selectivenet | ce; task ssl: sat_ssl | byol
     momentum: Optional[float] = None    # EMA momentum (SAT alpha 0.9, ELR beta 0.7 when None)
     start_epoch: Optional[int] = None   # SAT E_s (60 when None); selective losses: pretraining epochs (0)
     variant: str = "ce"             # SAT: ce | sce
     q: Optional[float] = None       # GCE (0.7)
-    alpha: Optional[float] = None   # SCE (0.1)
+    alpha: Optional[float] = None   # SCE (0.1); SelectiveNet's selective-loss weight (0.5)
     beta: Optional[float] = None    # SCE (1.0), bootstrap (0.95)
-    lam: Optional[float] = None     # ELR lambda (3.0)
+    lam: Optional[float] = None     # ELR lambda (3.0); SelectiveNet's coverage penalty lambda (32)
+    coverage: Optional[float] = None    # SelectiveNet's target coverage c (0.8)
     reward: Optional[float] = None  # Deep Gamblers payoff o (2.2)
     bank_dtype: str = "float32"     # float32 | float16 | bfloat16
     bank_device: str = "auto"       # auto (the training device) | cpu (pinned host memory, off the GPU)
@@ -319,7 +321,8 @@ CHOICES = {
     "precision": ("auto", "fp32", "bf16"),
     "task": ("classify", "selective", "robust", "ssl"),
     "adversarial.method": ("trades", "pgd"),
-    "loss.name": ("ce", "gce", "sce", "bootstrap", "elr", "sat", "sat_selective", "gambler", "sat_ssl", "byol"),
+    "loss.name": ("ce", "gce", "sce", "bootstrap", "elr", "sat", "sat_selective", "gambler", "selectivenet",
+                  "sat_ssl", "byol"),
     "loss.variant": ("ce", "sce"),
     "loss.bank_dtype": ("float32", "float16", "bfloat16"),
     "loss.bank_device": ("auto", "cpu"),
@@ -400,10 +403,13 @@ def validate(cfg: Config) -> None:
     elif cfg.loss.name in ("sat_ssl", "byol"):
         check(False, f"loss.name={cfg.loss.name} is self-supervised: it needs task=ssl (sat pretrain)")
     if cfg.task == "selective":
-        check(cfg.loss.name in ("sat_selective", "gambler", "ce"),
-              f"task=selective trains loss.name=sat_selective, gambler or ce; got {cfg.loss.name}")
+        check(cfg.loss.name in ("sat_selective", "gambler", "selectivenet", "ce"),
+              f"task=selective trains loss.name=sat_selective, gambler, selectivenet or ce; got {cfg.loss.name}")
     else:
-        check(cfg.loss.name not in ("sat_selective", "gambler"), f"loss.name={cfg.loss.name} needs task=selective")
+        check(cfg.loss.name not in ("sat_selective", "gambler", "selectivenet"),
+              f"loss.name={cfg.loss.name} needs task=selective")
+    if cfg.loss.coverage is not None:
+        check(0.0 < cfg.loss.coverage <= 1.0, f"loss.coverage must be in (0, 1], got {cfg.loss.coverage}")
     if cfg.task == "robust":
         validate_adversarial(cfg)
     if cfg.loss.reward is not None:

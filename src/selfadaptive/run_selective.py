@@ -29,7 +29,7 @@ def test_scores(path, device: str | None = None) -> tuple[np.ndarray, np.ndarray
     k = data.num_classes
     logits = predict_logits(model, data.test, dev, cfg.data.eval_batch_size).cpu().numpy()
     pred, confidence = selective_outputs(logits, k)
-    method = "abstain class" if logits.shape[1] == k + 1 else "softmax response"
+    method = {k + 1: "abstain class", 2 * k + 1: "selection head"}.get(logits.shape[1], "softmax response")
     return pred, confidence, data.test.y.numpy(), {"loss": cfg.loss.name, "score": method, "epoch": int(state["epoch"])}
 
 

@@ -27,8 +27,11 @@ PAPER_COVERAGES = (1.0, 0.95, 0.9, 0.85, 0.8, 0.75, 0.7)
 
 
 def selective_outputs(logits: np.ndarray, num_classes: int) -> tuple[np.ndarray, np.ndarray]:
-    """(prediction, confidence) from logits (N, K) (Softmax Response) or (N, K + 1) (abstain class)."""
+    """(prediction, confidence) from logits (N, K) (Softmax Response: max softmax), (N, K + 1)
+    (abstain class: 1 - p_abstain) or (N, 2K + 1) (SelectiveNet: sigmoid of the selection logit)."""
     z = np.asarray(logits, dtype=np.float64)
+    if z.shape[1] == 2 * num_classes + 1:
+        return z[:, :num_classes].argmax(axis=1), 1.0 / (1.0 + np.exp(-z[:, num_classes]))
     z = z - z.max(axis=1, keepdims=True)
     p = np.exp(z)
     p /= p.sum(axis=1, keepdims=True)

@@ -14,9 +14,10 @@ from .gce import GeneralizedCrossEntropyLoss
 from .sat import SelfAdaptiveLoss
 from .sat_selective import SelectiveSATLoss
 from .sce import SymmetricCrossEntropyLoss
+from .selectivenet import SelectiveNetLoss
 from .trades import TradesLoss
 
-LOSS_NAMES = ("ce", "gce", "sce", "bootstrap", "elr", "sat", "sat_selective", "gambler")
+LOSS_NAMES = ("ce", "gce", "sce", "bootstrap", "elr", "sat", "sat_selective", "gambler", "selectivenet")
 #: losses whose network has one extra output, the abstain class
 ABSTAIN_LOSSES = ("sat_selective", "gambler")
 
@@ -53,6 +54,9 @@ def build_loss(cfg, labels: torch.Tensor, num_classes: int, width: int = 0) -> I
     if name == "sat_selective":
         return SelectiveSATLoss(labels, num_classes, momentum=_pick(cfg.momentum, 0.9),
                                 start_epoch=_pick(cfg.start_epoch, 0), bank_dtype=bank_dtype)
+    if name == "selectivenet":
+        return SelectiveNetLoss(num_classes, coverage=_pick(cfg.coverage, 0.8), lam=_pick(cfg.lam, 32.0),
+                                alpha=_pick(cfg.alpha, 0.5))
     if name == "gambler":
         return DeepGamblersLoss(num_classes, reward=_pick(cfg.reward, 2.2), start_epoch=_pick(cfg.start_epoch, 0))
     raise ValueError(f"unknown loss {name!r}; choose one of {', '.join(LOSS_NAMES)}")
@@ -60,9 +64,12 @@ def build_loss(cfg, labels: torch.Tensor, num_classes: int, width: int = 0) -> I
 
 __all__ = ["IndexedLoss", "CrossEntropyLoss", "GeneralizedCrossEntropyLoss", "SymmetricCrossEntropyLoss",
            "SoftBootstrapLoss", "EarlyLearningRegularizationLoss", "SelfAdaptiveLoss", "SelectiveSATLoss",
-           "DeepGamblersLoss", "TradesLoss", "build_loss", "LOSS_NAMES", "ABSTAIN_LOSSES", "num_outputs"]
+           "DeepGamblersLoss", "SelectiveNetLoss", "TradesLoss", "build_loss", "LOSS_NAMES", "ABSTAIN_LOSSES", "num_outputs"]
 
 
 def num_outputs(loss_name: str, num_classes: int) -> int:
-    """Width of the network's last layer: K, or K + 1 for the abstaining losses."""
+    """Width of the network's last layer: K, K + 1 for the abstaining losses, 2K + 1 for SelectiveNet
+    (prediction, selection and auxiliary heads)."""
+    if loss_name == "selectivenet":
+        return 2 * num_classes + 1
     return num_classes + 1 if loss_name in ABSTAIN_LOSSES else num_classes
