@@ -34,7 +34,7 @@ bench: env-dev
 	$(PIP) install -q -e ".[bench]"
 	$(PY) benchmarks/detection_vs_cleanlab.py --datasets digits,breast_cancer,wine,mnist --seeds 0,1,2 --out benchmarks/results/detection_vs_cleanlab.json
 	$(PY) benchmarks/detection_vs_cleanlab.py --datasets cifar10 --seeds 0 --out benchmarks/results/detection_vs_cleanlab.json
-	$(PY) benchmarks/selective_compare.py --families fmnist-selective-cnn,cifar10sub-selective-cnn --methods sat,gambler,ce --seeds 0,1,2 --out benchmarks/results/selective_cpu.json
+	$(PY) benchmarks/selective_compare.py --families fmnist-selective-cnn,cifar10sub-selective-cnn --methods sat,gambler,ce,selectivenet --seeds 0,1,2 --out benchmarks/results/selective_cpu.json
 	$(PY) benchmarks/robust_compare.py --families mnist-robust-cnn,fmnist-robust-cnn --methods trades,trades-sat --seeds 0,1 --jobs 2 --out benchmarks/results/robust_cpu.json
 	$(PY) benchmarks/bank_memory.py --out benchmarks/results/bank_memory_cpu.json
 	$(PY) benchmarks/bank_precision.py --config digits-flip40-sat --seeds 0,1,2 --out benchmarks/results/bank_precision_digits.json
@@ -42,6 +42,9 @@ bench: env-dev
 	$(PY) benchmarks/ddp_equivalence.py --config digits-flip40-sat --nproc 2 --out benchmarks/results/ddp_equivalence.json
 	$(PY) benchmarks/pipeline_throughput.py --out benchmarks/results/pipeline_cpu.json
 	$(PY) benchmarks/dynamics.py --jobs 2 --out benchmarks/results/dynamics_fmnist.json --figure docs/figures/dynamics_fmnist.png
+	$(PY) benchmarks/double_descent.py --jobs 2 --out benchmarks/results/double_descent_mnist.json --figure docs/figures/double_descent_mnist.png
+	OMP_NUM_THREADS=1 $(PY) benchmarks/stream_throughput.py --out benchmarks/results/stream_cpu.json
+	$(PY) benchmarks/ssl_compare.py --jobs 2 --out benchmarks/results/ssl_cifar10sub.json
 	$(PY) benchmarks/noise_compare.py --config digits-flip40-sat --losses ce,sat,sat+loss.variant=sce,gce,sce,bootstrap,elr+loss.momentum=0.7,elr --seeds 0,1,2 --out benchmarks/results/digits_flip40.json
 
 clean:

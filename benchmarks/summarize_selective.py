@@ -10,7 +10,8 @@ from collections import defaultdict
 
 import numpy as np
 
-NAMES = {"sat": "SAT (abstain class)", "gambler": "Deep Gamblers", "ce": "Softmax Response (CE)"}
+NAMES = {"sat": "SAT (abstain class)", "gambler": "Deep Gamblers", "ce": "Softmax Response (CE)",
+         "selectivenet": "SelectiveNet (c = 0.8)"}
 
 
 def fmt(values, scale=100.0, digits=2) -> str:
