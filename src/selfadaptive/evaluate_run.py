@@ -7,8 +7,7 @@ from .data import build_data
 from .devices import resolve_device
 from .errors import UserError, first_line
 from .evaluation import accuracy_on
-from .losses import num_outputs
-from .models import build_model
+from .models import build_classifier
 from .runfolder import RunDir
 
 
@@ -21,7 +20,7 @@ def load_run_model(path, device: str | None = None):
     cfg = load_config(run.config)
     dev = resolve_device(device or cfg.device)
     data = build_data(cfg.data)
-    model = build_model(cfg.model, num_outputs(cfg.loss.name, data.num_classes), data.input_shape, data.mean, data.std)
+    model = build_classifier(cfg.model, cfg.loss.name, data.num_classes, data.input_shape, data.mean, data.std)
     state = load_checkpoint(run.checkpoint, map_location=dev)
     try:
         model.load_state_dict(state["model"])

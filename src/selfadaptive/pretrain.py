@@ -27,7 +27,8 @@ from .models import build_model
 from .runfolder import RunDir
 from .schedules import epoch_order, optim_learning_rate, step_seed
 from .session import StopSignals, build_optimizer, join_processes, seed_everything
-from .ssl.networks import SiameseNetwork, strip_head, target_momentum_at
+from .models import strip_head
+from .ssl.networks import SiameseNetwork, target_momentum_at
 from .ssl.probes import collapse_metrics, collapse_warning, knn_predict, linear_probe
 from .ssl.views import make_views
 

@@ -22,8 +22,8 @@ from .devices import bf16_autocast, resolve_device, uses_bf16
 from .distributed import Distributed
 from .errors import Interrupted, UserError, first_line
 from .label_issues import LabelIssueTracker, detection_metrics
-from .losses import IndexedLoss, SelfAdaptiveLoss, TradesLoss, build_loss, num_outputs
-from .models import build_model
+from .losses import IndexedLoss, SelfAdaptiveLoss, TradesLoss, build_loss
+from .models import build_classifier
 from .corruptions import corrupt_images
 from .data.labels import CIFAR_N_DEFAULT_SET, CIFAR_N_FILES, cifar_n_labels
 from .noise import GIVEN_NOISE_KINDS, IMAGE_NOISE_KINDS, LabelNoise, asymmetric_map, corrupt_labels
@@ -192,7 +192,7 @@ def setup(cfg: Config, run: RunDir, resume: bool, model=None, data=None, quiet: 
     if not isinstance(x_train, ImageFiles):     # streamed images stay on disk; the rest moves to the device
         x_train = torch.from_numpy(noise.apply_images(x_train.numpy())).to(device)
     if model is None:
-        model = build_model(cfg.model, num_outputs(cfg.loss.name, k), data.input_shape, data.mean, data.std)
+        model = build_classifier(cfg.model, cfg.loss.name, k, data.input_shape, data.mean, data.std)
     model = model.to(device)
     amp = uses_bf16(cfg.precision, device)
     if amp and device.type == "cpu" and cfg.precision == "bf16" and not quiet:

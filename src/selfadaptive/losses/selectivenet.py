@@ -19,9 +19,9 @@ class SelectiveNetLoss(IndexedLoss):
     with target coverage c, lambda = 32 and alpha = 0.5 as in the paper.  At test time a sample is
     accepted when g is above a threshold (``selective.selective_outputs`` scores by g).
 
-    Differences from the paper: the selection head is a linear function of the features (the last
-    layer's extra column), where the paper puts a small MLP (FC-ReLU-BN-FC) there; and the batch
-    ratios make this loss exact for one process only (under DDP each process uses its own batch).
+    The network is ``models.SelectionHeads`` (the paper's three heads on the model's encoder).  The
+    batch ratios make this loss exact for one process only (under DDP each process uses its own
+    batch).
     """
 
     def __init__(self, num_classes: int, coverage: float = 0.8, lam: float = 32.0, alpha: float = 0.5):

@@ -60,6 +60,52 @@ def build_model(cfg, num_classes: int, input_shape: tuple[int, ...], mean: torch
     return NormalizedModel(net, mean, std, image=len(input_shape) == 3)
 
 
+def strip_head(model: nn.Module) -> tuple[nn.Module, int]:
+    """Turn a classifier of this package into an encoder: its last ``nn.Linear`` (the class head)
+    becomes the identity.  Returns (model, feature dimension)."""
+    last = None
+    for name, module in model.named_modules():
+        if isinstance(module, nn.Linear):
+            last = name
+    if last is None:
+        raise ValueError("the model has no linear head to remove")
+    parent_name, _, attr = last.rpartition(".")
+    parent = model.get_submodule(parent_name) if parent_name else model
+    dim = getattr(parent, attr).in_features
+    setattr(parent, attr, nn.Identity())
+    return model, dim
+
+
+class SelectionHeads(nn.Module):
+    """SelectiveNet's three heads on one encoder (Geifman & El-Yaniv, 2019): prediction f (linear, K),
+    selection g (FC 512 - ReLU - BN - FC 1, as in the paper; a logit, sigmoid applied by the loss),
+    auxiliary h (linear, K).  (B, ...) -> (B, 2K + 1) = [f, g, h]."""
+
+    def __init__(self, encoder: nn.Module, feature_dim: int, num_classes: int, hidden: int = 512):
+        super().__init__()
+        self.encoder = encoder
+        self.predict = nn.Linear(feature_dim, num_classes)
+        self.select = nn.Sequential(nn.Linear(feature_dim, hidden), nn.ReLU(inplace=True), nn.BatchNorm1d(hidden),
+                                    nn.Linear(hidden, 1))
+        self.auxiliary = nn.Linear(feature_dim, num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        features = self.encoder(x)
+        return torch.cat([self.predict(features), self.select(features), self.auxiliary(features)], dim=1)
+
+
+def build_classifier(cfg, loss_name: str, num_classes: int, input_shape: tuple[int, ...], mean: torch.Tensor,
+                     std: torch.Tensor) -> nn.Module:
+    """The network a loss trains: ``build_model`` with K outputs, K + 1 for the abstaining losses, and
+    for SelectiveNet the model's encoder under ``SelectionHeads``."""
+    from ..losses import num_outputs
+    if loss_name == "selectivenet":
+        encoder, dim = strip_head(build_model(cfg, num_classes, input_shape, mean, std))
+        return SelectionHeads(encoder, dim, num_classes)
+    return build_model(cfg, num_outputs(loss_name, num_classes), input_shape, mean, std)
+
+
 from . import cnn, mlp, resnet, vgg, wide_resnet  # noqa: E402,F401  (register the built-in models)
 
-__all__ = ["register_model", "build_model", "model_names", "Normalize", "NormalizedModel"]
+__all__ = ["register_model", "build_model", "build_classifier", "model_names", "strip_head", "SelectionHeads",
+           "Normalize", "NormalizedModel"]

@@ -8,22 +8,6 @@ import torch
 from torch import nn
 
 
-def strip_head(model: nn.Module) -> tuple[nn.Module, int]:
-    """Turn a classifier of this package into an encoder: its last ``nn.Linear`` (the class head)
-    becomes the identity.  Returns (model, feature dimension)."""
-    last = None
-    for name, module in model.named_modules():
-        if isinstance(module, nn.Linear):
-            last = name
-    if last is None:
-        raise ValueError("the model has no linear head to remove")
-    parent_name, _, attr = last.rpartition(".")
-    parent = model.get_submodule(parent_name) if parent_name else model
-    dim = getattr(parent, attr).in_features
-    setattr(parent, attr, nn.Identity())
-    return model, dim
-
-
 def mlp_head(in_dim: int, hidden: int, out_dim: int, norm: bool = True) -> nn.Sequential:
     """Linear -> BatchNorm -> ReLU -> Linear, BYOL's projector and predictor (``norm=False`` drops
     the batch norm, whose per-process statistics are the one thing data parallelism changes)."""
