@@ -92,7 +92,7 @@ class ModelConfig:
 
 @dataclass(frozen=True)
 class OptimConfig:
-    name: str = "sgd"               # sgd | adam
+    name: str = "sgd"               # sgd | adam | lars (layer-wise trust ratio, for large-batch SSL)
     lr: float = 0.01
     momentum: float = 0.9
     weight_decay: float = 0.0
@@ -102,6 +102,7 @@ class OptimConfig:
     milestones: tuple[int, ...] = ()    # step: epochs at which lr *= gamma
     gamma: float = 0.1
     warmup_epochs: int = 0
+    eta: float = 0.001              # lars: trust coefficient
 
 
 @dataclass(frozen=True)
@@ -326,7 +327,7 @@ CHOICES = {
     "loss.variant": ("ce", "sce"),
     "loss.bank_dtype": ("float32", "float16", "bfloat16"),
     "loss.bank_device": ("auto", "cpu"),
-    "optim.name": ("sgd", "adam"),
+    "optim.name": ("sgd", "adam", "lars"),
     "optim.schedule": ("cosine", "step", "constant"),
 }
 

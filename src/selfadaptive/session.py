@@ -83,7 +83,10 @@ def build_optimizer(cfg, model: torch.nn.Module) -> torch.optim.Optimizer:
                                nesterov=cfg.nesterov and cfg.momentum > 0)
     if cfg.name == "adam":
         return torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
-    raise UserError(f"unknown optim.name {cfg.name!r}; choose sgd or adam")
+    if cfg.name == "lars":
+        from .lars import LARS
+        return LARS(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay, eta=cfg.eta)
+    raise UserError(f"unknown optim.name {cfg.name!r}; choose sgd, adam or lars")
 
 
 def make_noise(cfg: Config, data: DataBundle) -> LabelNoise:
