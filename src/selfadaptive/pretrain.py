@@ -135,7 +135,7 @@ def pretrain(cfg: Config, out: str | Path, resume: bool = False, quiet: bool = F
                 "loss_sum": total.cpu(), "elapsed": elapsed + time.time() - t0})
         dist.barrier()
 
-    with StopSignals() as stop:
+    with StopSignals(on_error=dist.close) as stop:
         for epoch in range(first_epoch, epochs):
             lr = optim_learning_rate(cfg.optim, epoch)
             for group in optimizer.param_groups:

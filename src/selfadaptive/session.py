@@ -427,9 +427,13 @@ def headline(summary: dict) -> str:
 class StopSignals:
     """Turn SIGINT/SIGTERM into a flag the loop checks after each step; a second signal aborts at once."""
 
-    def __init__(self):
+    def __init__(self, on_error=None):
         self.signum: int | None = None
         self._old: dict = {}
+        # called when the block ends in an exception (a checkpointed stop, divergence, a bad file):
+        # data-parallel loops leave the process group there, so that no communication thread
+        # outlives the interpreter (gloo's would abort the process on exit)
+        self.on_error = on_error
 
     @property
     def requested(self) -> bool:
@@ -453,7 +457,9 @@ class StopSignals:
                 self._old[sig] = signal.signal(sig, self._handle)
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, exc_type, exc, tb):
         for sig, handler in self._old.items():
             signal.signal(sig, handler)
+        if exc_type is not None and self.on_error is not None:
+            self.on_error()
         return False

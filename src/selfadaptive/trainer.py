@@ -50,7 +50,7 @@ def train(cfg: Config, out: str | Path, resume: bool = False, model: torch.nn.Mo
                 "sums": s.sums.cpu(), "train_pred": s.train_pred.cpu(), "elapsed": s.elapsed + time.time() - s.t0})
         dist.barrier()
 
-    with StopSignals() as stop:
+    with StopSignals(on_error=dist.close) as stop:
         for epoch in range(s.epoch, epochs):
             lr = optim_learning_rate(cfg.optim, epoch)
             for group in optimizer.param_groups:
