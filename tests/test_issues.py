@@ -139,26 +139,8 @@ def test_resume_keeps_the_history_exact(tmp_path, monkeypatch):
     cfg = load_config(None, RUN[:1] + ["optim.epochs=6", "loss.start_epoch=2", "log.progress=false"])
     train(cfg, tmp_path / "full", quiet=True)
 
-    class StopAfter:
-        count = 0
-
-        def __init__(self):
-            pass
-
-        @property
-        def requested(self):
-            StopAfter.count += 1
-            return StopAfter.count == 70        # mid-epoch 3 (22 steps per epoch)
-
-        def interrupted(self, ckpt):
-            from selfadaptive.errors import Interrupted
-            return Interrupted(15, "stopped")
-
-        def __enter__(self):
-            return self
-
-        def __exit__(self, *a):
-            return False
+    from conftest import StopAfter
+    StopAfter.n = 69        # the 70th step: mid-epoch 3 (22 steps per epoch)
     monkeypatch.setattr(trainer_mod, "StopSignals", StopAfter)
     from selfadaptive.errors import Interrupted
     with pytest.raises(Interrupted):
