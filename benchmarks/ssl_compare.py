@@ -23,7 +23,7 @@ from selfadaptive.data import build_data
 from selfadaptive.presets import resolve_config
 from selfadaptive.pretrain import build_network, monitor, probe
 from selfadaptive.session import seed_everything
-from selfadaptive.sweep import run_commands
+from selfadaptive.sweep import run_commands, train_args
 
 METHODS = {"sat_ssl": "cifar10sub-ssl-cnn-sat", "byol": "cifar10sub-ssl-cnn-byol"}
 
@@ -53,8 +53,7 @@ def main(argv=None) -> int:
         run = Path(args.runs) / method
         if (run / "summary.json").is_file():
             continue
-        commands.append(["pretrain", "--resume", str(run), "--quiet"] if (run / "checkpoint.pt").is_file() else
-                        ["pretrain", "--config", preset, "--out", str(run), "--quiet", *over])
+        commands.append(train_args(run, preset, over, command="pretrain"))
     codes = []
     run_commands(commands, args.jobs, lambda i, rc: codes.append(rc))
     if any(codes):

@@ -27,6 +27,8 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 
+from .checkpoint import rng_state, set_rng_state
+
 
 def local_mean(values: torch.Tensor, weights: torch.Tensor | None = None) -> torch.Tensor:
     """Mean (or ``weights``-weighted mean) over this batch.  values, weights: (B,) -> scalar."""
@@ -134,6 +136,18 @@ class Distributed:
         out = [None] * self.world
         dist.all_gather_object(out, obj)
         return out
+
+    def gather_rng(self) -> dict:
+        """Checkpoint fields for every rank's generators (a collective): ``rng`` (this or rank 0's) and,
+        data-parallel, ``rng_ranks`` (all of them), so that a resume is exact on every rank."""
+        rngs = self.gather_objects(rng_state())
+        return {"rng": rngs[0], **({"rng_ranks": rngs} if self.enabled else {})}
+
+    def restore_rng(self, state: dict) -> None:
+        """Set this rank's generators from a checkpoint written by ``gather_rng`` (a checkpoint of
+        another world size falls back to rank 0's)."""
+        ranks = state.get("rng_ranks")
+        set_rng_state(ranks[self.rank] if ranks is not None and len(ranks) == self.world else state["rng"])
 
     def barrier(self) -> None:
         if self.enabled:        # NCCL wants the rank's GPU named, or it guesses

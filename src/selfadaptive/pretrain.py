@@ -15,7 +15,7 @@ from pathlib import Path
 
 import torch
 
-from .checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
+from .checkpoint import load_checkpoint, save_checkpoint
 from .config import Config, save_config
 from .data import batches, build_data, read_batches, to_float
 from .devices import resolve_device
@@ -112,8 +112,7 @@ def pretrain(cfg: Config, out: str | Path, resume: bool = False, quiet: bool = F
             optimizer.load_state_dict(state["optimizer"])
         except (RuntimeError, KeyError, ValueError) as e:
             raise UserError(f"{run.checkpoint} does not match this run's networks: {first_line(e)}") from None
-        ranks = state.get("rng_ranks")
-        set_rng_state(ranks[dist.rank] if ranks is not None and len(ranks) == dist.world else state["rng"])
+        dist.restore_rng(state)
         first_epoch, first_step, elapsed = int(state["epoch"]), int(state["step"]), float(state["elapsed"])
         if dist.is_main:
             loss_sum.copy_(state["loss_sum"])
@@ -126,12 +125,12 @@ def pretrain(cfg: Config, out: str | Path, resume: bool = False, quiet: bool = F
     say = (lambda msg: None) if quiet else (lambda msg: print(msg, flush=True))
 
     def checkpoint(epoch: int, step: int) -> None:
-        rngs = dist.gather_objects(rng_state())        # every rank's generators, for an exact resume
+        rngs = dist.gather_rng()
         total = dist.sum_(loss_sum.clone())
         if dist.is_main:
             save_checkpoint(run.checkpoint, {
                 "model": net.state_dict(), "optimizer": optimizer.state_dict(), "loss": loss_fn.state_dict(),
-                "rng": rngs[0], **({"rng_ranks": rngs} if dist.enabled else {}), "epoch": epoch, "step": step,
+                **rngs, "epoch": epoch, "step": step,
                 "loss_sum": total.cpu(), "elapsed": elapsed + time.time() - t0})
         dist.barrier()
 
@@ -143,7 +142,7 @@ def pretrain(cfg: Config, out: str | Path, resume: bool = False, quiet: bool = F
             net.train()
             order = epoch_order(n, cfg.seed, epoch)
             todo = list(batches(n, bs, order))[first_step:]     # a resumed epoch skips the steps done
-            positions = [torch.arange(len(b))[dist.rank::dist.world] for b in todo]     # this rank's rows
+            positions = [dist.shard(torch.arange(len(b))) for b in todo]     # this rank's rows of each batch
             inputs = read_batches(x_train, [b[p] for b, p in zip(todo, positions)], pin_memory=device.type == "cuda")
             for step, (batch, rows, x) in enumerate(zip(todo, positions, inputs), start=first_step):
                 idx, x = batch[rows].to(device), to_float(x.to(device, non_blocking=True))

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from . import functional as SF
-from .checkpoint import load_checkpoint, set_rng_state
+from .checkpoint import load_checkpoint
 from .config import Config, save_config
 from .data import DataBundle, ImageFiles, batches, build_data
 from .devices import bf16_autocast, resolve_device, uses_bf16
@@ -239,8 +239,7 @@ def setup(cfg: Config, run: RunDir, resume: bool, model=None, data=None, quiet: 
                 s.tracker.load_state_dict(state["tracker"])
         except (RuntimeError, KeyError, ValueError) as e:
             raise UserError(f"{run.checkpoint} does not match this run's model/loss: {first_line(e)}") from None
-        ranks = state.get("rng_ranks")
-        set_rng_state(ranks[dist.rank] if ranks is not None and len(ranks) == dist.world else state["rng"])
+        dist.restore_rng(state)
         s.epoch, s.step, s.elapsed = int(state["epoch"]), int(state["step"]), float(state["elapsed"])
         if dist.is_main:        # the saved sums are global: count them once
             s.sums.copy_(state["sums"])

@@ -61,12 +61,12 @@ def grid(axes: dict[str, list[str]]) -> list[dict[str, str]]:
     return [dict(zip(keys, values)) for values in itertools.product(*(axes[k] for k in keys))]
 
 
-def train_args(run: Path, config, overrides: list[str]) -> list[str]:
-    """``sat train`` arguments that start run folder ``run`` from ``config`` + ``overrides`` or, when it
-    already has a checkpoint, resume it."""
+def train_args(run: Path, config, overrides: list[str], command: str = "train") -> list[str]:
+    """``sat train`` (or ``sat pretrain``) arguments that start run folder ``run`` from ``config`` +
+    ``overrides`` or, when it already has a checkpoint, resume it."""
     if (run / "checkpoint.pt").is_file():
-        return ["train", "--resume", str(run), "--quiet"]
-    return ["train", "--config", str(config), "--out", str(run), "--quiet", *overrides]
+        return [command, "--resume", str(run), "--quiet"]
+    return [command, "--config", str(config), "--out", str(run), "--quiet", *overrides]
 
 
 def run_commands(commands: list[list[str]], jobs: int, on_done=None) -> int | None:

@@ -15,7 +15,7 @@ import torch
 from tqdm.auto import tqdm
 
 from .augment import build_augment
-from .checkpoint import rng_state, save_checkpoint
+from .checkpoint import save_checkpoint
 from .config import Config
 from .data import batches, read_batches, to_float
 from .errors import TrainingDiverged
@@ -41,12 +41,12 @@ def train(cfg: Config, out: str | Path, resume: bool = False, model: torch.nn.Mo
                unit="epoch", leave=False, mininterval=0.5)
 
     def checkpoint(epoch: int, step: int) -> None:
-        rngs = dist.gather_objects(rng_state())        # every rank's generators, for an exact resume
+        rngs = dist.gather_rng()
         if dist.is_main:
             save_checkpoint(s.run.checkpoint, {
                 "model": model.state_dict(), "optimizer": optimizer.state_dict(), "loss": loss_fn.state_dict(),
                 "tracker": s.tracker.state_dict() if s.tracker is not None else {},
-                "rng": rngs[0], **({"rng_ranks": rngs} if dist.enabled else {}), "epoch": epoch, "step": step,
+                **rngs, "epoch": epoch, "step": step,
                 "sums": s.sums.cpu(), "train_pred": s.train_pred.cpu(), "elapsed": s.elapsed + time.time() - s.t0})
         dist.barrier()
 
@@ -58,9 +58,10 @@ def train(cfg: Config, out: str | Path, resume: bool = False, model: torch.nn.Mo
             model.train()
             order = epoch_order(n, cfg.seed, epoch)
             global_batches = list(batches(n, bs, order))[s.step:]   # a resumed epoch skips the steps done
-            inputs = read_batches(x_train, [dist.shard(b) for b in global_batches], pin_memory=device.type == "cuda")
-            for step, (batch, x) in enumerate(zip(global_batches, inputs), start=s.step):
-                idx = dist.shard(batch).to(device, non_blocking=True)     # this rank's part of the global batch
+            shards = [dist.shard(b) for b in global_batches]            # this rank's part of each global batch
+            inputs = read_batches(x_train, shards, pin_memory=device.type == "cuda")
+            for step, (batch, shard, x) in enumerate(zip(global_batches, shards, inputs), start=s.step):
+                idx = shard.to(device, non_blocking=True)
                 x, y = x.to(device, non_blocking=True), y_train[idx]
                 x = to_float(augment(x) if augment is not None else x)   # crops and flips move uint8 pixels
                 with s.autocast():

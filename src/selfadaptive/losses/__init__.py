@@ -47,7 +47,7 @@ def build_loss(cfg, labels: torch.Tensor, num_classes: int, width: int = 0) -> I
                                                momentum=_pick(cfg.momentum, 0.7), bank_dtype=bank_dtype)
     if name == "sat":
         momentum, start_epoch = _pick(cfg.momentum, 0.9), _pick(cfg.start_epoch, 60)
-        if getattr(cfg, "reference_width", 0):
+        if cfg.reference_width:
             momentum, start_epoch = rescale_for_width(momentum, start_epoch, width, cfg.reference_width)
         return SelfAdaptiveLoss(labels, num_classes, momentum=momentum, start_epoch=start_epoch,
                                 variant=cfg.variant, bank_dtype=bank_dtype)
