@@ -21,6 +21,7 @@ from .data import batches, build_data, read_batches, to_float
 from .devices import resolve_device
 from .errors import TrainingDiverged, UserError, first_line
 from .evaluation import logits_of
+from .losses import BANK_DTYPES
 from .losses.byol import BYOLLoss
 from .losses.sat_ssl import SelfAdaptiveSSLLoss
 from .models import build_model
@@ -43,10 +44,9 @@ def build_network(cfg: Config, data) -> SiameseNetwork:
 def build_ssl_loss(cfg: Config, num_samples: int):
     if cfg.loss.name == "byol":
         return BYOLLoss()
-    dtype = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}[cfg.loss.bank_dtype]
     momentum = 0.9 if cfg.loss.momentum is None else cfg.loss.momentum
     start = 10 if cfg.loss.start_epoch is None else cfg.loss.start_epoch
-    return SelfAdaptiveSSLLoss(num_samples, cfg.ssl.dim, momentum=momentum, start_epoch=start, bank_dtype=dtype)
+    return SelfAdaptiveSSLLoss(num_samples, cfg.ssl.dim, momentum=momentum, start_epoch=start, bank_dtype=BANK_DTYPES[cfg.loss.bank_dtype])
 
 
 def probe(encoder: torch.nn.Module, data, device: torch.device, cfg: Config, linear: bool = True) -> dict:

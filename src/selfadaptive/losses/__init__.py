@@ -18,6 +18,8 @@ from .selectivenet import SelectiveNetLoss
 from .trades import TradesLoss
 
 LOSS_NAMES = ("ce", "gce", "sce", "bootstrap", "elr", "sat", "sat_selective", "gambler", "selectivenet")
+#: loss.bank_dtype -> the storage dtype of a target bank
+BANK_DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
 #: losses whose network has one extra output, the abstain class
 ABSTAIN_LOSSES = ("sat_selective", "gambler")
 
@@ -32,7 +34,7 @@ def build_loss(cfg, labels: torch.Tensor, num_classes: int, width: int = 0) -> I
     labels: (N,) given training labels, indexed by dataset index.  width: the model's base width,
     used when ``cfg.reference_width`` asks SAT's schedule to be rescaled (``rescale_for_width``).
     """
-    bank_dtype = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}[cfg.bank_dtype]
+    bank_dtype = BANK_DTYPES[cfg.bank_dtype]
     name = cfg.name
     if name == "ce":
         return CrossEntropyLoss()
