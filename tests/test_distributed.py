@@ -106,9 +106,8 @@ def test_sigterm_checkpoints_and_resume_matches(tmp_path):
     proc = _sat("train", "--nproc", "2", "--out", str(cut), *over, wait=False)
     deadline = time.time() + 120
     while time.time() < deadline and not (cut / "metrics.jsonl").is_file():
-        time.sleep(0.05)
+        time.sleep(0.01)
     assert (cut / "metrics.jsonl").is_file(), proc.communicate()[1]
-    time.sleep(0.3)
     proc.send_signal(signal.SIGTERM)            # to the launcher, which passes it on
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == 143, err

@@ -40,18 +40,21 @@ def test_sweep_runs_the_grid_then_skips_finished_runs(tmp_path):
 
 
 def test_interrupted_sweep_resumes_to_the_same_result(tmp_path):
-    grid_ = ["seed=0,1", "model.base_width=64", "loss.start_epoch=1", "optim.epochs=12", "log.progress=false"]
+    # batch 4 makes an epoch ~0.35 s here, so after the first epoch's row ~2.5 s of the run remain: the
+    # signal lands mid-run by a wide margin (at batch 64 a whole run took 0.3 s and the race was lost on CI)
+    grid_ = ["seed=0,1", "model.base_width=64", "data.batch_size=4", "loss.start_epoch=1", "optim.epochs=8",
+             "log.progress=false"]
     cmd = [sys.executable, "-m", "selfadaptive", "sweep", "--out", str(tmp_path / "cut"), *grid_]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     first = tmp_path / "cut" / "seed=0" / "metrics.jsonl"
     deadline = time.time() + 120
-    while time.time() < deadline and not first.is_file():
-        time.sleep(0.05)
-    time.sleep(0.2)
+    while time.time() < deadline and not (first.is_file() and first.read_text().endswith("\n")):
+        time.sleep(0.01)
     proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 143, err
     assert not (tmp_path / "cut" / "seed=0" / "summary.json").exists()
+    assert len(first.read_text().splitlines()) < 8  # cut mid-run, not after it
     res = sat("sweep", "--out", str(tmp_path / "cut"), *grid_)
     assert res.returncode == 0, res.stderr
     ref = sat("sweep", "--out", str(tmp_path / "ref"), *grid_)
