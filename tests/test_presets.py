@@ -53,7 +53,8 @@ def test_preset_loads(name):
             assert a.eps == 0.1
         return
     if cfg.task == "ssl":
-        assert cfg.loss.name == ("sat_ssl" if name.endswith("-sat") else "byol") and cfg.noise.kind == "none"
+        assert cfg.loss.name == {"sat": "sat_ssl", "byol": "byol", "simsiam": "simsiam"}[name.rsplit("-", 1)[1]]
+        assert cfg.noise.kind == "none"
         return
     assert cfg.loss.name in ("sat", "ce", "gce", "sce", "bootstrap", "elr")
     if name.startswith("paper-dd-"):        # sat-reference §7, the authors' double-descent scripts

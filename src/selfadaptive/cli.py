@@ -245,7 +245,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "machines use torchrun --nproc_per_node N -m selfadaptive train ...")
     t.set_defaults(func=cmd_train)
 
-    pt = sub.add_parser("pretrain", help="self-supervised pretraining (task=ssl): SAT-SSL or BYOL",
+    pt = sub.add_parser("pretrain", help="self-supervised pretraining (task=ssl): SAT-SSL, BYOL or SimSiam",
                         description="Train an encoder without labels; kNN probes during training, a linear probe "
                                     "at the end. Settings: --config <- key=value overrides.")
     pt.add_argument("overrides", nargs="*", help="dotted overrides, e.g. loss.name=byol optim.epochs=50")

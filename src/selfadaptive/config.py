@@ -66,7 +66,7 @@ class NoiseConfig:
 @dataclass(frozen=True)
 class LossConfig:
     name: str = "sat"               # ce | gce | sce | bootstrap | elr | sat; task selective: sat_selective | gambler
-                                    # | selectivenet | ce; task ssl: sat_ssl | byol
+                                    # | selectivenet | ce; task ssl: sat_ssl | byol | simsiam
     momentum: Optional[float] = None    # EMA momentum (SAT alpha 0.9, ELR beta 0.7 when None)
     start_epoch: Optional[int] = None   # SAT E_s (60 when None); selective losses: pretraining epochs (0)
     variant: str = "ce"             # SAT: ce | sce
@@ -123,12 +123,13 @@ class AdversarialConfig:
 
 @dataclass(frozen=True)
 class SSLConfig:
-    """task=ssl: self-supervised pretraining (``sat pretrain``, loss.name sat_ssl | byol) and its probes."""
+    """task=ssl: self-supervised pretraining (``sat pretrain``, loss.name sat_ssl | byol | simsiam) and its probes."""
 
     dim: int = 128                  # projection and target-bank dimension D
     hidden: int = 512               # projector and predictor hidden width
     head_norm: bool = True          # batch norm in the projector and predictor (per process under DDP)
-    target_momentum: float = 0.99   # BYOL's tau at step 0, cosine-ramped to 1; 0: no momentum network
+    target_momentum: Optional[float] = None  # BYOL's tau at step 0, cosine-ramped to 1; 0: no momentum network
+                                    # (None: 0.99 for sat_ssl and byol, 0 for simsiam, which has none)
     view_size: int = 0              # side of the random views; 0: the input size
     crop_min_scale: float = 0.2     # random resized crop area range [crop_min_scale, 1]
     blur: float = 0.0               # probability of a Gaussian blur per view
@@ -313,6 +314,9 @@ def save_config(cfg: Config, path: str | Path) -> None:
     Path(path).write_text(yaml.safe_dump(to_dict(cfg), sort_keys=False))
 
 
+#: the self-supervised losses (task=ssl, sat pretrain)
+SSL_LOSSES = ("sat_ssl", "byol", "simsiam")
+
 CHOICES = {
     "data.name": ("digits", "npz", "csv", "mnist", "fashion_mnist", "cifar10", "cifar100", "svhn", "stl10",
                   "image_folder"),
@@ -323,7 +327,7 @@ CHOICES = {
     "task": ("classify", "selective", "robust", "ssl"),
     "adversarial.method": ("trades", "pgd"),
     "loss.name": ("ce", "gce", "sce", "bootstrap", "elr", "sat", "sat_selective", "gambler", "selectivenet",
-                  "sat_ssl", "byol"),
+                  "sat_ssl", "byol", "simsiam"),
     "loss.variant": ("ce", "sce"),
     "loss.bank_dtype": ("float32", "float16", "bfloat16"),
     "loss.bank_device": ("auto", "cpu"),
@@ -390,18 +394,21 @@ def validate(cfg: Config) -> None:
     check(0.0 <= cfg.model.dropout < 1.0, f"model.dropout must be in [0, 1), got {cfg.model.dropout}")
     check(cfg.model.base_width >= 0, f"model.base_width must be >= 0, got {cfg.model.base_width}")
     if cfg.task == "ssl":
-        check(cfg.loss.name in ("sat_ssl", "byol"), f"task=ssl trains loss.name=sat_ssl or byol; got {cfg.loss.name}")
+        check(cfg.loss.name in SSL_LOSSES, f"task=ssl trains loss.name=sat_ssl, byol or simsiam; got {cfg.loss.name}")
         check(cfg.noise.kind == "none" or cfg.noise.rate == 0,
               "task=ssl trains without labels; set noise.kind=none (the labels only score the probes)")
         ssl = cfg.ssl
         check(ssl.dim >= 1 and ssl.hidden >= 1, "ssl.dim and ssl.hidden must be >= 1")
-        check(0.0 <= ssl.target_momentum < 1.0, f"ssl.target_momentum must be in [0, 1), got {ssl.target_momentum}")
+        if ssl.target_momentum is not None:
+            check(0.0 <= ssl.target_momentum < 1.0, f"ssl.target_momentum must be in [0, 1), got {ssl.target_momentum}")
+            check(cfg.loss.name != "simsiam" or ssl.target_momentum == 0,
+                  f"simsiam has no momentum network; leave ssl.target_momentum unset (got {ssl.target_momentum})")
         check(0.0 < ssl.crop_min_scale <= 1.0, f"ssl.crop_min_scale must be in (0, 1], got {ssl.crop_min_scale}")
         check(0.0 <= ssl.blur <= 1.0, f"ssl.blur must be in [0, 1], got {ssl.blur}")
         check(ssl.knn_every >= 0 and ssl.knn_k >= 1 and ssl.knn_temperature > 0,
               "ssl.knn_every must be >= 0, ssl.knn_k >= 1 and ssl.knn_temperature > 0")
         check(ssl.view_size >= 0 and ssl.monitor_size >= 2, "ssl.view_size must be >= 0 and ssl.monitor_size >= 2")
-    elif cfg.loss.name in ("sat_ssl", "byol"):
+    elif cfg.loss.name in SSL_LOSSES:
         check(False, f"loss.name={cfg.loss.name} is self-supervised: it needs task=ssl (sat pretrain)")
     if cfg.task == "selective":
         check(cfg.loss.name in ("sat_selective", "gambler", "selectivenet", "ce"),

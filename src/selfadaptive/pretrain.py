@@ -1,7 +1,7 @@
-"""Self-supervised pretraining (``sat pretrain``): SAT-SSL or BYOL, read top to bottom.
+"""Self-supervised pretraining (``sat pretrain``): SAT-SSL, BYOL or SimSiam, read top to bottom.
 
-``pretrain(cfg, out)`` trains an encoder without labels (``task=ssl``, ``loss.name`` sat_ssl or
-byol) and leaves a run folder: config.yaml, metrics.jsonl (loss, collapse metrics every epoch,
+``pretrain(cfg, out)`` trains an encoder without labels (``task=ssl``, ``loss.name`` sat_ssl, byol or
+simsiam) and leaves a run folder: config.yaml, metrics.jsonl (loss, collapse metrics every epoch,
 kNN accuracy every ``ssl.knn_every`` epochs), checkpoint.pt (networks, optimiser, target bank,
 RNG, epoch, step), soft_targets.npy (the bank, SAT-SSL) and summary.json (with the linear
 probe).  The labels of the data set are used only by the probes.  Views are drawn from a
@@ -23,6 +23,7 @@ from .errors import TrainingDiverged, UserError, first_line
 from .evaluation import logits_of
 from .losses import BANK_DTYPES
 from .losses.byol import BYOLLoss
+from .losses.simsiam import SimSiamLoss
 from .losses.sat_ssl import SelfAdaptiveSSLLoss
 from .models import build_model
 from .runfolder import RunDir
@@ -37,13 +38,22 @@ from .ssl.views import make_views
 def build_network(cfg: Config, data) -> SiameseNetwork:
     """The encoder (``model.*`` without its class head) with BYOL's projector and predictor."""
     encoder, feature_dim = strip_head(build_model(cfg.model, data.num_classes, data.input_shape, data.mean, data.std))
-    return SiameseNetwork(encoder, feature_dim, cfg.ssl.dim, cfg.ssl.hidden, cfg.ssl.target_momentum,
+    return SiameseNetwork(encoder, feature_dim, cfg.ssl.dim, cfg.ssl.hidden, target_momentum(cfg),
                           head_norm=cfg.ssl.head_norm)
+
+
+def target_momentum(cfg: Config) -> float:
+    """The momentum network's base tau: ``ssl.target_momentum``, or when unset 0.99 (0 for simsiam)."""
+    if cfg.ssl.target_momentum is not None:
+        return cfg.ssl.target_momentum
+    return 0.0 if cfg.loss.name == "simsiam" else 0.99
 
 
 def build_ssl_loss(cfg: Config, num_samples: int):
     if cfg.loss.name == "byol":
         return BYOLLoss()
+    if cfg.loss.name == "simsiam":
+        return SimSiamLoss()
     momentum = 0.9 if cfg.loss.momentum is None else cfg.loss.momentum
     start = 10 if cfg.loss.start_epoch is None else cfg.loss.start_epoch
     return SelfAdaptiveSSLLoss(num_samples, cfg.ssl.dim, momentum=momentum, start_epoch=start, bank_dtype=BANK_DTYPES[cfg.loss.bank_dtype])
@@ -150,8 +160,9 @@ def pretrain(cfg: Config, out: str | Path, resume: bool = False, quiet: bool = F
                 v1, v2 = (make_views(x, size, draw, rows=rows, draws=len(batch),
                                      scale=(cfg.ssl.crop_min_scale, 1.0), blur_p=cfg.ssl.blur) for _ in range(2))
                 both = torch.cat([v1, v2])      # one pass per network: batch norm sees both views together
-                q1, q2 = online(both).chunk(2)
-                z1, z2 = net.targets(both).chunk(2)
+                q, z_online = online(both)
+                q1, q2 = q.chunk(2)
+                z1, z2 = net.targets(both, z_online).chunk(2)
                 loss = loss_fn(q1, q2, z1, z2, idx, epoch)
                 if dist.any(not torch.isfinite(loss)):
                     raise TrainingDiverged(f"loss became {loss.item()} at epoch {epoch} step {step} (lr {lr:g}); "
@@ -160,7 +171,7 @@ def pretrain(cfg: Config, out: str | Path, resume: bool = False, quiet: bool = F
                 loss.backward()
                 optimizer.step()
                 net.update_target(target_momentum_at(epoch * steps_per_epoch + step, epochs * steps_per_epoch,
-                                                     cfg.ssl.target_momentum))
+                                                     net.target_momentum))
                 # a rank's loss is its share of the global mean times the world size (see distributed)
                 loss_sum += loss.detach() * len(batch) / dist.world
                 if dist.any(stop.requested):

@@ -5,6 +5,7 @@ import torch
 
 from selfadaptive.losses.byol import BYOLLoss
 from selfadaptive.losses.sat_ssl import SelfAdaptiveSSLLoss
+from selfadaptive.losses.simsiam import SimSiamLoss
 
 
 def unit(v):
@@ -73,3 +74,18 @@ def test_byol_is_the_symmetric_cosine_regression():
     got = BYOLLoss()(t(q1), t(q2), t(z1), t(z2), torch.arange(4), 0)
     assert got.item() == pytest.approx(expected, rel=1e-5)
     assert BYOLLoss().bank() is None
+
+
+def test_simsiam_is_the_symmetric_negative_cosine_with_stop_gradient():
+    rng = np.random.default_rng(2)
+    q1, q2, z1, z2 = (rng.normal(size=(4, 5)) for _ in range(4))
+    expected = np.mean([-0.5 * cos(q1[b], z2[b]) - 0.5 * cos(q2[b], z1[b]) for b in range(4)])
+    t = lambda a: torch.tensor(a, dtype=torch.float32, requires_grad=True)     # noqa: E731
+    p1, p2, y1, y2 = t(q1), t(q2), t(z1), t(z2)
+    got = SimSiamLoss()(p1, p2, y1, y2, torch.arange(4), 0)
+    assert got.item() == pytest.approx(expected, rel=1e-5)
+    got.backward()
+    assert y1.grad is None and y2.grad is None and p1.grad.abs().sum() > 0
+    # a prediction along the other view's projection scores the minimum, -1
+    z = torch.randn(3, 5)
+    assert SimSiamLoss()(2 * z, 3 * z, z, z, torch.arange(3), 0).item() == pytest.approx(-1.0, abs=1e-6)

@@ -24,14 +24,19 @@ def _rows(run):
     return [{k: v for k, v in json.loads(l).items() if k != "time_s"} for l in (run / "metrics.jsonl").read_text().splitlines()]
 
 
-@pytest.mark.parametrize("method", ["sat_ssl", "byol"])
+@pytest.mark.parametrize("method", ["sat_ssl", "byol", "simsiam"])
 def test_pretrain_run_folder(tmp_path, method):
     summary = pretrain(load_config(None, TINY + [f"loss.name={method}"]), tmp_path / "r", quiet=True)
     rows = _rows(tmp_path / "r")
     assert [r["epoch"] for r in rows] == [0, 1, 2]
     for key in ("train_loss", "embedding_std", "embedding_std_ratio", "effective_rank", "knn_acc"):
         assert key in rows[-1]
-    assert 0 <= rows[-1]["train_loss"] <= 8        # two terms of 2 - 2cos, each in [0, 4]
+    if method == "simsiam":       # -cos averaged over the two views, in [-1, 1]; no momentum copy is kept
+        assert -1 <= rows[-1]["train_loss"] < rows[0]["train_loss"] <= 1
+        state = torch.load(tmp_path / "r" / "checkpoint.pt", weights_only=True)
+        assert not any(k.startswith("target_") for k in state["model"])
+    else:
+        assert 0 <= rows[-1]["train_loss"] <= 8        # two terms of 2 - 2cos, each in [0, 4]
     assert summary["knn_acc"] > 0.3 and summary["linear_acc"] > 0.3       # 10 classes: chance is 0.1
     if method == "sat_ssl":
         bank = np.load(tmp_path / "r" / "soft_targets.npy")
@@ -82,7 +87,8 @@ def test_target_network_follows_the_schedule():
 
 
 @pytest.mark.parametrize("over, needle", [
-    (["loss.name=ce"], "task=ssl trains loss.name=sat_ssl or byol"),
+    (["loss.name=ce"], "task=ssl trains loss.name=sat_ssl, byol or simsiam"),
+    (["loss.name=simsiam", "ssl.target_momentum=0.99"], "simsiam has no momentum network"),
     (["loss.name=sat_ssl", "noise.kind=flip"], "set noise.kind=none"),
     (["loss.name=byol", "ssl.target_momentum=1.0"], "ssl.target_momentum must be in [0, 1)"),
 ])

@@ -18,9 +18,10 @@ def mlp_head(in_dim: int, hidden: int, out_dim: int, norm: bool = True) -> nn.Se
 class SiameseNetwork(nn.Module):
     """Online encoder + projector + predictor, and optionally a momentum copy of encoder + projector.
 
-    ``online(x)`` -> q (B, D), the prediction; ``targets(x)`` -> z (B, D), the target projection
-    without gradient: from the momentum network when there is one (``target_momentum > 0``),
-    otherwise from the online encoder and projector (SimSiam-style stop-gradient).
+    ``net(x)`` -> (q, z), each (B, D): the prediction and the online projection it was made from.
+    ``targets(x, z)`` -> the target projection, without gradient: from the momentum network when
+    there is one (``target_momentum > 0``), otherwise the online projection ``z`` of the same pass
+    detached (SimSiam's stop-gradient, at no extra forward pass).
     """
 
     def __init__(self, encoder: nn.Module, feature_dim: int, dim: int = 128, hidden: int = 512,
@@ -34,16 +35,15 @@ class SiameseNetwork(nn.Module):
             self.target_encoder = copy.deepcopy(encoder).requires_grad_(False)
             self.target_projector = copy.deepcopy(self.projector).requires_grad_(False)
 
-    def online(self, x: torch.Tensor) -> torch.Tensor:
-        return self.predictor(self.projector(self.encoder(x)))
-
-    forward = online        # what DistributedDataParallel calls
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        z = self.projector(self.encoder(x))
+        return self.predictor(z), z
 
     @torch.no_grad()
-    def targets(self, x: torch.Tensor) -> torch.Tensor:
+    def targets(self, x: torch.Tensor, z_online: torch.Tensor) -> torch.Tensor:
         if self.target_momentum > 0:
             return self.target_projector(self.target_encoder(x))
-        return self.projector(self.encoder(x))
+        return z_online.detach()
 
     @torch.no_grad()
     def update_target(self, tau: float) -> None:
