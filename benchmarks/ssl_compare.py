@@ -1,7 +1,7 @@
 """Self-supervised SAT vs BYOL vs a randomly initialised encoder, at CPU scale (issue: SSL benchmark).
 
-Pretrains the presets ``cifar10sub-ssl-cnn-sat`` and ``cifar10sub-ssl-cnn-byol`` (CIFAR-10 10k
-subset, small CNN, same budget) side by side, then scores each encoder, and the same encoder
+Pretrains the presets ``cifar10sub-ssl-cnn-sat`` and ``cifar10sub-ssl-cnn-byol`` (and with
+``--methods`` ``cifar10sub-ssl-cnn-simsiam``; CIFAR-10 10k subset, small CNN, same budget) side by side, then scores each encoder, and the same encoder
 freshly initialised, with the kNN probe (k = 200, cosine, T = 0.1) and a linear probe on frozen
 features (train: the 10k pretraining images with their labels; test: the CIFAR-10 test set).
 Reports the collapse metrics and the bank's memory too.  Everything is read back from the run
@@ -25,7 +25,8 @@ from selfadaptive.pretrain import build_network, monitor, probe
 from selfadaptive.session import seed_everything
 from selfadaptive.sweep import run_commands, train_args
 
-METHODS = {"sat_ssl": "cifar10sub-ssl-cnn-sat", "byol": "cifar10sub-ssl-cnn-byol"}
+PRESETS = {"sat_ssl": "cifar10sub-ssl-cnn-sat", "byol": "cifar10sub-ssl-cnn-byol",
+           "simsiam": "cifar10sub-ssl-cnn-simsiam"}
 
 
 def random_encoder(preset: str, overrides: list[str], seed: int) -> dict:
@@ -43,13 +44,15 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--overrides", default="", help="comma-separated overrides for every run (e.g. optim.epochs=5)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--methods", default="sat_ssl,byol", help=f"comma-separated, of {', '.join(PRESETS)}")
     p.add_argument("--jobs", type=int, default=2)
     p.add_argument("--runs", default="runs/ssl")
     p.add_argument("--out", default="benchmarks/results/ssl_cifar10sub.json")
     args = p.parse_args(argv)
     over = [o for o in args.overrides.split(",") if o] + [f"seed={args.seed}"]
+    methods = {m: PRESETS[m] for m in args.methods.split(",")}
     commands = []
-    for method, preset in METHODS.items():
+    for method, preset in methods.items():
         run = Path(args.runs) / method
         if (run / "summary.json").is_file():
             continue
@@ -60,7 +63,7 @@ def main(argv=None) -> int:
         raise SystemExit("a pretraining run failed; rerun to resume it")
     result = {"regime": "CIFAR-10 10k subset (shared JPEG copy), small CNN w16 encoder, batch 256, SGD 0.1 cosine",
               "overrides": over, "methods": {}}
-    for method in METHODS:
+    for method in methods:
         run = Path(args.runs) / method
         summary = json.loads((run / "summary.json").read_text())
         rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines() if line.strip()]
@@ -70,7 +73,7 @@ def main(argv=None) -> int:
             "knn_by_epoch": {r["epoch"]: r["knn_acc"] for r in rows if "knn_acc" in r},
             "effective_rank_by_epoch": [r["effective_rank"] for r in rows],
         }
-    result["methods"]["random"] = random_encoder(METHODS["byol"], over[:-1], args.seed)
+    result["methods"]["random"] = random_encoder(PRESETS["byol"], over[:-1], args.seed)
     print(f"{'encoder':>8} {'kNN':>7} {'linear':>7} {'std*sqrt(D)':>12} {'eff. rank':>10} {'bank MiB':>9} {'time s':>7}")
     for name, m in result["methods"].items():
         bank = m.get("bank_bytes")

@@ -18,18 +18,17 @@ import torch
 from .checkpoint import load_checkpoint, save_checkpoint
 from .config import Config, save_config
 from .data import batches, build_data, read_batches, to_float
-from .devices import resolve_device
+from .devices import bf16_autocast, resolve_device, uses_bf16
 from .errors import TrainingDiverged, UserError, first_line
 from .evaluation import logits_of
 from .losses import BANK_DTYPES
 from .losses.byol import BYOLLoss
-from .losses.simsiam import SimSiamLoss
 from .losses.sat_ssl import SelfAdaptiveSSLLoss
-from .models import build_model
+from .losses.simsiam import SimSiamLoss
+from .models import build_model, strip_head
 from .runfolder import RunDir
 from .schedules import epoch_order, optim_learning_rate, step_seed
 from .session import StopSignals, build_optimizer, join_processes, seed_everything
-from .models import strip_head
 from .ssl.networks import SiameseNetwork, target_momentum_at
 from .ssl.probes import collapse_metrics, collapse_warning, knn_predict, linear_probe
 from .ssl.views import make_views
@@ -100,13 +99,21 @@ def pretrain(cfg: Config, out: str | Path, resume: bool = False, quiet: bool = F
         x_train = x_train.to(device)
     n = len(x_train)
     net = build_network(cfg, data).to(device)
+    amp = uses_bf16(cfg.precision, device)      # bf16 autocast on CUDA by default, as sat train
+    channels_last = cfg.channels_last and device.type == "cuda" and len(data.input_shape) == 3
+    if channels_last:
+        net = net.to(memory_format=torch.channels_last)
     loss_fn = build_ssl_loss(cfg, n).to(device)
+    if cfg.loss.bank_device == "cpu" and loss_fn.bank() is not None:
+        loss_fn.keep_bank_on_host()
     dist.attach(loss_fn)
     optimizer = build_optimizer(cfg.optim, net)
     online = net
     if dist.enabled:
         from torch.nn.parallel import DistributedDataParallel
         online = DistributedDataParallel(net, device_ids=[device.index] if device.type == "cuda" else None)
+    if cfg.compile:     # the online pass; parameters stay shared with ``net``, so checkpoints stay eager
+        online = torch.compile(online)
     size = cfg.ssl.view_size or data.input_shape[-1]
     monitor_rows = torch.randperm(n, generator=torch.Generator().manual_seed(cfg.seed))[:cfg.ssl.monitor_size].sort().values
     x_monitor = x_train[monitor_rows.to(x_train.device) if isinstance(x_train, torch.Tensor) else monitor_rows]
@@ -160,9 +167,12 @@ def pretrain(cfg: Config, out: str | Path, resume: bool = False, quiet: bool = F
                 v1, v2 = (make_views(x, size, draw, rows=rows, draws=len(batch),
                                      scale=(cfg.ssl.crop_min_scale, 1.0), blur_p=cfg.ssl.blur) for _ in range(2))
                 both = torch.cat([v1, v2])      # one pass per network: batch norm sees both views together
-                q, z_online = online(both)
-                q1, q2 = q.chunk(2)
-                z1, z2 = net.targets(both, z_online).chunk(2)
+                if channels_last:
+                    both = both.contiguous(memory_format=torch.channels_last)
+                with bf16_autocast(device, amp):
+                    q, z_online = online(both)
+                    z = net.targets(both, z_online)
+                (q1, q2), (z1, z2) = q.chunk(2), z.chunk(2)     # the losses compute in float32
                 loss = loss_fn(q1, q2, z1, z2, idx, epoch)
                 if dist.any(not torch.isfinite(loss)):
                     raise TrainingDiverged(f"loss became {loss.item()} at epoch {epoch} step {step} (lr {lr:g}); "

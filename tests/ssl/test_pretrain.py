@@ -106,3 +106,30 @@ def test_ssl_commands_refuse_the_wrong_task(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "selfadaptive", "pretrain", "--config", "digits-flip40-sat",
                            "--out", str(tmp_path / "y")], capture_output=True, text=True)
     assert proc.returncode == 2 and "task=ssl" in proc.stderr
+
+
+def test_compiled_pretraining_matches_eager_and_keeps_eager_checkpoints(tmp_path):
+    over = TINY + ["loss.name=sat_ssl", "optim.epochs=1", "loss.start_epoch=0", "model.name=mlp",
+                   "model.base_width=16", "ssl.linear_probe=false"]
+    pretrain(load_config(None, over), tmp_path / "eager", quiet=True)
+    pretrain(load_config(None, over + ["compile=true"]), tmp_path / "compiled", quiet=True)
+    a, b = (torch.load(tmp_path / r / "checkpoint.pt", weights_only=True) for r in ("eager", "compiled"))
+    assert a["model"].keys() == b["model"].keys()          # no "_orig_mod." prefixes
+    for k in a["model"]:
+        assert torch.allclose(a["model"][k].float(), b["model"][k].float(), atol=1e-4), k
+    assert torch.allclose(a["loss"]["soft_targets"], b["loss"]["soft_targets"], atol=1e-4)
+
+
+def test_bf16_autocast_and_a_host_bank(tmp_path):
+    over = TINY + ["loss.name=sat_ssl", "optim.epochs=2", "ssl.linear_probe=false"]
+    pretrain(load_config(None, over), tmp_path / "fp32", quiet=True)
+    # a host-memory bank is the same bank (on CPU it is where the bank already was)
+    pretrain(load_config(None, over + ["loss.bank_device=cpu"]), tmp_path / "host", quiet=True)
+    assert _rows(tmp_path / "fp32") == _rows(tmp_path / "host")
+    # bf16 autocast (the CUDA default) changes the numbers but still learns: finite, falling loss
+    pretrain(load_config(None, over + ["precision=bf16"]), tmp_path / "bf16", quiet=True)
+    fp32, bf16 = _rows(tmp_path / "fp32"), _rows(tmp_path / "bf16")
+    assert fp32 != bf16
+    assert all(np.isfinite(r["train_loss"]) for r in bf16) and bf16[1]["train_loss"] < bf16[0]["train_loss"]
+    bank = np.load(tmp_path / "bf16" / "soft_targets.npy")
+    assert bank.dtype == np.float32 and np.allclose(np.linalg.norm(bank, axis=1), 1, atol=1e-5)

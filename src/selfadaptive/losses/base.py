@@ -36,5 +36,10 @@ class IndexedLoss(nn.Module):
         Call after ``.to(device)``, which would move it back."""
         for m in self.modules():
             if isinstance(m, IndexedLoss) and m.bank_name:
-                bank = getattr(m, m.bank_name).cpu()
-                setattr(m, m.bank_name, bank.pin_memory() if torch.cuda.is_available() else bank)
+                setattr(m, m.bank_name, host_bank(getattr(m, m.bank_name)))
+
+
+def host_bank(bank: torch.Tensor) -> torch.Tensor:
+    """``bank`` (N, K) in host memory, pinned when CUDA is present so that rows can go up asynchronously."""
+    bank = bank.cpu()
+    return bank.pin_memory() if torch.cuda.is_available() else bank

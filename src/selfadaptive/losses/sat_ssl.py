@@ -7,6 +7,7 @@ from torch import nn
 
 from .. import functional as SF
 from ..distributed import local_mean, local_rows
+from .base import host_bank
 
 
 class SelfAdaptiveSSLLoss(nn.Module):
@@ -60,6 +61,11 @@ class SelfAdaptiveSSLLoss(nn.Module):
 
     def bank(self) -> torch.Tensor:
         return self.soft_targets
+
+    def keep_bank_on_host(self) -> None:
+        """``loss.bank_device=cpu``: keep the (N, D) bank in (pinned) host memory, off the GPU; rows
+        travel per batch.  Call after ``.to(device)``, which would move it back."""
+        self.soft_targets = host_bank(self.soft_targets)
 
     def extra_repr(self) -> str:
         n, d = self.soft_targets.shape
