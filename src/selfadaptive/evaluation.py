@@ -8,6 +8,7 @@ from torch import nn
 
 from . import functional as SF
 from .data import ArrayDataset, batches, read_batches, to_float
+from .distributed import Distributed, gather_rows
 
 
 @contextmanager
@@ -22,12 +23,14 @@ def eval_mode(model: nn.Module):
 
 
 @torch.no_grad()
-def logits_of(model: nn.Module, x: torch.Tensor, device: torch.device, batch_size: int = 1024) -> torch.Tensor:
-    """Eval-mode float32 logits (N, K) on ``device`` for inputs ``x`` (N, ...) (uint8 images or floats);
-    restores the train/eval mode."""
+def logits_of(model: nn.Module, x: torch.Tensor, device: torch.device, batch_size: int = 1024,
+              rows: torch.Tensor | None = None) -> torch.Tensor:
+    """Eval-mode float32 logits (N, K) on ``device`` for inputs ``x`` (N, ...) (uint8 images or floats),
+    or (M, K) for the rows ``rows`` (M,) of ``x`` only; restores the train/eval mode."""
+    n = len(x) if rows is None else len(rows)
     with eval_mode(model):
         out = [model(to_float(xb.to(device, non_blocking=True))).float()
-               for xb in read_batches(x, list(batches(len(x), batch_size)))]
+               for xb in read_batches(x, list(batches(n, batch_size, rows)))]
     return torch.cat(out) if out else torch.empty(0, device=device)
 
 
@@ -47,11 +50,21 @@ def accuracy_on(model: nn.Module, dataset: ArrayDataset | None, device: torch.de
 
 
 def evaluate_on(model: nn.Module, dataset: ArrayDataset | None, device: torch.device, batch_size: int,
-                num_classes: int | None, selective: bool = False) -> dict | None:
-    """``{"acc": ...}`` (and ``"aurc"`` for selective tasks) from one pass over ``dataset``; None without it."""
+                num_classes: int | None, selective: bool = False, dist: Distributed | None = None) -> dict | None:
+    """``{"acc": ...}`` (and ``"aurc"`` for selective tasks) from one pass over ``dataset``; None without it.
+    Data-parallel (``dist``), each rank scores its stride share and the logits are all-gathered, so
+    every rank returns the whole set's metrics for 1/world of the work."""
     if dataset is None or len(dataset) == 0:
         return None
-    logits = predict_logits(model, dataset, device, batch_size).cpu()
+    if dist is not None and dist.enabled and len(dataset) >= dist.world:
+        rows = dist.shard(torch.arange(len(dataset)))
+        mine = logits_of(model, dataset.x, device, batch_size, rows=rows)
+        index, gathered, _ = gather_rows(rows.to(mine.device), mine)
+        logits = torch.empty_like(gathered)
+        logits[index] = gathered
+        logits = logits.cpu()
+    else:
+        logits = predict_logits(model, dataset, device, batch_size).cpu()
     out = {"acc": SF.accuracy(logits[:, :num_classes], dataset.y)}
     if selective:
         from .selective import aurc, selective_outputs

@@ -93,7 +93,8 @@ def train(cfg: Config, out: str | Path, resume: bool = False, model: torch.nn.Mo
                 s.tracker.update(loss_fn.bank(), epoch)
             with s.autocast():
                 test, val, val_noisy = (evaluate_on(model, split, device, cfg.data.eval_batch_size, k,
-                                                    cfg.task == "selective") for split in (s.data.test, s.data.val, s.val_noisy))
+                                                    cfg.task == "selective", dist)
+                                        for split in (s.data.test, s.data.val, s.val_noisy))
             row = epoch_row(s, epoch, lr, test, val, val_noisy)
             if s.best_robust is not None:       # PGD on held-out data picks the checkpoint, never the test set
                 row["val_robust_acc"] = validation_robustness(s, epoch)
