@@ -4,7 +4,9 @@
 #      the SAT overhead ratio (benchmarks/step_throughput.py);
 #   2. a short 40%-uniform-noise CIFAR-10 run, SAT and CE, test accuracy against wall time
 #      (metrics.jsonl has test_acc and time_s per epoch);
-#   3. SAT with the bank in pinned host memory (bf16), the path CPU tests cannot reach.
+#   3. SAT with the bank in pinned host memory (bf16), the path CPU tests cannot reach;
+#   4. SAT-SSL pretraining (ResNet-18, bf16 autocast, views on the GPU) for 2 epochs on a 10k
+#      subset: seconds per epoch and the kNN probe.
 # Results land in $OUT (default runs/gpu-check): JSON, run folders and a log.
 #   bash benchmarks/gpu_check.sh              # on the GPU machine
 #   bash benchmarks/gpu_check.sh --cpu-smoke  # the same steps, tiny, on CPU (what the test suite runs)
@@ -16,8 +18,10 @@ DATA="${SAT_CIFAR:-../shared/data/cifar10_from_jpeg.npz}"
 mkdir -p "$OUT"
 if [[ "${1:-}" == "--cpu-smoke" ]]; then
   DEVICE=cpu; MODELS=resnet18; WIDTH=8; BATCH=16; STEPS=2; WARMUP=1; EPOCHS=2; ES=1; SUBSET=256; TESTSUB=256
+  SSLSUB=64; KNN=8
 else
   DEVICE=cuda; MODELS=resnet18,resnet34; WIDTH=0; BATCH=256; STEPS=60; WARMUP=15; EPOCHS=15; ES=5; SUBSET=0; TESTSUB=0
+  SSLSUB=10000; KNN=200
   "$PY" -c "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 'no CUDA device; use --cpu-smoke')"
   nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv | tee "$OUT/gpu.txt"
 fi
@@ -46,4 +50,11 @@ rm -rf "$OUT/u40-sat-hostbank"
   model.name=resnet18 model.base_width="$WIDTH" loss.start_epoch=0 loss.bank_device=cpu loss.bank_dtype=bfloat16 \
   optim.epochs=$(( EPOCHS < 3 ? EPOCHS : 3 )) data.batch_size="$BATCH" device="$DEVICE" log.progress=false
 tail -n 1 "$OUT/u40-sat-hostbank/metrics.jsonl" | tee -a "$OUT/log.txt"
+echo "== SAT-SSL pretraining, ResNet-18, 2 epochs on $SSLSUB images" | tee -a "$OUT/log.txt"
+rm -rf "$OUT/ssl-sat"
+"$PY" -m selfadaptive pretrain --config cifar10-ssl-resnet18-sat --out "$OUT/ssl-sat" --quiet \
+  data.name=npz data.root="$DATA" data.download=false data.subset="$SSLSUB" data.test_subset="$TESTSUB" \
+  model.base_width="$WIDTH" optim.epochs=2 optim.warmup_epochs=0 loss.start_epoch=1 ssl.knn_k="$KNN" \
+  ssl.monitor_size="$SSLSUB" ssl.linear_probe=false data.batch_size="$BATCH" device="$DEVICE" log.progress=false
+tail -n 1 "$OUT/ssl-sat/metrics.jsonl" | tee -a "$OUT/log.txt"
 echo "== done in $(( $(date +%s) - start )) s; results in $OUT" | tee -a "$OUT/log.txt"

@@ -21,4 +21,6 @@ def test_gpu_check_cpu_smoke(tmp_path):
     for loss in ("sat", "ce"):
         metrics = (tmp_path / "out" / f"u40-{loss}" / "metrics.jsonl").read_text().splitlines()
         assert len(metrics) == 2 and "time_s" in json.loads(metrics[-1])
+    ssl = [json.loads(l) for l in (tmp_path / "out" / "ssl-sat" / "metrics.jsonl").read_text().splitlines()]
+    assert len(ssl) == 2 and "knn_acc" in ssl[-1]
     assert "done in" in (tmp_path / "out" / "log.txt").read_text()
