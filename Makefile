@@ -44,7 +44,7 @@ bench: env-dev
 	$(PY) benchmarks/dynamics.py --jobs 2 --out benchmarks/results/dynamics_fmnist.json --figure docs/figures/dynamics_fmnist.png
 	$(PY) benchmarks/double_descent.py --jobs 2 --out benchmarks/results/double_descent_mnist.json --figure docs/figures/double_descent_mnist.png
 	OMP_NUM_THREADS=1 $(PY) benchmarks/stream_throughput.py --out benchmarks/results/stream_cpu.json
-	$(PY) benchmarks/ssl_compare.py --jobs 2 --out benchmarks/results/ssl_cifar10sub.json
+	$(PY) benchmarks/ssl_compare.py --seeds 0,1,2 --methods sat_ssl,byol,simsiam --jobs 2 --out benchmarks/results/ssl_cifar10sub.json
 	$(PY) benchmarks/noise_compare.py --config digits-flip40-sat --losses ce,sat,sat+loss.variant=sce,gce,sce,bootstrap,elr+loss.momentum=0.7,elr --seeds 0,1,2 --out benchmarks/results/digits_flip40.json
 
 clean:

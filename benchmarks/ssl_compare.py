@@ -7,12 +7,13 @@ features (train: the 10k pretraining images with their labels; test: the CIFAR-1
 Reports the collapse metrics and the bank's memory too.  Everything is read back from the run
 folders; a rerun resumes unfinished runs.
 
-    python benchmarks/ssl_compare.py --jobs 2
+    python benchmarks/ssl_compare.py --seeds 0,1,2 --methods sat_ssl,byol,simsiam --jobs 2
 """
 from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import sys
 from pathlib import Path
 
@@ -40,46 +41,61 @@ def random_encoder(preset: str, overrides: list[str], seed: int) -> dict:
             **monitor(net, data.train.x[rows.sort().values], torch.device("cpu"), cfg.data.eval_batch_size)}
 
 
+def run_result(run: Path) -> dict:
+    """The probe, collapse and cost fields of one finished pretraining run folder."""
+    summary = json.loads((run / "summary.json").read_text())
+    rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines() if line.strip()]
+    return {**{k: summary.get(k) for k in ("knn_acc", "linear_acc", "linear_train_acc", "embedding_std_ratio",
+                                           "effective_rank", "bank_bytes", "wall_time_s", "epochs")},
+            "knn_by_epoch": {r["epoch"]: r["knn_acc"] for r in rows if "knn_acc" in r},
+            "effective_rank_by_epoch": [r["effective_rank"] for r in rows]}
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--overrides", default="", help="comma-separated overrides for every run (e.g. optim.epochs=5)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seeds", default="0", help="comma-separated seeds; the table gives mean and std over them")
     p.add_argument("--methods", default="sat_ssl,byol", help=f"comma-separated, of {', '.join(PRESETS)}")
     p.add_argument("--jobs", type=int, default=2)
-    p.add_argument("--runs", default="runs/ssl")
+    p.add_argument("--runs", default="runs/ssl", help="run folders: RUNS/METHOD-sSEED")
     p.add_argument("--out", default="benchmarks/results/ssl_cifar10sub.json")
     args = p.parse_args(argv)
-    over = [o for o in args.overrides.split(",") if o] + [f"seed={args.seed}"]
+    base = [o for o in args.overrides.split(",") if o]
+    seeds = [int(x) for x in args.seeds.split(",")]
     methods = {m: PRESETS[m] for m in args.methods.split(",")}
     commands = []
-    for method, preset in methods.items():
-        run = Path(args.runs) / method
-        if (run / "summary.json").is_file():
-            continue
-        commands.append(train_args(run, preset, over, command="pretrain"))
+    for seed in seeds:
+        for method, preset in methods.items():
+            run = Path(args.runs) / f"{method}-s{seed}"
+            if not (run / "summary.json").is_file():
+                commands.append(train_args(run, preset, base + [f"seed={seed}"], command="pretrain"))
     codes = []
     run_commands(commands, args.jobs, lambda i, rc: codes.append(rc))
     if any(codes):
         raise SystemExit("a pretraining run failed; rerun to resume it")
+    per_seed = {}
+    for seed in seeds:
+        found = {m: run_result(Path(args.runs) / f"{m}-s{seed}") for m in methods}
+        found["random"] = random_encoder(PRESETS["byol"], base, seed)
+        per_seed[seed] = found
+    names = [*methods, "random"]
+    keys = ("knn_acc", "linear_acc", "embedding_std_ratio", "effective_rank", "wall_time_s")
+    def over_seeds(fn, method, key):     # None when a run did not record the field (e.g. no linear probe)
+        values = [per_seed[s][method].get(key) for s in seeds]
+        return None if None in values else fn(values)
+    mean = {m: {k: over_seeds(statistics.fmean, m, k) for k in keys} for m in names}
+    std = {m: {k: over_seeds(statistics.pstdev, m, k) for k in keys} for m in names}
     result = {"regime": "CIFAR-10 10k subset (shared JPEG copy), small CNN w16 encoder, batch 256, SGD 0.1 cosine",
-              "overrides": over, "methods": {}}
-    for method in methods:
-        run = Path(args.runs) / method
-        summary = json.loads((run / "summary.json").read_text())
-        rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines() if line.strip()]
-        result["methods"][method] = {
-            **{k: summary.get(k) for k in ("knn_acc", "linear_acc", "linear_train_acc", "embedding_std_ratio",
-                                           "effective_rank", "bank_bytes", "wall_time_s", "epochs")},
-            "knn_by_epoch": {r["epoch"]: r["knn_acc"] for r in rows if "knn_acc" in r},
-            "effective_rank_by_epoch": [r["effective_rank"] for r in rows],
-        }
-    result["methods"]["random"] = random_encoder(PRESETS["byol"], over[:-1], args.seed)
-    print(f"{'encoder':>8} {'kNN':>7} {'linear':>7} {'std*sqrt(D)':>12} {'eff. rank':>10} {'bank MiB':>9} {'time s':>7}")
-    for name, m in result["methods"].items():
-        bank = m.get("bank_bytes")
-        print(f"{name:>8} {100 * m['knn_acc']:>7.2f} {100 * m['linear_acc']:>7.2f} {m['embedding_std_ratio']:>12.3f} "
-              f"{m['effective_rank']:>10.1f} {'-' if not bank else f'{bank / 2**20:.2f}':>9} "
-              f"{m.get('wall_time_s') or 0:>7.0f}")
+              "overrides": base, "seeds": seeds, "per_seed": per_seed, "mean": mean, "std": std}
+    print(f"{'encoder':>8} {'kNN':>14} {'linear':>14} {'std*sqrt(D)':>12} {'eff. rank':>10} {'bank MiB':>9} "
+          f"{'time s':>7}   ({len(seeds)} seed(s); mean +- population std)")
+    pct = lambda m, d, k: "-" if m[k] is None else f"{100 * m[k]:.2f} +-{100 * d[k]:.2f}"    # noqa: E731
+    for name in names:
+        m, d = mean[name], std[name]
+        bank = per_seed[seeds[0]][name].get("bank_bytes")
+        wall = "-" if m["wall_time_s"] is None else f"{m['wall_time_s']:.0f}"
+        print(f"{name:>8} {pct(m, d, 'knn_acc'):>14} {pct(m, d, 'linear_acc'):>14} {m['embedding_std_ratio']:>12.3f} "
+              f"{m['effective_rank']:>10.1f} {'-' if not bank else f'{bank / 2**20:.2f}':>9} {wall:>7}")
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
     return 0
