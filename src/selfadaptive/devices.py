@@ -11,6 +11,11 @@ def uses_bf16(precision: str, device: torch.device) -> bool:
     return precision == "bf16" or (precision == "auto" and device.type == "cuda")
 
 
+def uses_channels_last(enabled: bool, device: torch.device, input_shape: tuple) -> bool:
+    """Whether ``channels_last`` means an NHWC layout here: images (C, H, W) on CUDA only."""
+    return enabled and device.type == "cuda" and len(input_shape) == 3
+
+
 def bf16_autocast(device: torch.device, enabled: bool):
     """The autocast context of a run (a no-op when ``enabled`` is False)."""
     return torch.autocast(device.type, dtype=torch.bfloat16, enabled=enabled)

@@ -18,7 +18,7 @@ import torch
 from .checkpoint import load_checkpoint, save_checkpoint
 from .config import Config, save_config
 from .data import batches, build_data, read_batches, to_float
-from .devices import bf16_autocast, resolve_device, uses_bf16
+from .devices import bf16_autocast, resolve_device, uses_bf16, uses_channels_last
 from .errors import TrainingDiverged, UserError, first_line
 from .evaluation import logits_of
 from .losses import BANK_DTYPES
@@ -100,7 +100,7 @@ def pretrain(cfg: Config, out: str | Path, resume: bool = False, quiet: bool = F
     n = len(x_train)
     net = build_network(cfg, data).to(device)
     amp = uses_bf16(cfg.precision, device)      # bf16 autocast on CUDA by default, as sat train
-    channels_last = cfg.channels_last and device.type == "cuda" and len(data.input_shape) == 3
+    channels_last = uses_channels_last(cfg.channels_last, device, data.input_shape)
     if channels_last:
         net = net.to(memory_format=torch.channels_last)
     loss_fn = build_ssl_loss(cfg, n).to(device)

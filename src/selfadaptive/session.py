@@ -18,7 +18,7 @@ from . import functional as SF
 from .checkpoint import load_checkpoint
 from .config import Config, save_config
 from .data import DataBundle, ImageFiles, batches, build_data
-from .devices import bf16_autocast, resolve_device, uses_bf16
+from .devices import bf16_autocast, resolve_device, uses_bf16, uses_channels_last
 from .distributed import Distributed
 from .errors import Interrupted, UserError, first_line
 from .label_issues import LabelIssueTracker, detection_metrics
@@ -200,7 +200,7 @@ def setup(cfg: Config, run: RunDir, resume: bool, model=None, data=None, quiet: 
     amp = uses_bf16(cfg.precision, device)
     if amp and device.type == "cpu" and cfg.precision == "bf16" and not quiet:
         print("note: bf16 autocast on CPU is slow on most processors; precision=fp32 is the usual choice")
-    channels_last = cfg.channels_last and device.type == "cuda" and len(data.input_shape) == 3
+    channels_last = uses_channels_last(cfg.channels_last, device, data.input_shape)
     if channels_last:
         model = model.to(memory_format=torch.channels_last)
     loss_fn = build_loss(cfg.loss, labels, k, width=cfg.model.base_width)
