@@ -131,9 +131,21 @@ def _torchattacks():
     return pytest.importorskip("torchattacks")
 
 
+RESTARTS = 6
+#: two-sided false-alarm rate of about 7e-6 under the null that both draw their starts alike
+Z_MAX = 4.5
+
+
 def test_pgd_matches_torchattacks(trained, digits):
-    """Our PGD and torchattacks' PGD on the same model and data: identical without a random start,
-    robust accuracy within 1 point with one (the starts are drawn differently)."""
+    """Our PGD and torchattacks' PGD on the same model and data: identical without a random start;
+    with one, the same robust accuracy up to the spread of the random starts.
+
+    With a random start each sample's outcome is a Bernoulli(p_i) draw, and a single pair of attacks
+    differs by about 0.7 points on this model (sd of one run ~0.5 points), so a fixed 1-point
+    tolerance on one run of each fails by chance on some machines.  Instead both run ``RESTARTS``
+    times, p_i is estimated from all 2R outcomes, and the difference of the two mean accuracies
+    must lie within ``Z_MAX`` standard errors, sqrt(2 sum_i p_i (1 - p_i) / (R n^2)).
+    """
     torchattacks = _torchattacks()
     x, y = digits
     steps, eps = 20, EPS
@@ -141,14 +153,27 @@ def test_pgd_matches_torchattacks(trained, digits):
     theirs = torchattacks.PGD(trained, eps=eps, alpha=alpha, steps=steps, random_start=False)
     ours = pgd(trained, x, y, eps=eps, step_size=alpha, steps=steps, start="none")
     assert torch.allclose(ours, theirs(x, y), atol=1e-6)
-    torch.manual_seed(0)
+
     theirs = torchattacks.PGD(trained, eps=eps, alpha=alpha, steps=steps, random_start=True)
-    x_theirs = theirs(x, y)
+    robust_ours, robust_theirs = [], []
     with torch.no_grad():
-        acc_theirs = (trained(x_theirs).argmax(1) == y).float().mean().item()
-    data = ArrayDataset(x, y)
-    acc_ours = accuracy_under_attacks(trained, data, torch.device("cpu"), attack_suite(eps, steps), 256)["pgd20"]
-    clean = accuracy_under_attacks(trained, data, torch.device("cpu"), {}, 256)["clean"]
-    assert clean - acc_ours > 0.2          # a comparison where the attack matters
-    print(clean, acc_ours, acc_theirs)
-    assert abs(acc_ours - acc_theirs) <= 0.01, (acc_ours, acc_theirs)
+        clean = (trained(x).argmax(1) == y).float()
+    for r in range(RESTARTS):
+        x_ours = pgd(trained, x, y, eps=eps, step_size=alpha, steps=steps, start="uniform",
+                     generator=torch.Generator().manual_seed(r))
+        torch.manual_seed(1000 + r)                     # torchattacks draws from the global RNG
+        x_theirs = theirs(x, y)
+        with torch.no_grad():
+            robust_ours.append((trained(x_ours).argmax(1) == y).float())
+            robust_theirs.append((trained(x_theirs).argmax(1) == y).float())
+    robust_ours, robust_theirs = torch.stack(robust_ours), torch.stack(robust_theirs)    # (R, n)
+    n = len(y)
+    p = torch.cat([robust_ours, robust_theirs]).mean(0)                                  # (n,)
+    var_one = (p * (1 - p)).sum() * (2 * RESTARTS) / (2 * RESTARTS - 1) / n ** 2       # unbiased, one run
+    se = float((2 * var_one / RESTARTS).sqrt())
+    diff = float(robust_ours.mean() - robust_theirs.mean())
+    print(f"clean {clean.mean():.4f} ours {robust_ours.mean():.4f} theirs {robust_theirs.mean():.4f} "
+          f"diff {diff:+.4f} se {se:.4f}")
+    assert clean.mean() - robust_ours.mean() > 0.2      # a comparison where the attack matters
+    assert 0 < se < 0.005                               # the criterion has power: 4.5 se < 2.3 points
+    assert abs(diff) <= Z_MAX * se, (diff, se)
