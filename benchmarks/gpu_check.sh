@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # One prepared GPU check (at most ~8 minutes on one H100), run from the repository root:
 #   1. CE vs SAT training-step throughput, ResNet-18 and ResNet-34, CIFAR-10, batch 256, bf16;
-#      the SAT overhead ratio (benchmarks/step_throughput.py);
+#      the SAT overhead ratio (benchmarks/speed/step_throughput.py);
 #   2. a short 40%-uniform-noise CIFAR-10 run, SAT and CE, test accuracy against wall time
 #      (metrics.jsonl has test_acc and time_s per epoch);
 #   3. SAT with the bank in pinned host memory (bf16), the path CPU tests cannot reach;
@@ -27,7 +27,7 @@ else
 fi
 start=$(date +%s)
 echo "== step throughput ($DEVICE)" | tee "$OUT/log.txt"
-"$PY" benchmarks/step_throughput.py --data "$DATA" --device "$DEVICE" --models "$MODELS" --width "$WIDTH" \
+"$PY" -m benchmarks.speed.step_throughput --data "$DATA" --device "$DEVICE" --models "$MODELS" --width "$WIDTH" \
   --batch "$BATCH" --steps "$STEPS" --warmup "$WARMUP" --out "$OUT/step_throughput.json" | tee -a "$OUT/log.txt"
 for loss in sat ce; do
   echo "== 40% uniform noise, ResNet-18, $loss, $EPOCHS epochs" | tee -a "$OUT/log.txt"

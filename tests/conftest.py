@@ -6,6 +6,7 @@ import sys
 import numpy as np
 import pytest
 import torch
+from helpers import shared_file, write_cifar10_folder, write_cifar100_folder, write_image_folder, write_svhn_folder
 
 # Tests compare bit-exact results between processes; keep the thread count fixed.
 torch.set_num_threads(int(os.environ.get("SAT_TEST_THREADS", "2")))
@@ -85,54 +86,6 @@ def tiny_overrides():
             "optim.lr=0.05", "data.batch_size=32"]
 
 
-import pickle
-from pathlib import Path
-
-import numpy as np
-
-SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
-
-
-def shared_file(name: str) -> Path:
-    path = SHARED_DATA / name
-    if not path.is_file():
-        pytest.skip(f"shared data {path} not present")
-    return path
-
-
-def _dump(path: Path, obj) -> None:
-    with open(path, "wb") as fh:
-        pickle.dump(obj, fh, protocol=2)
-
-
-def write_cifar10_folder(root: Path, x: np.ndarray, y: np.ndarray, x_test: np.ndarray, y_test: np.ndarray,
-                         classes) -> Path:
-    """Write arrays in the official CIFAR-10 python layout (5 train batches, test batch, meta)."""
-    folder = root / "cifar-10-batches-py"
-    folder.mkdir(parents=True)
-    flat = x.reshape(len(x), -1)
-    for i, part in enumerate(np.array_split(np.arange(len(x)), 5), start=1):
-        _dump(folder / f"data_batch_{i}", {b"batch_label": f"training batch {i} of 5".encode(),
-                                           b"labels": [int(v) for v in y[part]], b"data": flat[part],
-                                           b"filenames": [f"img{j}.png".encode() for j in part]})
-    _dump(folder / "test_batch", {b"labels": [int(v) for v in y_test], b"data": x_test.reshape(len(x_test), -1)})
-    _dump(folder / "batches.meta", {b"label_names": [c.encode() for c in classes], b"num_vis": 3072})
-    return root
-
-
-def write_cifar100_folder(root: Path, n_train: int = 40, n_test: int = 10, seed: int = 0) -> Path:
-    """A tiny synthetic folder in the official CIFAR-100 python layout."""
-    rng = np.random.default_rng(seed)
-    folder = root / "cifar-100-python"
-    folder.mkdir(parents=True)
-    coarse_of = np.arange(100) % 20
-    for name, n in (("train", n_train), ("test", n_test)):
-        fine = rng.integers(0, 100, n)
-        _dump(folder / name, {b"data": rng.integers(0, 256, (n, 3072), dtype=np.uint8),
-                              b"fine_labels": fine.tolist(), b"coarse_labels": coarse_of[fine].tolist()})
-    _dump(folder / "meta", {b"fine_label_names": [f"c{i}".encode() for i in range(100)],
-                            b"coarse_label_names": [f"s{i}".encode() for i in range(20)]})
-    return root
 
 
 @pytest.fixture(scope="session")
@@ -159,30 +112,6 @@ def tiny_cifar100_dir(tmp_path_factory):
     return write_cifar100_folder(tmp_path_factory.mktemp("cifar100"))
 
 
-def write_svhn_folder(root: Path, n_train: int = 12, n_test: int = 6, seed: int = 0) -> Path:
-    """Tiny train_32x32.mat / test_32x32.mat in the official layout: X (32, 32, 3, N), y (N, 1) in 1..10."""
-    from scipy.io import savemat
-    rng = np.random.default_rng(seed)
-    for name, n in (("train", n_train), ("test", n_test)):
-        savemat(root / f"{name}_32x32.mat", {"X": rng.integers(0, 256, (32, 32, 3, n), dtype=np.uint8),
-                                              "y": (np.arange(n) % 10 + 1).reshape(n, 1).astype(np.uint8)})
-    return root
-
-
-def write_image_folder(root: Path, per_class: int = 4, size: int = 20, seed: int = 0, split_test: bool = True) -> Path:
-    """root/train/{cat,dog}/*.png (and root/test/...) of random images of varying size."""
-    from PIL import Image
-    rng = np.random.default_rng(seed)
-    for split in (("train", "test") if split_test else ("train",)):
-        for cls in ("cat", "dog"):
-            d = root / split / cls
-            d.mkdir(parents=True)
-            for i in range(per_class):
-                arr = rng.integers(0, 256, (size + i, size, 3), dtype=np.uint8)
-                Image.fromarray(arr).save(d / f"{cls}.{i}.png")
-    return root
-
-
 @pytest.fixture(scope="session")
 def tiny_svhn_dir(tmp_path_factory):
     return write_svhn_folder(tmp_path_factory.mktemp("svhn"))
@@ -194,17 +123,5 @@ def tiny_image_dir(tmp_path_factory):
     return write_image_folder(tmp_path_factory.mktemp("dogscats"))
 
 
-import selfadaptive.trainer as _trainer_mod
 
 
-class StopAfter(_trainer_mod.StopSignals):
-    """Acts as if SIGTERM arrived after ``n`` training steps; patch it over ``trainer.StopSignals``."""
-    n = 0
-
-    @property
-    def requested(self):
-        StopAfter.n -= 1
-        if StopAfter.n < 0:
-            self.signum = 15
-            return True
-        return False

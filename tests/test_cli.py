@@ -5,13 +5,12 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
-from selfadaptive.checkpoint import load_checkpoint
+from selfadaptive.engine.checkpoint import load_checkpoint
 
 FAST = ["model.base_width=64", "optim.epochs=2", "loss.start_epoch=1", "log.progress=false"]
 
@@ -29,6 +28,7 @@ def assert_one_line_error(res, needle):
     assert "Traceback" not in res.stderr
 
 
+@pytest.mark.slow
 def test_train_prints_accuracy_and_recovery_then_eval(tmp_path):
     res = sat("train", "--out", str(tmp_path / "r"), *FAST)
     assert res.returncode == 0, res.stderr
@@ -40,17 +40,19 @@ def test_train_prints_accuracy_and_recovery_then_eval(tmp_path):
     assert acc["test"] == pytest.approx(summary["test_acc_last"])
 
 
+@pytest.mark.slow
 def test_presets_lists_the_shipped_configs_and_they_load():
     res = sat("presets")
     assert res.returncode == 0
     names = [l.split()[0] for l in res.stdout.splitlines()]
     assert "digits-flip40-sat" in names and "digits-flip40-ce" in names
     from selfadaptive.config import load_config
-    from selfadaptive.presets import preset_paths
+    from selfadaptive.config.presets import preset_paths
     for path in preset_paths().values():
         load_config(path)
 
 
+@pytest.mark.slow
 def test_preset_by_name(tmp_path):
     res = sat("train", "--config", "digits-flip40-ce", "--out", str(tmp_path / "r"), *FAST)
     assert res.returncode == 0, res.stderr
@@ -65,6 +67,7 @@ def _npz(path, **arrays):
     return str(path)
 
 
+@pytest.mark.slow
 def test_bad_inputs_give_one_line_and_exit_2(tmp_path):
     cases = [
         (["data.name=npz", f"data.root={tmp_path / 'missing.npz'}"], "data file not found"),
@@ -94,6 +97,7 @@ def test_bad_inputs_give_one_line_and_exit_2(tmp_path):
         assert not (out / "checkpoint.pt").exists()
 
 
+@pytest.mark.slow
 def test_existing_run_is_kept_and_resume_errors(tmp_path):
     out = tmp_path / "r"
     assert sat("train", "--out", str(out), *FAST).returncode == 0
@@ -106,12 +110,14 @@ def test_existing_run_is_kept_and_resume_errors(tmp_path):
     assert_one_line_error(sat("eval", str(out)), "corrupt")
 
 
+@pytest.mark.slow
 def test_nan_loss_exits_1_with_one_line(tmp_path):
     res = sat("train", "--out", str(tmp_path / "r"), "optim.lr=1e30", "loss.name=ce", *FAST)
     assert res.returncode == 1, res.stderr
     assert "loss became" in res.stderr and len(res.stderr.strip().splitlines()) == 1
 
 
+@pytest.mark.slow
 def test_sigterm_mid_training_then_resume_is_bit_identical(tmp_path):
     # ~0.25 s an epoch: after the second epoch's row about 2 s of training remain for the signal to land in
     args = ["model.base_width=128", "optim.epochs=10", "data.batch_size=4", "loss.start_epoch=2", "log.progress=false",

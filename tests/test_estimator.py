@@ -9,8 +9,8 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from selfadaptive.estimator import SATClassifier
-from selfadaptive.label_issues import detection_metrics
-from selfadaptive.noise import corrupt_labels
+from selfadaptive.issues import detection_metrics
+from selfadaptive.noise.labels import corrupt_labels
 
 # check_estimator runs every check that applies to a classifier (55 in scikit-learn 1.9); none is
 # expected to fail.  The array-API check skips itself unless SCIPY_ARRAY_API is set, the pandas

@@ -5,11 +5,13 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import shared_file
+import pytest
+from helpers import shared_file
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
+@pytest.mark.slow
 def test_gpu_check_cpu_smoke(tmp_path):
     data = shared_file("cifar10_from_jpeg.npz")
     env = dict(os.environ, OUT=str(tmp_path / "out"), PYTHON=sys.executable, SAT_CIFAR=str(data), OMP_NUM_THREADS="2")

@@ -14,12 +14,20 @@ Quick start::
 """
 from .config import Config, load_config
 from .errors import Interrupted, TrainingDiverged, UserError
-from .losses import (CrossEntropyLoss, EarlyLearningRegularizationLoss, GeneralizedCrossEntropyLoss, IndexedLoss,
-                     SelfAdaptiveLoss, SoftBootstrapLoss, SymmetricCrossEntropyLoss, build_loss)
 from .estimator import SATClassifier
-from .label_issues import LabelIssues, LabelIssueTracker, detection_metrics, label_issues
-from .noise import LabelNoise, corrupt_labels
-from .trainer import train
+from .issues import LabelIssues, LabelIssueTracker, detection_metrics, label_issues
+from .losses import (
+                     CrossEntropyLoss,
+                     EarlyLearningRegularizationLoss,
+                     GeneralizedCrossEntropyLoss,
+                     IndexedLoss,
+                     SelfAdaptiveLoss,
+                     SoftBootstrapLoss,
+                     SymmetricCrossEntropyLoss,
+                     build_loss,
+)
+from .noise.labels import LabelNoise, corrupt_labels
+from .training.loop import train
 
 __version__ = "0.1.0"
 

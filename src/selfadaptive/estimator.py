@@ -22,13 +22,14 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted
 from torch import nn
 
-from .config import LossConfig, ModelConfig
+from .config import LossConfig, ModelConfig, OptimConfig
 from .data import batches, input_stats, to_float
-from .evaluation import logits_of
-from .label_issues import DEFAULT_SCORE, LabelIssueTracker, label_issues
-from .losses import build_loss
+from .engine.evaluation import logits_of
+from .engine.optimizers import build_optimizer
+from .engine.schedules import epoch_order, learning_rate
+from .issues import DEFAULT_SCORE, LabelIssueTracker, label_issues
+from .losses import build_loss, loss_names
 from .models import build_model
-from .schedules import epoch_seed, learning_rate
 
 try:    # scikit-learn >= 1.6
     from sklearn.utils.validation import validate_data as _validate_data
@@ -49,15 +50,13 @@ def fit_network(model: nn.Module, x: torch.Tensor, y: torch.Tensor, loss_fn, *, 
     """
     device = next(model.parameters()).device
     x, y = x.to(device), y.to(device)
-    params = [p for p in model.parameters() if p.requires_grad]
-    opt = (torch.optim.Adam(params, lr=lr, weight_decay=weight_decay) if optimizer == "adam"
-           else torch.optim.SGD(params, lr=lr, momentum=0.9, weight_decay=weight_decay))
+    opt = build_optimizer(OptimConfig(name=optimizer, lr=lr, momentum=0.9, weight_decay=weight_decay), model)
     history = []
     for epoch in range(epochs):
         for group in opt.param_groups:
             group["lr"] = learning_rate(epoch, lr, epochs, "cosine")
         model.train()
-        order = torch.randperm(len(y), generator=torch.Generator().manual_seed(epoch_seed(seed, epoch)))
+        order = epoch_order(len(y), seed, epoch)
         loss_sum, correct = 0.0, 0
         for idx in batches(len(y), batch_size, order):
             idx = idx.to(device)
@@ -98,17 +97,16 @@ class SATClassifier(ClassifierMixin, BaseEstimator):
         weights); a callable is called as ``module(input_shape, n_classes)``.  Either way the
         network maps a float batch (B, ...) to (B, n_classes) logits; uint8 inputs are scaled to
         [0, 1] first.
-    loss : {"sat", "ce", "elr", "gce", "sce", "bootstrap"}
+    loss : any loss registered for task "classify" (``losses.loss_names("classify")``): "sat",
+        "ce", "elr", "gce", "sce", "bootstrap", or one of your own.
         ``ce`` is plain ERM (no soft targets, no label issues).
     max_epochs, start_epoch : SAT trains for ``max_epochs``; its targets start moving at
         ``start_epoch`` (E_s).  E_s must come before the network starts fitting the wrong labels;
-        the defaults (50, 5) with SGD lr 0.01 gave detection AUROC 0.979-0.999 on wine,
-        breast_cancer and digits with 30% flipped labels, within 0.001 for 200 epochs and
-        0.003 for E_s = 10, while Adam at lr 1e-3 lost up to 0.1 AUROC and 0.1 accuracy
-        (``benchmarks/estimator_defaults.py``; docs/benchmarks.md §5).
+        how the defaults (50, 5, SGD lr 0.01) were chosen, with the measurements:
+        docs/benchmarks.md §5c.
     momentum : SAT's EMA momentum alpha.
     optimizer, lr, weight_decay, batch_size : Adam or SGD(0.9), cosine schedule per epoch.
-    augment : callable applied to each float training batch, e.g. ``selfadaptive.augment.crop_flip``.
+    augment : callable applied to each float training batch, e.g. ``selfadaptive.data.augment.crop_flip``.
     random_state : int, RandomState or None (seeds initialisation and data order).
     device : "cpu", "cuda", ...
 
@@ -162,8 +160,8 @@ class SATClassifier(ClassifierMixin, BaseEstimator):
         X, y = self._validate(X, y)
         check_classification_targets(y)
         self.classes_, y_enc = np.unique(y, return_inverse=True)
-        if self.loss not in ("sat", "ce", "elr", "gce", "sce", "bootstrap"):
-            raise ValueError(f"loss must be one of sat, ce, elr, gce, sce, bootstrap; got {self.loss!r}")
+        if self.loss not in loss_names("classify"):
+            raise ValueError(f"loss must be one of {', '.join(loss_names('classify'))}; got {self.loss!r}")
         if not (isinstance(self.max_epochs, (int, np.integer)) and self.max_epochs >= 1):
             raise ValueError(f"max_epochs must be a positive int, got {self.max_epochs!r}")
         k = len(self.classes_)

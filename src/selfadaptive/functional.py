@@ -61,11 +61,6 @@ def soft_cross_entropy(logits: torch.Tensor, targets: torch.Tensor) -> torch.Ten
     return -(targets * F.log_softmax(logits.float(), dim=1)).sum(dim=1)
 
 
-def weighted_mean(values: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
-    """``sum_i w_i v_i / sum_i w_i``.  values, weights: (B,) -> scalar."""
-    return (weights * values).sum() / weights.sum()
-
-
 def accuracy(logits_or_pred: torch.Tensor, labels: torch.Tensor) -> float:
     """Fraction of rows whose prediction equals ``labels``; accepts (B, K) logits or (B,) classes."""
     pred = logits_or_pred.argmax(dim=1) if logits_or_pred.dim() == 2 else logits_or_pred
@@ -89,17 +84,6 @@ def kl_rows(logits_clean: torch.Tensor, logits_adv: torch.Tensor) -> torch.Tenso
     """Per-sample ``KL(p(x_i) || p(x'_i))``, gradients through both.  (B, K), (B, K) -> (B,)."""
     return F.kl_div(F.log_softmax(logits_adv.float(), dim=1), F.softmax(logits_clean.float(), dim=1),
                     reduction="none").sum(dim=1)
-
-
-def trades_kl(logits_clean: torch.Tensor, logits_adv: torch.Tensor) -> torch.Tensor:
-    """TRADES's robust term ``(1/B) sum_i KL(p(x_i) || p(x'_i))``, gradients through both.
-
-    logits_clean, logits_adv: (B, K) -> scalar.  Summed over the batch and divided by B, as in the
-    TRADES code (``KLDivLoss(size_average=False) / batch_size``).
-    """
-    log_p_adv = F.log_softmax(logits_adv.float(), dim=1)
-    p_clean = F.softmax(logits_clean.float(), dim=1)
-    return F.kl_div(log_p_adv, p_clean, reduction="sum") / logits_clean.shape[0]
 
 
 def normalized_ema_update(targets: torch.Tensor, z: torch.Tensor, momentum: float) -> torch.Tensor:

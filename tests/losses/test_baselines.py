@@ -5,8 +5,13 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from selfadaptive.losses import (CrossEntropyLoss, EarlyLearningRegularizationLoss, GeneralizedCrossEntropyLoss,
-                                 SoftBootstrapLoss, SymmetricCrossEntropyLoss)
+from selfadaptive.losses import (
+    CrossEntropyLoss,
+    EarlyLearningRegularizationLoss,
+    GeneralizedCrossEntropyLoss,
+    SoftBootstrapLoss,
+    SymmetricCrossEntropyLoss,
+)
 
 K = 5
 

@@ -1,4 +1,4 @@
-"""Parity of SelfAdaptiveLoss with sat-reference §1, written out sample by sample in float64."""
+"""Parity of SelfAdaptiveLoss with docs/method.md §1, written out sample by sample in float64."""
 import pytest
 import torch
 import torch.nn.functional as F

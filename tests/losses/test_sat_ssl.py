@@ -1,4 +1,4 @@
-"""Parity of SelfAdaptiveSSLLoss and BYOLLoss with sat-reference §6, written out sample by sample in float64."""
+"""Parity of SelfAdaptiveSSLLoss and BYOLLoss with docs/method.md §6, written out sample by sample in float64."""
 import numpy as np
 import pytest
 import torch
@@ -17,7 +17,7 @@ def cos(a, b):
 
 
 def reference_step(T, q1, q2, z1, z2, idx, epoch, start_epoch, alpha):
-    """The design of sat-reference §6, one sample at a time; returns the loss and updates T in place."""
+    """The design of docs/method.md §6, one sample at a time; returns the loss and updates T in place."""
     total = 0.0
     for b, i in enumerate(idx):
         zbar = unit(z1[b] + z2[b])

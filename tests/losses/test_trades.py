@@ -1,4 +1,4 @@
-"""Parity of TradesLoss (TRADES, and TRADES+SAT) with sat-reference §5, written out sample by sample."""
+"""Parity of TradesLoss (TRADES, and TRADES+SAT) with docs/method.md §5, written out sample by sample."""
 import math
 
 import torch
@@ -18,7 +18,7 @@ def reference_kl(z_clean, z_adv):
 
 
 def reference_sat(T, z, y, idx, epoch, start_epoch, alpha):
-    """sat-reference §1 on the clean logits; T (N, K) float64 updated in place."""
+    """docs/method.md §1 on the clean logits; T (N, K) float64 updated in place."""
     if epoch < start_epoch:
         return sum(-torch.log_softmax(z[i], 0)[y[i]] for i in range(len(y))) / len(y)
     p = torch.softmax(z.detach(), dim=1)

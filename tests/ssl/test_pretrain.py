@@ -7,13 +7,13 @@ import sys
 import numpy as np
 import pytest
 import torch
+from helpers import StopAfter
 
-import selfadaptive.pretrain as pretrain_mod
-from conftest import StopAfter
+import selfadaptive.ssl.pretrain as pretrain_mod
 from selfadaptive import load_config
 from selfadaptive.errors import Interrupted, UserError
-from selfadaptive.pretrain import pretrain, probe_run
 from selfadaptive.ssl.networks import SiameseNetwork, target_momentum_at
+from selfadaptive.ssl.pretrain import pretrain, probe_run
 
 TINY = ["task=ssl", "noise.kind=none", "model.name=cnn", "model.base_width=4", "ssl.dim=16", "ssl.hidden=32",
         "ssl.knn_every=1", "ssl.knn_k=20", "ssl.monitor_size=128", "data.batch_size=64", "optim.epochs=3",
@@ -63,6 +63,7 @@ def test_pretrain_resumes_mid_epoch_exactly(tmp_path, monkeypatch):
     assert torch.equal(a["loss"]["soft_targets"], b["loss"]["soft_targets"])
 
 
+@pytest.mark.slow
 def test_sat_probe_cli_reproduces_the_final_knn(tmp_path):
     summary = pretrain(load_config(None, TINY + ["loss.name=byol", "optim.epochs=1"]), tmp_path / "r", quiet=True)
     result = probe_run(tmp_path / "r", linear=False)
@@ -87,7 +88,7 @@ def test_target_network_follows_the_schedule():
 
 
 @pytest.mark.parametrize("over, needle", [
-    (["loss.name=ce"], "task=ssl trains loss.name=sat_ssl, byol or simsiam"),
+    (["loss.name=ce"], "task=ssl trains loss.name=byol, sat_ssl or simsiam"),
     (["loss.name=simsiam", "ssl.target_momentum=0.99"], "simsiam has no momentum network"),
     (["loss.name=sat_ssl", "noise.kind=flip"], "set noise.kind=none"),
     (["loss.name=byol", "ssl.target_momentum=1.0"], "ssl.target_momentum must be in [0, 1)"),
@@ -97,6 +98,7 @@ def test_ssl_config_errors(over, needle):
         load_config(None, TINY + over)
 
 
+@pytest.mark.slow
 def test_ssl_commands_refuse_the_wrong_task(tmp_path):
     with pytest.raises(UserError, match="loss.name=sat_ssl is self-supervised"):
         load_config(None, ["loss.name=sat_ssl"])
@@ -108,6 +110,7 @@ def test_ssl_commands_refuse_the_wrong_task(tmp_path):
     assert proc.returncode == 2 and "task=ssl" in proc.stderr
 
 
+@pytest.mark.slow
 def test_compiled_pretraining_matches_eager_and_keeps_eager_checkpoints(tmp_path):
     over = TINY + ["loss.name=sat_ssl", "optim.epochs=1", "loss.start_epoch=0", "model.name=mlp",
                    "model.base_width=16", "ssl.linear_probe=false"]

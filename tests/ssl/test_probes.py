@@ -50,8 +50,8 @@ def test_collapse_metrics_and_warning():
 
 
 def test_monitor_flags_a_constant_encoder():
-    from selfadaptive.pretrain import monitor
     from selfadaptive.ssl.networks import SiameseNetwork
+    from selfadaptive.ssl.pretrain import monitor
 
     class Constant(nn.Module):
         def __init__(self):

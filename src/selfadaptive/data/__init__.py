@@ -16,10 +16,10 @@ from .cifar import load_cifar
 from .idx import DEFAULT_ROOTS, FASHION_CLASSES, load_idx_folder
 from .image_folder import load_image_folder
 from .labels import read_label_file
-from .stl10 import load_stl10
-from .svhn import load_svhn
-from .streaming import ImageFiles, read_batches, take_rows
 from .sources import encode_labels, images_to_nchw, load_digits_arrays, load_npz_arrays, read_csv_table
+from .stl10 import load_stl10
+from .streaming import ImageFiles, read_batches, take_rows
+from .svhn import load_svhn
 
 
 def _check_labels(y: np.ndarray, where: str) -> np.ndarray:

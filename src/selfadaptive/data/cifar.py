@@ -18,8 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import safe_pickle
 from ..errors import UserError, first_line
+from . import safe_pickle
 
 ARCHIVES = {
     "cifar10": ("https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz", "c58f30108f718f92721af3b95e74349a",

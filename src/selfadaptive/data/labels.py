@@ -15,8 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import safe_pickle
 from ..errors import UserError, first_line
+from . import safe_pickle
 
 #: CIFAR-N label sets: short name -> key in the published file
 CIFAR_N_SETS = {

@@ -1,30 +1,52 @@
-"""The interface every training loss in this package follows."""
+"""The interface every loss in this package follows, and the base class of losses with a per-sample bank."""
 from __future__ import annotations
+
+from typing import Callable
 
 import torch
 from torch import nn
 
-from ..distributed import local_mean, local_rows
+from .. import functional as SF
+
+
+def local_mean(values: torch.Tensor, weights: torch.Tensor | None = None) -> torch.Tensor:
+    """Mean (or ``weights``-weighted mean) over this batch.  values, weights: (B,) -> scalar."""
+    if weights is None:
+        return values.mean()
+    return (weights * values).sum() / weights.sum()
+
+
+def local_rows(index: torch.Tensor, rows: torch.Tensor):
+    """Single process: the batch is the global batch.  Returns (index, rows, local positions)."""
+    return index, rows, slice(None)
+
+
+#: ``reduce(values (B,), weights (B,) | None) -> scalar``
+Reduce = Callable[[torch.Tensor, "torch.Tensor | None"], torch.Tensor]
+#: ``gather(index (B,), rows (B, K)) -> (index (B',), rows (B', K), slice of this process's rows)``
+Gather = Callable[[torch.Tensor, torch.Tensor], tuple]
 
 
 class IndexedLoss(nn.Module):
-    """A loss called as ``loss(logits, targets, index, epoch)``.
+    """A loss called with the dataset indices of its batch.
 
-    logits: (B, K) raw scores; targets: (B,) given labels; index: (B,) dataset indices of the
-    samples; epoch: the current epoch, counted from 0.  Losses that keep per-sample state hold it
-    in a registered buffer so that ``.to()``, ``state_dict()`` and checkpoints carry it.
+    Supervised losses are called as ``loss(logits, targets, index, epoch)``: logits (B, K) raw
+    scores; targets (B,) given labels; index (B,) dataset indices; epoch counted from 0.  The
+    self-supervised ones as ``loss(q1, q2, z1, z2, index, epoch)``.
+
+    ``reduce`` (the batch mean every loss ends with) and ``gather`` (the rows a bank update applies)
+    are given at construction: the defaults are this process's batch; a data-parallel run passes
+    the global versions (``engine.distributed``), so the bank's data path is visible where the loss
+    is built.
     """
 
     #: name of the per-sample target buffer, or None when the loss keeps none
     bank_name: str | None = None
-    #: ``reduce(values (B,), weights (B,) | None) -> scalar``: the batch mean every loss ends with, and
-    #: ``gather(index (B,), rows (B, K)) -> (index, rows, own slice)``: the rows a bank update applies.
-    #: Swappable: ``distributed.Distributed.attach`` installs the global (all-rank) versions.
-    reduce = staticmethod(local_mean)
-    gather = staticmethod(local_rows)
 
-    def forward(self, logits: torch.Tensor, targets: torch.Tensor, index: torch.Tensor, epoch: int) -> torch.Tensor:
-        raise NotImplementedError
+    def __init__(self, reduce: Reduce | None = None, gather: Gather | None = None):
+        super().__init__()
+        self.reduce = reduce or local_mean
+        self.gather = gather or local_rows
 
     def bank(self) -> torch.Tensor | None:
         """The (N, K) per-sample targets, if this loss keeps any."""
@@ -37,6 +59,31 @@ class IndexedLoss(nn.Module):
         for m in self.modules():
             if isinstance(m, IndexedLoss) and m.bank_name:
                 setattr(m, m.bank_name, host_bank(getattr(m, m.bank_name)))
+
+
+class BankLoss(IndexedLoss):
+    """A loss with a per-sample bank ``soft_targets`` (N, D), a registered buffer, so that ``.to()``,
+    ``state_dict()`` and checkpoints carry it.
+
+    ``update_bank(index, rows, rule)`` is the one data path of every bank: gather the batch's new
+    evidence from every process, apply ``rule(old rows, new evidence) -> rows`` (a moving average,
+    or a plain overwrite), store the rows in the bank's dtype, and return this process's rows in
+    float32.
+    """
+
+    bank_name = "soft_targets"
+
+    def __init__(self, bank: torch.Tensor, reduce: Reduce | None = None, gather: Gather | None = None):
+        super().__init__(reduce, gather)
+        self.register_buffer("soft_targets", bank)
+
+    def update_bank(self, index: torch.Tensor, rows: torch.Tensor,
+                    rule: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> torch.Tensor:
+        """index: (B,) dataset indices; rows: (B, D) new evidence.  Returns (B, D) updated rows."""
+        all_index, all_rows, own = self.gather(index, rows)      # every process applies every update
+        new = rule(SF.bank_rows(self.soft_targets, all_index), all_rows)
+        SF.store_rows(self.soft_targets, all_index, new)
+        return new[own]
 
 
 def host_bank(bank: torch.Tensor) -> torch.Tensor:

@@ -2,13 +2,14 @@
 from __future__ import annotations
 
 import torch
-from torch import nn
 
 from .. import functional as SF
-from ..distributed import local_mean
+from .base import IndexedLoss
+from .registry import register_loss
 
 
-class BYOLLoss(nn.Module):
+@register_loss("byol", tasks=("ssl",), head="embedding")
+class BYOLLoss(IndexedLoss):
     r"""Symmetric BYOL regression, averaged over the batch:
 
         loss = mean_i [ (2 - 2 cos(q1_i, z2_i)) + (2 - 2 cos(q2_i, z1_i)) ]
@@ -17,13 +18,11 @@ class BYOLLoss(nn.Module):
     same views (treated as constants).  Keeps no per-sample state: SAT-SSL with the bank off.
     """
 
-    bank_name = None
-    reduce = staticmethod(local_mean)
-
     def forward(self, q1: torch.Tensor, q2: torch.Tensor, z1: torch.Tensor, z2: torch.Tensor,
                 index: torch.Tensor, epoch: int) -> torch.Tensor:
         z1, z2 = z1.detach(), z2.detach()
         return self.reduce(SF.cosine_regression(q1, z2) + SF.cosine_regression(q2, z1))
 
-    def bank(self):
-        return None
+    @classmethod
+    def from_config(cls, options, ctx):
+        return cls(reduce=ctx.reduce)

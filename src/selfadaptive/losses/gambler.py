@@ -5,8 +5,10 @@ import torch
 import torch.nn.functional as F
 
 from .base import IndexedLoss
+from .registry import register_loss
 
 
+@register_loss("gambler", tasks=("selective",), head="abstain", defaults={"reward": 2.2, "start_epoch": 0})
 class DeepGamblersLoss(IndexedLoss):
     r"""The network outputs K + 1 logits, index K = abstain (the "reservation").
 
@@ -16,10 +18,8 @@ class DeepGamblersLoss(IndexedLoss):
     The reward o lies in (1, K]; smaller o makes abstaining cheaper.  Default o = 2.2 (CIFAR-10).
     """
 
-    extra_outputs = 1
-
-    def __init__(self, num_classes: int, reward: float = 2.2, start_epoch: int = 0):
-        super().__init__()
+    def __init__(self, num_classes: int, reward: float = 2.2, start_epoch: int = 0, reduce=None):
+        super().__init__(reduce)
         if reward <= 1.0:
             raise ValueError(f"reward o must be > 1, got {reward}")
         self.num_classes, self.reward, self.start_epoch = int(num_classes), float(reward), int(start_epoch)
@@ -32,6 +32,10 @@ class DeepGamblersLoss(IndexedLoss):
         p = F.softmax(logits, dim=1)
         p_y = p.gather(1, targets.view(-1, 1)).squeeze(1)
         return self.reduce(-(p_y + p[:, k] / self.reward).clamp_min(1e-12).log())
+
+    @classmethod
+    def from_config(cls, options, ctx):
+        return cls(ctx.num_classes, reward=options["reward"], start_epoch=options["start_epoch"], reduce=ctx.reduce)
 
     def extra_repr(self) -> str:
         return f"K={self.num_classes}, reward={self.reward}, start_epoch={self.start_epoch}"

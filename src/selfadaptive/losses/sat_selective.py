@@ -5,10 +5,12 @@ import torch
 import torch.nn.functional as F
 
 from .. import functional as SF
-from .base import IndexedLoss
+from .base import BankLoss
+from .registry import register_loss
 
 
-class SelectiveSATLoss(IndexedLoss):
+@register_loss("sat_selective", tasks=("selective",), head="abstain", defaults={"momentum": 0.9, "start_epoch": 0})
+class SelectiveSATLoss(BankLoss):
     r"""SAT with an extra abstain class; the network outputs K + 1 logits, index K = abstain.
 
     Keeps ``soft_targets`` T (N, K), starting at onehot(y_i) (the authors start it lazily at the
@@ -30,17 +32,14 @@ class SelectiveSATLoss(IndexedLoss):
         momentum: alpha (0.9); start_epoch: the pretraining epochs E_s.
     """
 
-    bank_name = "soft_targets"
     starts_one_hot = True
-    extra_outputs = 1       # the abstain logit
 
     def __init__(self, labels: torch.Tensor, num_classes: int, momentum: float = 0.9, start_epoch: int = 0,
-                 bank_dtype: torch.dtype = torch.float32):
-        super().__init__()
+                 bank_dtype: torch.dtype = torch.float32, reduce=None, gather=None):
+        super().__init__(SF.one_hot_bank(torch.as_tensor(labels), int(num_classes), bank_dtype), reduce, gather)
         if not 0.0 <= momentum <= 1.0:
             raise ValueError(f"momentum must be in [0, 1], got {momentum}")
         self.num_classes, self.momentum, self.start_epoch = int(num_classes), float(momentum), int(start_epoch)
-        self.register_buffer("soft_targets", SF.one_hot_bank(torch.as_tensor(labels), self.num_classes, bank_dtype))
 
     def forward(self, logits: torch.Tensor, targets: torch.Tensor, index: torch.Tensor, epoch: int) -> torch.Tensor:
         k = self.num_classes
@@ -48,15 +47,17 @@ class SelectiveSATLoss(IndexedLoss):
         if epoch < self.start_epoch:
             return self.reduce(F.cross_entropy(logits[:, :k], targets, reduction="none"))
         probs = F.softmax(logits.detach()[:, :k], dim=1)
-        all_index, all_probs, own = self.gather(index, probs)
-        new = SF.ema_update(SF.bank_rows(self.soft_targets, all_index), all_probs, self.momentum)
-        SF.store_rows(self.soft_targets, all_index, new)
-        rows = new[own]
+        rows = self.update_bank(index, probs, lambda old, new: SF.ema_update(old, new, self.momentum))
         on_label = rows.gather(1, targets.view(-1, 1)).squeeze(1)
         target = torch.zeros_like(logits)
         target.scatter_(1, targets.view(-1, 1), on_label.view(-1, 1))
         target[:, k] = 1.0 - on_label
         return self.reduce(SF.soft_cross_entropy(logits, target))
+
+    @classmethod
+    def from_config(cls, options, ctx):
+        return cls(ctx.labels, ctx.num_classes, momentum=options["momentum"], start_epoch=options["start_epoch"],
+                   bank_dtype=ctx.bank_dtype, reduce=ctx.reduce, gather=ctx.gather)
 
     def extra_repr(self) -> str:
         return f"N={self.soft_targets.shape[0]}, K={self.num_classes}, momentum={self.momentum}, start_epoch={self.start_epoch}"

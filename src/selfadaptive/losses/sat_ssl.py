@@ -1,16 +1,16 @@
-"""Self-supervised SAT (sat-reference §6): regress onto a per-sample target bank in representation space."""
+"""Self-supervised SAT (docs/method.md §6): regress onto a per-sample target bank in representation space."""
 from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
-from torch import nn
 
 from .. import functional as SF
-from ..distributed import local_mean, local_rows
-from .base import host_bank
+from .base import BankLoss
+from .registry import register_loss
 
 
-class SelfAdaptiveSSLLoss(nn.Module):
+@register_loss("sat_ssl", tasks=("ssl",), head="embedding", defaults={"momentum": 0.9, "start_epoch": 10})
+class SelfAdaptiveSSLLoss(BankLoss):
     r"""SAT without labels: every sample i keeps a unit target t_i of dimension D.
 
     For a batch with views 1 and 2 of samples idx at epoch e (counted from 0), with online
@@ -33,39 +33,28 @@ class SelfAdaptiveSSLLoss(nn.Module):
         num_samples: N; dim: D; momentum: alpha; start_epoch: E_s; bank_dtype: storage dtype.
     """
 
-    bank_name = "soft_targets"
-    reduce = staticmethod(local_mean)
-    gather = staticmethod(local_rows)
-
     def __init__(self, num_samples: int, dim: int, momentum: float = 0.9, start_epoch: int = 0,
-                 bank_dtype: torch.dtype = torch.float32):
-        super().__init__()
+                 bank_dtype: torch.dtype = torch.float32, reduce=None, gather=None):
+        super().__init__(torch.zeros(int(num_samples), int(dim), dtype=bank_dtype), reduce, gather)
         if not 0.0 <= momentum <= 1.0:
             raise ValueError(f"momentum must be in [0, 1], got {momentum}")
         self.momentum = float(momentum)
         self.start_epoch = int(start_epoch)
-        self.register_buffer("soft_targets", torch.zeros(int(num_samples), int(dim), dtype=bank_dtype))
 
     def forward(self, q1: torch.Tensor, q2: torch.Tensor, z1: torch.Tensor, z2: torch.Tensor,
                 index: torch.Tensor, epoch: int) -> torch.Tensor:
         z1, z2 = z1.detach().float(), z2.detach().float()
         zbar = F.normalize(z1 + z2, dim=1)
-        all_index, all_z, own = self.gather(index, zbar)       # every rank applies every update
-        if epoch < self.start_epoch:
-            SF.store_rows(self.soft_targets, all_index, all_z)
+        if epoch < self.start_epoch:        # the bank follows the projections
+            self.update_bank(index, zbar, lambda old, new: new)
             return self.reduce(SF.cosine_regression(q1, z2) + SF.cosine_regression(q2, z1))
-        new = SF.normalized_ema_update(SF.bank_rows(self.soft_targets, all_index), all_z, self.momentum)
-        SF.store_rows(self.soft_targets, all_index, new)
-        t = new[own]
+        t = self.update_bank(index, zbar, lambda old, new: SF.normalized_ema_update(old, new, self.momentum))
         return self.reduce(SF.cosine_regression(q1, t) + SF.cosine_regression(q2, t))
 
-    def bank(self) -> torch.Tensor:
-        return self.soft_targets
-
-    def keep_bank_on_host(self) -> None:
-        """``loss.bank_device=cpu``: keep the (N, D) bank in (pinned) host memory, off the GPU; rows
-        travel per batch.  Call after ``.to(device)``, which would move it back."""
-        self.soft_targets = host_bank(self.soft_targets)
+    @classmethod
+    def from_config(cls, options, ctx):
+        return cls(ctx.num_samples, ctx.dim, momentum=options["momentum"], start_epoch=options["start_epoch"],
+                   bank_dtype=ctx.bank_dtype, reduce=ctx.reduce, gather=ctx.gather)
 
     def extra_repr(self) -> str:
         n, d = self.soft_targets.shape

@@ -5,8 +5,11 @@ import torch
 import torch.nn.functional as F
 
 from .base import IndexedLoss
+from .registry import register_loss
 
 
+@register_loss("selectivenet", tasks=("selective",), head="selection",
+               defaults={"coverage": 0.8, "lam": 32.0, "alpha": 0.5})
 class SelectiveNetLoss(IndexedLoss):
     r"""The network outputs 2K + 1 columns: prediction logits f (K), the selection logit (1),
     and auxiliary logits h (K).  With g = sigmoid(selection logit) and l_i = CE(f(x_i), y_i):
@@ -42,6 +45,10 @@ class SelectiveNetLoss(IndexedLoss):
         selective = risk + self.lam * torch.clamp(self.coverage - phi, min=0.0) ** 2
         auxiliary = F.cross_entropy(logits[:, k + 1:], targets)
         return self.alpha * selective + (1.0 - self.alpha) * auxiliary
+
+    @classmethod
+    def from_config(cls, options, ctx):
+        return cls(ctx.num_classes, coverage=options["coverage"], lam=options["lam"], alpha=options["alpha"])
 
     def extra_repr(self) -> str:
         return f"K={self.num_classes}, coverage={self.coverage}, lambda={self.lam}, alpha={self.alpha}"

@@ -3,12 +3,13 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
-from torch import nn
 
-from ..distributed import local_mean
+from .base import IndexedLoss
+from .registry import register_loss
 
 
-class SimSiamLoss(nn.Module):
+@register_loss("simsiam", tasks=("ssl",), head="embedding")
+class SimSiamLoss(IndexedLoss):
     r"""Symmetric negative cosine with stop-gradient, averaged over the batch:
 
         loss = mean_i [ D(p1_i, z2_i) / 2 + D(p2_i, z1_i) / 2 ],   D(p, z) = -cos(p, stopgrad(z))
@@ -20,9 +21,6 @@ class SimSiamLoss(nn.Module):
     tau = 0; the method is the network without a momentum copy.
     """
 
-    bank_name = None
-    reduce = staticmethod(local_mean)
-
     def forward(self, q1: torch.Tensor, q2: torch.Tensor, z1: torch.Tensor, z2: torch.Tensor,
                 index: torch.Tensor, epoch: int) -> torch.Tensor:
         z1, z2 = z1.detach().float(), z2.detach().float()
@@ -30,5 +28,6 @@ class SimSiamLoss(nn.Module):
         d21 = -F.cosine_similarity(q2.float(), z1, dim=1)
         return self.reduce(0.5 * d12 + 0.5 * d21)
 
-    def bank(self):
-        return None
+    @classmethod
+    def from_config(cls, options, ctx):
+        return cls(reduce=ctx.reduce)

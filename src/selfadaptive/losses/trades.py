@@ -21,8 +21,8 @@ class TradesLoss(IndexedLoss):
     The natural loss is a submodule, so its bank rides in ``state_dict()`` as ``natural.<name>``.
     """
 
-    def __init__(self, natural: IndexedLoss, beta: float = 6.0):
-        super().__init__()
+    def __init__(self, natural: IndexedLoss, beta: float = 6.0, reduce=None):
+        super().__init__(reduce)
         if beta < 0:
             raise ValueError(f"beta must be >= 0, got {beta}")
         self.natural = natural

@@ -94,15 +94,21 @@ class SelectionHeads(nn.Module):
         return torch.cat([self.predict(features), self.select(features), self.auxiliary(features)], dim=1)
 
 
-def build_classifier(cfg, loss_name: str, num_classes: int, input_shape: tuple[int, ...], mean: torch.Tensor,
+#: the network heads ``build_classifier`` makes, and their output width for K classes
+HEAD_OUTPUTS = {"classes": lambda k: k, "abstain": lambda k: k + 1, "selection": lambda k: 2 * k + 1}
+
+
+def build_classifier(cfg, head: str, num_classes: int, input_shape: tuple[int, ...], mean: torch.Tensor,
                      std: torch.Tensor) -> nn.Module:
-    """The network a loss trains: ``build_model`` with K outputs, K + 1 for the abstaining losses, and
-    for SelectiveNet the model's encoder under ``SelectionHeads``."""
-    from ..losses import num_outputs
-    if loss_name == "selectivenet":
+    """The network for an output ``head`` (a loss declares the one it trains, ``losses.registry``):
+    ``build_model`` with K outputs ("classes"), K + 1 ("abstain": an extra abstain class), or the
+    model's encoder under SelectiveNet's ``SelectionHeads`` ("selection", 2K + 1 columns)."""
+    if head not in HEAD_OUTPUTS:
+        raise ValueError(f"a classifier head is one of {', '.join(HEAD_OUTPUTS)}; got {head!r}")
+    if head == "selection":
         encoder, dim = strip_head(build_model(cfg, num_classes, input_shape, mean, std))
         return SelectionHeads(encoder, dim, num_classes)
-    return build_model(cfg, num_outputs(loss_name, num_classes), input_shape, mean, std)
+    return build_model(cfg, HEAD_OUTPUTS[head](num_classes), input_shape, mean, std)
 
 
 from . import cnn, mlp, resnet, vgg, wide_resnet  # noqa: E402,F401  (register the built-in models)

@@ -5,8 +5,8 @@ double-descent study sweeps k).
 """
 from __future__ import annotations
 
-from torch import nn
 import torch.nn.functional as F
+from torch import nn
 
 from ..errors import UserError
 from . import register_model

@@ -1,0 +1,35 @@
+"""What every benchmark script shares: where results go, how they are written, mean and spread."""
+from __future__ import annotations
+
+import json
+import platform
+import statistics
+from pathlib import Path
+
+RESULTS = Path("benchmarks") / "results"
+
+
+def result_path(name: str) -> str:
+    """The default ``--out`` of a benchmark: benchmarks/results/NAME (relative to the repository root)."""
+    return str(RESULTS / name)
+
+
+def machine() -> dict:
+    """The software and machine a figure came from, stored beside it."""
+    import torch
+    return {"torch": torch.__version__, "threads": torch.get_num_threads(), "platform": platform.platform(),
+            "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None}
+
+
+def write_result(path: str | Path, result, indent: int = 2) -> Path:
+    """``result`` as JSON at ``path`` (folders created), with a trailing newline."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(result, indent=indent) + "\n")
+    return path
+
+
+def mean_std(values) -> tuple[float, float]:
+    """(mean, sample standard deviation); the deviation is 0 for a single value."""
+    values = list(values)
+    return statistics.mean(values), (statistics.stdev(values) if len(values) > 1 else 0.0)

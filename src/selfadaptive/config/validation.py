@@ -1,0 +1,145 @@
+"""Checks on a built config that types alone cannot express: choices, ranges and the rules that
+tie keys together (which losses a task may train, what a data source needs)."""
+from __future__ import annotations
+
+from ..errors import UserError
+from .schema import Config
+
+CHOICES = {
+    "data.name": ("digits", "npz", "csv", "mnist", "fashion_mnist", "cifar10", "cifar100", "svhn", "stl10",
+                  "image_folder"),
+    "data.augment": ("none", "crop", "crop_flip"),
+    "noise.kind": ("none", "uniform", "flip", "asymmetric", "gaussian", "random_pixels", "shuffled_pixels",
+                   "cifar10n", "cifar100n"),
+    "precision": ("auto", "fp32", "bf16"),
+    "task": ("classify", "selective", "robust", "ssl"),
+    "adversarial.method": ("trades", "pgd"),
+    "loss.variant": ("ce", "sce"),
+    "loss.bank_dtype": ("float32", "float16", "bfloat16"),
+    "loss.bank_device": ("auto", "cpu"),
+    "optim.name": ("sgd", "adam", "lars"),
+    "optim.schedule": ("cosine", "step", "constant"),
+}
+
+
+def validate_adversarial(cfg: Config) -> None:
+    a = cfg.adversarial
+    if not 0.0 <= a.eps <= 1.0:
+        raise UserError(f"adversarial.eps must be in [0, 1] (inputs are in [0, 1]), got {a.eps}")
+    for key in ("step_size", "eval_step_size", "test_step_size", "beta"):
+        if getattr(a, key) < 0:
+            raise UserError(f"adversarial.{key} must be >= 0, got {getattr(a, key)}")
+    if a.step_size == 0:
+        raise UserError("adversarial.step_size must be > 0")
+    for key in ("steps", "eval_steps", "test_steps"):
+        if getattr(a, key) < 1:
+            raise UserError(f"adversarial.{key} must be >= 1, got {getattr(a, key)}")
+    if a.eval_size < 0:
+        raise UserError(f"adversarial.eval_size must be >= 0, got {a.eval_size}")
+    if not (cfg.data.val_fraction or cfg.data.val_size):
+        raise UserError("task=robust picks its checkpoint by robust accuracy on a held-out split; "
+                        "set data.val_fraction (e.g. 0.1) or data.val_size")
+
+
+def _or_list(names) -> str:
+    names = list(names)
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " or " + names[-1]
+
+
+def validate_loss_task(cfg: Config) -> None:
+    """``loss.name`` is registered (``losses.registry``) and may train ``task``."""
+    from ..losses import loss_names, loss_spec
+    if cfg.loss.name not in loss_names():
+        raise UserError(f"config key 'loss.name' must be one of {', '.join(loss_names())}; got {cfg.loss.name!r}")
+    tasks = loss_spec(cfg.loss.name).tasks
+    if cfg.task in tasks:
+        return
+    if tasks == ("ssl",):
+        raise UserError(f"loss.name={cfg.loss.name} is self-supervised: it needs task=ssl (sat pretrain)")
+    if cfg.task in ("ssl", "selective"):
+        raise UserError(f"task={cfg.task} trains loss.name={_or_list(loss_names(cfg.task))}; got {cfg.loss.name}")
+    raise UserError(f"loss.name={cfg.loss.name} needs task={_or_list(tasks)}")
+
+
+def validate(cfg: Config) -> None:
+    """Range and choice checks that types alone cannot express."""
+    for key, choices in CHOICES.items():
+        value = cfg
+        for part in key.split("."):
+            value = getattr(value, part)
+        if value not in choices:
+            raise UserError(f"config key '{key}' must be one of {', '.join(choices)}; got {value!r}")
+    validate_loss_task(cfg)
+    def check(ok: bool, msg: str):
+        if not ok:
+            raise UserError(msg)
+    check(0.0 <= cfg.noise.rate <= 1.0, f"noise.rate must be in [0, 1], got {cfg.noise.rate}")
+    check(0.0 <= cfg.data.val_fraction < 1.0, f"data.val_fraction must be in [0, 1), got {cfg.data.val_fraction}")
+    check(0.0 < cfg.data.test_fraction < 1.0, f"data.test_fraction must be in (0, 1), got {cfg.data.test_fraction}")
+    check(cfg.data.num_classes >= 0, f"data.num_classes must be >= 0, got {cfg.data.num_classes}")
+    check(cfg.data.val_size >= 0, f"data.val_size must be >= 0, got {cfg.data.val_size}")
+    check(not (cfg.data.val_size and cfg.data.val_fraction), "set data.val_size or data.val_fraction, not both")
+    check(len(cfg.data.mean) == len(cfg.data.std), "data.mean and data.std must have the same length")
+    check(all(v > 0 for v in cfg.data.std), "data.std values must be > 0")
+    check(cfg.data.crop_padding >= 0, f"data.crop_padding must be >= 0, got {cfg.data.crop_padding}")
+    check(cfg.data.subset >= 0, f"data.subset must be >= 0, got {cfg.data.subset}")
+    check(cfg.data.test_subset >= 0, f"data.test_subset must be >= 0, got {cfg.data.test_subset}")
+    check(cfg.data.batch_size >= 1, f"data.batch_size must be >= 1, got {cfg.data.batch_size}")
+    check(cfg.data.eval_batch_size >= 1, f"data.eval_batch_size must be >= 1, got {cfg.data.eval_batch_size}")
+    check(cfg.optim.epochs >= 1, f"optim.epochs must be >= 1, got {cfg.optim.epochs}")
+    check(cfg.optim.lr > 0, f"optim.lr must be > 0, got {cfg.optim.lr}")
+    check(cfg.optim.weight_decay >= 0, f"optim.weight_decay must be >= 0, got {cfg.optim.weight_decay}")
+    check(cfg.log.checkpoint_every >= 1, f"log.checkpoint_every must be >= 1, got {cfg.log.checkpoint_every}")
+    if cfg.loss.momentum is not None:
+        check(0.0 <= cfg.loss.momentum <= 1.0, f"loss.momentum must be in [0, 1], got {cfg.loss.momentum}")
+    if cfg.loss.start_epoch is not None:
+        check(cfg.loss.start_epoch >= 0, f"loss.start_epoch must be >= 0, got {cfg.loss.start_epoch}")
+    if cfg.loss.reference_width:
+        check(cfg.loss.reference_width > 0, f"loss.reference_width must be >= 0, got {cfg.loss.reference_width}")
+        check(cfg.loss.name == "sat", f"loss.reference_width rescales SAT's schedule; loss.name is {cfg.loss.name}")
+        check(cfg.model.base_width > 0, "loss.reference_width needs an explicit model.base_width to rescale for")
+    check(0.0 <= cfg.model.dropout < 1.0, f"model.dropout must be in [0, 1), got {cfg.model.dropout}")
+    check(cfg.model.base_width >= 0, f"model.base_width must be >= 0, got {cfg.model.base_width}")
+    if cfg.task == "ssl":
+        check(cfg.noise.kind == "none" or cfg.noise.rate == 0,
+              "task=ssl trains without labels; set noise.kind=none (the labels only score the probes)")
+        ssl = cfg.ssl
+        check(ssl.dim >= 1 and ssl.hidden >= 1, "ssl.dim and ssl.hidden must be >= 1")
+        if ssl.target_momentum is not None:
+            check(0.0 <= ssl.target_momentum < 1.0, f"ssl.target_momentum must be in [0, 1), got {ssl.target_momentum}")
+            check(cfg.loss.name != "simsiam" or ssl.target_momentum == 0,
+                  f"simsiam has no momentum network; leave ssl.target_momentum unset (got {ssl.target_momentum})")
+        check(0.0 < ssl.crop_min_scale <= 1.0, f"ssl.crop_min_scale must be in (0, 1], got {ssl.crop_min_scale}")
+        check(0.0 <= ssl.blur <= 1.0, f"ssl.blur must be in [0, 1], got {ssl.blur}")
+        check(ssl.knn_every >= 0 and ssl.knn_k >= 1 and ssl.knn_temperature > 0,
+              "ssl.knn_every must be >= 0, ssl.knn_k >= 1 and ssl.knn_temperature > 0")
+        check(ssl.view_size >= 0 and ssl.monitor_size >= 2, "ssl.view_size must be >= 0 and ssl.monitor_size >= 2")
+    if cfg.loss.coverage is not None:
+        check(0.0 < cfg.loss.coverage <= 1.0, f"loss.coverage must be in (0, 1], got {cfg.loss.coverage}")
+    if cfg.task == "robust":
+        validate_adversarial(cfg)
+    if cfg.loss.reward is not None:
+        check(cfg.loss.reward > 1.0, f"loss.reward must be > 1, got {cfg.loss.reward}")
+    if cfg.noise.kind in ("cifar10n", "cifar100n"):
+        from ..data.labels import CIFAR_N_SETS
+        sets = CIFAR_N_SETS[cfg.noise.kind]
+        check(not cfg.noise.label_set or cfg.noise.label_set in sets or cfg.noise.label_set in sets.values(),
+              f"noise.label_set for {cfg.noise.kind} must be one of {', '.join(sets)}; got {cfg.noise.label_set!r}")
+        check(not cfg.data.clean_labels, "noise.kind=cifar10n/cifar100n carries its own clean labels; "
+                                         "drop data.clean_labels")
+    elif cfg.noise.label_set or cfg.noise.label_file:
+        check(False, "noise.label_set and noise.label_file apply to noise.kind=cifar10n or cifar100n only")
+    if cfg.data.clean_labels:
+        check(cfg.noise.kind in ("none", "cifar10n", "cifar100n") or cfg.noise.rate == 0,
+              "data.clean_labels describes a data set's own noise; set noise.kind=none")
+    check(not cfg.data.unlabeled or (cfg.data.name == "stl10" and cfg.task == "ssl"),
+          "data.unlabeled=true adds STL-10's unlabeled images to self-supervised pretraining (data.name=stl10, task=ssl)")
+    check(cfg.data.workers >= 0, f"data.workers must be >= 0, got {cfg.data.workers}")
+    check(not cfg.data.stream or cfg.data.name == "image_folder",
+          f"data.stream=true reads image folders from disk; data.name={cfg.data.name} is loaded into memory")
+    from ..noise.labels import IMAGE_NOISE_KINDS
+    check(not cfg.data.stream or cfg.noise.kind not in IMAGE_NOISE_KINDS,
+          f"noise.kind={cfg.noise.kind} replaces images in memory; it needs data.stream=false")
+    check(cfg.data.image_size >= 8, f"data.image_size must be >= 8, got {cfg.data.image_size}")
+    if cfg.data.name in ("npz", "csv", "image_folder"):
+        check(bool(cfg.data.root), f"data.name={cfg.data.name} needs data.root=PATH")

@@ -1,0 +1,125 @@
+"""What a supervised run writes as it goes: one metrics row per epoch, the summary and its headline."""
+from __future__ import annotations
+
+import time
+
+import torch
+
+from .. import functional as SF
+from ..errors import UserError
+from ..issues import detection_metrics
+from ..losses import SelfAdaptiveLoss
+from .session import Session, say
+
+
+def log_row(s: Session, row: dict) -> None:
+    """Append an epoch's metrics to metrics.jsonl (and TensorBoard); rank 0 only."""
+    if not s.dist.is_main:
+        return
+    s.run.append_metrics(row)
+    if s.tensorboard is not None:
+        for key, value in row.items():
+            if key != "epoch" and isinstance(value, (int, float)) and not isinstance(value, bool):
+                s.tensorboard.add_scalar(key, value, row["epoch"])
+        s.tensorboard.flush()
+
+
+def _frac(mask_hits: torch.Tensor) -> float | None:
+    return mask_hits.float().mean().item() if mask_hits.numel() else None
+
+
+def epoch_row(s: Session, epoch: int, lr: float, test: dict, val: dict | None, val_noisy: dict | None = None) -> dict:
+    """One metrics.jsonl row from the ``evaluate_on`` results of the test and validation splits.
+    Training-subset accuracies come from the training forward passes of this epoch (train mode,
+    the inputs the model was fitted on), so they cost no extra pass."""
+    loss_sum, correct, seen = s.sums.tolist()
+    row = {"epoch": epoch, "lr": lr, "train_loss": loss_sum / seen, "train_acc": correct / seen, "test_acc": test["acc"]}
+    if "aurc" in test:
+        row["test_aurc"] = test["aurc"]
+    if val is not None:
+        row["val_acc"] = val["acc"]
+    if val_noisy is not None:       # label noise: agreement with corrupted labels; images: accuracy on corrupted images
+        row["val_acc_noisy"] = val_noisy["acc"]
+        if "aurc" in val:
+            row["val_aurc"] = val["aurc"]
+    if bool(s.noisy_mask.any()):
+        noisy, clean = s.noisy_mask, ~s.noisy_mask
+        pred = s.train_pred
+        row["train_acc_clean"] = _frac(pred[clean] == s.clean_labels[clean])      # clean subset
+        row["train_acc_noisy"] = _frac(pred[noisy] == s.clean_labels[noisy])      # noisy subset, true labels
+        row["train_memorised_noisy"] = _frac(pred[noisy] == s.y_train[noisy])     # noisy subset, wrong labels
+        bank = s.loss_fn.bank()
+        if bank is not None:
+            row["target_recovery"] = SF.target_recovery(bank, s.clean_labels.to(bank.device), noisy.to(bank.device))
+        if s.tracker is not None and int(s.tracker.epochs_tracked):
+            found = detection_metrics(s.tracker.scores(bank).cpu().numpy(), noisy.cpu().numpy())
+            row.update({f"detection_{k}": v for k, v in found.items() if k != "k"})
+    row["time_s"] = s.elapsed + time.time() - s.t0
+    return row
+
+
+def summarize(s: Session, extra: dict | None = None) -> dict:
+    """Write soft_targets.npy and summary.json from the run folder's metrics (plus ``extra`` fields);
+    print the headline."""
+    rows = s.run.read_metrics()
+    if not rows:
+        raise UserError(f"{s.run.metrics} holds no epochs")
+    last = rows[-1]
+    best = max(rows, key=lambda r: r["test_acc"])
+    noise = s.noise
+    summary = {
+        "loss": s.cfg.loss.name, "data": s.cfg.data.name, "seed": s.cfg.seed, "device": str(s.device),
+        "epochs": last["epoch"] + 1, "num_train": int(noise.noisy_labels.size),
+        "noise_kind": noise.kind, "noise_rate": noise.rate, "noise_rate_realised": noise.realised_rate,
+        "num_noisy": int(noise.noisy_mask.sum()),
+        "test_acc_last": last["test_acc"], "test_acc_best": best["test_acc"], "best_epoch": best["epoch"],
+    }
+    if "val_acc" in last:
+        best_val = max(rows, key=lambda r: r["val_acc"])
+        summary.update(val_acc_last=last["val_acc"], val_acc_best=best_val["val_acc"], best_val_epoch=best_val["epoch"],
+                       test_acc_at_best_val=best_val["test_acc"])
+    sat = getattr(s.loss_fn, "natural", s.loss_fn)
+    if isinstance(sat, SelfAdaptiveLoss):
+        # the values in force, which differ from the config's under loss.reference_width
+        summary.update(momentum=sat.momentum, start_epoch=sat.start_epoch)
+    bank = s.loss_fn.bank()
+    if bank is not None:
+        s.run.write_soft_targets(bank)
+    if s.tracker is not None:
+        s.run.write_label_history(s.tracker)
+    if last.get("detection_auroc") is not None:
+        summary.update({k: last[k] for k in ("detection_auroc", "detection_ap", "detection_precision_at_k",
+                                             "detection_recall_at_k")})
+    if "test_aurc" in last:
+        summary["test_aurc_last"] = last["test_aurc"]
+    if "target_recovery" in last:
+        summary["target_recovery"] = last["target_recovery"]
+        summary["num_noisy_recovered"] = round(last["target_recovery"] * summary["num_noisy"])
+    summary.update(extra or {})
+    summary["wall_time_s"] = s.elapsed + time.time() - s.t0
+    s.run.write_summary(summary)
+    say(s, headline(summary) + f"\nrun folder: {s.run.path}")
+    return summary
+
+
+def headline(summary: dict) -> str:
+    name = summary["loss"].upper()
+    lines = [f"{name}: test accuracy {100 * summary['test_acc_last']:.2f}% at the last epoch "
+             f"(best {100 * summary['test_acc_best']:.2f}% at epoch {summary['best_epoch']})"]
+    if "test_acc_at_best_val" in summary:
+        lines.append(f"  test accuracy at the best validation epoch ({summary['best_val_epoch']}): "
+                     f"{100 * summary['test_acc_at_best_val']:.2f}%")
+    if "num_noisy_recovered" in summary and summary["num_noisy"]:
+        lines.append(f"  {name} targets now give the true class for {summary['num_noisy_recovered']} of the "
+                     f"{summary['num_noisy']} wrong training labels ({100 * summary['target_recovery']:.1f}%)")
+    if "test_robust_acc_last" in summary:
+        attack = summary["robust_attack"].upper()
+        lines.append(f"  last model: clean {100 * summary['test_clean_acc_last']:.2f}%, {attack} "
+                     f"{100 * summary['test_robust_acc_last']:.2f}%")
+        if "test_robust_acc_best" in summary:
+            lines.append(f"  best model (epoch {summary['best_robust_epoch']}, by validation robust accuracy): clean "
+                         f"{100 * summary['test_clean_acc_best']:.2f}%, {attack} {100 * summary['test_robust_acc_best']:.2f}%")
+    if summary.get("detection_auroc") is not None:
+        lines.append(f"  mislabeled-sample detection: AUROC {summary['detection_auroc']:.3f}, "
+                     f"AP {summary['detection_ap']:.3f} (ranked list: sat issues RUN)")
+    return "\n".join(lines)

@@ -1,0 +1,199 @@
+"""Everything a supervised run is built from: the ``Session`` of live objects, ``setup`` (new or
+resumed) and the data-parallel merge of per-epoch counters.  Kept out of ``loop.py`` so that the
+loop itself reads top to bottom."""
+from __future__ import annotations
+
+import dataclasses
+import time
+from dataclasses import dataclass, field
+
+import torch
+
+from ..config import Config, LossConfig, save_config
+from ..data import DataBundle, ImageFiles, batches, build_data
+from ..engine.devices import bf16_autocast
+from ..engine.distributed import Distributed
+from ..engine.optimizers import build_optimizer
+from ..engine.runfolder import RunDir
+from ..engine.runtime import Checkpointer, Placement, open_run, place_model, tensorboard_writer
+from ..engine.schedules import rescale_for_width
+from ..engine.task import Task
+from ..errors import UserError
+from ..issues import LabelIssueTracker
+from ..losses import IndexedLoss, TradesLoss, build_loss, loss_spec
+from ..models import build_classifier
+from ..noise.labels import LabelNoise
+from ..robust.task import RobustTask
+from ..robust.training import BestRobustModel
+from ..selective.task import SelectiveTask
+from .noise import describe_noise, make_noise, noisy_validation
+
+
+@dataclass
+class Session:
+    """The live objects and counters of one training run."""
+
+    cfg: Config
+    run: RunDir
+    device: torch.device
+    data: DataBundle
+    noise: LabelNoise
+    placement: Placement            # model (parameters), net (what the step calls), precision, layout
+    loss_fn: IndexedLoss
+    optimizer: torch.optim.Optimizer
+    task: Task                      # the task's step, end-of-epoch work and finish
+    checkpointer: Checkpointer
+    x_train: torch.Tensor           # (N, ...) training inputs on device, stored dtype (ImageFiles: on disk)
+    y_train: torch.Tensor           # (N,) given (noisy) labels on device
+    clean_labels: torch.Tensor      # (N,) on device
+    noisy_mask: torch.Tensor        # (N,) bool on device
+    train_pred: torch.Tensor        # (N,) last training-pass prediction of each sample, -1 if unseen
+    sums: torch.Tensor              # (3,) loss sum, correct, seen in the current epoch
+    tracker: LabelIssueTracker | None = None    # per-epoch soft-target history, for losses with a bank
+    epoch: int = 0                  # first epoch to run
+    step: int = 0                   # first step of that epoch to run
+    elapsed: float = 0.0            # seconds spent before this process (resume)
+    t0: float = field(default_factory=time.time)
+    quiet: bool = False
+    dist: Distributed = field(default_factory=Distributed)
+    tensorboard: object | None = None   # a SummaryWriter when log.tensorboard (rank 0)
+    val_noisy: object | None = None     # the validation split corrupted like the training set (dynamics)
+
+    @property
+    def model(self) -> torch.nn.Module:
+        return self.placement.model
+
+    def autocast(self):
+        return bf16_autocast(self.device, self.placement.amp)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """The training pass: the model as the step calls it (DDP, compiled), in the run's memory layout."""
+        return self.placement.net(self.placement.layout(x))
+
+    def wall_time(self) -> float:
+        return self.elapsed + time.time() - self.t0
+
+    def save_checkpoint(self, epoch: int, step: int) -> None:
+        """Everything a resume needs, at ``epoch`` with ``step`` steps of it done (a collective)."""
+        self.checkpointer.save(epoch, step, sums=self.sums.cpu(), train_pred=self.train_pred.cpu(),
+                               elapsed=self.wall_time())
+
+
+def loss_config_for_width(cfg: Config) -> LossConfig:
+    """``cfg.loss`` with SAT's momentum and start epoch rescaled from ``loss.reference_width`` to this
+    run's ``model.base_width`` (``schedules.rescale_for_width``); unchanged without a reference width."""
+    loss = cfg.loss
+    if not loss.reference_width:
+        return loss
+    options = loss_spec(loss.name).options(loss)
+    momentum, start_epoch = rescale_for_width(options["momentum"], options["start_epoch"], cfg.model.base_width,
+                                              loss.reference_width)
+    return dataclasses.replace(loss, momentum=momentum, start_epoch=start_epoch)
+
+
+def build_task(cfg: Config, run: RunDir, data: DataBundle, model: torch.nn.Module, dist: Distributed,
+               device: torch.device, autocast) -> Task:
+    """The task object ``cfg.task`` names (classify, selective or robust)."""
+    if cfg.task == "selective":
+        return SelectiveTask()
+    if cfg.task == "robust":
+        return RobustTask(cfg.adversarial, model=model, seed=cfg.seed, shard=dist.shard, device=device, val=data.val,
+                          test=data.test, batch_size=cfg.data.batch_size, epochs=cfg.optim.epochs,
+                          best=BestRobustModel(run.best_model, write=dist.is_main), report=run.robust,
+                          autocast=autocast)
+    return Task()
+
+
+def setup(cfg: Config, out, resume: bool, model=None, data=None, quiet: bool = False) -> Session:
+    """Build (or restore, with ``resume``) every object of a run.  Under torchrun-style variables
+    (WORLD_SIZE > 1) every rank builds the same run; only rank 0 writes to the folder."""
+    if cfg.task == "ssl":
+        raise UserError("task=ssl is self-supervised pretraining: run it with sat pretrain")
+    run, dist, device, quiet = open_run(cfg, out, resume, quiet)
+    data = data if data is not None else build_data(cfg.data)
+    k = data.num_classes
+    if cfg.data.augment != "none" and len(data.input_shape) != 3:
+        raise UserError(f"data.augment={cfg.data.augment} needs images; this data has input shape {data.input_shape}")
+    if resume:
+        noise = LabelNoise.load(run.noise)
+        if noise.noisy_labels.shape[0] != len(data.train):
+            raise UserError(f"{run.noise} holds {noise.noisy_labels.shape[0]} labels but the training set has {len(data.train)}")
+    else:
+        noise = make_noise(cfg, data)       # checks a reused noise.file against this training set
+    labels = torch.from_numpy(noise.noisy_labels)
+    x_train = data.train.x
+    if not isinstance(x_train, ImageFiles):     # streamed images stay on disk; the rest moves to the device
+        x_train = torch.from_numpy(noise.apply_images(x_train.numpy())).to(device)
+    if model is None:
+        model = build_classifier(cfg.model, loss_spec(cfg.loss.name).head, k, data.input_shape, data.mean, data.std)
+    placement = place_model(model, cfg, device, dist, data.input_shape, quiet)
+    collectives = dist.loss_collectives()
+    loss_fn = build_loss(loss_config_for_width(cfg), labels, k, **collectives)
+    if cfg.task == "robust" and cfg.adversarial.method == "trades":
+        loss_fn = TradesLoss(loss_fn, beta=cfg.adversarial.beta, reduce=collectives["reduce"])
+    loss_fn = loss_fn.to(device)
+    if cfg.loss.bank_device == "cpu":
+        loss_fn.keep_bank_on_host()
+    optimizer = build_optimizer(cfg.optim, placement.model)
+    tracker = LabelIssueTracker.for_loss(labels, loss_fn)
+    if tracker is not None:
+        tracker.to(loss_fn.bank().device)      # the history lives beside the bank
+    parts = {"model": placement.model, "optimizer": optimizer, "loss": loss_fn}
+    if tracker is not None:
+        parts["tracker"] = tracker
+    n = len(labels)
+    s = Session(cfg=cfg, run=run, device=device, data=data, noise=noise, placement=placement, loss_fn=loss_fn,
+                optimizer=optimizer, task=Task(), checkpointer=Checkpointer(run.checkpoint, dist, parts),
+                x_train=x_train, y_train=labels.to(device),
+                clean_labels=torch.from_numpy(noise.clean_labels).to(device),
+                noisy_mask=torch.from_numpy(noise.noisy_mask).to(device),
+                train_pred=torch.full((n,), -1, dtype=torch.long, device=device),
+                sums=torch.zeros(3, device=device), tracker=tracker, quiet=quiet, dist=dist)
+    s.task = build_task(cfg, run, data, placement.model, dist, device, s.autocast)
+    s.val_noisy = noisy_validation(cfg, data, noise)
+    if resume:
+        state = s.checkpointer.restore(map_location=device)
+        s.epoch, s.step, s.elapsed = int(state["epoch"]), int(state["step"]), float(state["elapsed"])
+        if dist.is_main:        # the saved sums are global: count them once
+            s.sums.copy_(state["sums"])
+        s.train_pred.copy_(state["train_pred"])
+        if dist.is_main:
+            run.keep_metrics_before(s.epoch)
+        dist.barrier()
+        s.task.resume(run.read_metrics())
+        say(s, f"resuming {run.path} at epoch {s.epoch}" + (f", step {s.step}" if s.step else ""))
+    elif dist.is_main:
+        run.path.mkdir(parents=True, exist_ok=True)
+        save_config(cfg, run.config)
+        noise.save(run.noise)
+        run.write_samples(data.train.source_index.numpy(), data.class_names)
+        say(s, describe_noise(noise))
+    dist.barrier()
+    if cfg.log.tensorboard and dist.is_main:
+        s.tensorboard = tensorboard_writer(run, s.epoch)
+    s.t0 = time.time()
+    return s
+
+
+def merge_epoch_state(s: Session, order: torch.Tensor, steps_done: int) -> None:
+    """Data-parallel runs: turn each rank's epoch counters (``sums``) and the predictions of the
+    samples it trained on (``train_pred``) into the global ones, on every rank.  ``steps_done``
+    global batches of ``order`` have run (-1: the whole epoch).  A no-op for one process."""
+    dist = s.dist
+    if not dist.enabled:
+        return
+    dist.sum_(s.sums)
+    bs = s.cfg.data.batch_size
+    seen = order if steps_done < 0 else order[:steps_done * bs]
+    mine = torch.cat([dist.shard(batch) for batch in batches(len(seen), bs, seen)]).to(s.device)
+    votes = torch.zeros_like(s.train_pred)
+    votes[mine] = s.train_pred[mine] + 1
+    dist.sum_(votes)
+    seen = seen.to(s.device)
+    s.train_pred[seen] = votes[seen] - 1
+
+
+def say(s: Session, msg: str) -> None:
+    """Print ``msg`` unless the run is quiet (or this is not rank 0)."""
+    if not s.quiet:
+        print(msg, flush=True)

@@ -1,0 +1,133 @@
+"""Every shipped preset loads, and one training step runs on CPU on a tiny subset of its data."""
+import json
+import shutil
+
+import pytest
+from helpers import SHARED_DATA
+
+from selfadaptive import load_config, train
+from selfadaptive.config.presets import preset_paths
+from selfadaptive.ssl.pretrain import pretrain
+
+PRESETS = preset_paths()
+PAPER = sorted(n for n in PRESETS if n.startswith("paper-"))
+PAPER_SELECTIVE = [n for n in PAPER if n.startswith("paper-selective-")]
+
+
+def test_paper_rows_are_all_there():
+    for data in ("cifar10", "cifar100"):
+        for model in ("resnet34", "wrn28-10"):
+            for rate in (20, 40, 60, 80):
+                for loss in ("sat", "ce"):
+                    assert f"paper-{data}-{model}-u{rate}-{loss}" in PRESETS
+
+
+@pytest.mark.parametrize("name", sorted(PRESETS))
+def test_preset_loads(name):
+    cfg = load_config(PRESETS[name])
+    if cfg.task == "selective":
+        assert cfg.loss.name in ("sat_selective", "gambler", "selectivenet", "ce") and "selective" in name
+        if name in PAPER_SELECTIVE:       # docs/method.md §4
+            assert (cfg.model.name, cfg.optim.epochs, cfg.optim.lr, cfg.data.batch_size) == ("vgg16_bn", 300, 0.1, 128)
+            assert cfg.optim.milestones == tuple(range(25, 300, 25)) and cfg.optim.gamma == 0.5
+            pretrain = 150 if "cifar10" in name else 0
+            if cfg.loss.name != "ce":
+                assert cfg.loss.start_epoch == pretrain
+            if cfg.loss.name == "gambler":
+                assert cfg.loss.reward == 2.2
+        return
+    if cfg.task == "robust":
+        assert cfg.loss.name in ("ce", "sat") and name.endswith("-trades-sat") == (cfg.loss.name == "sat")
+        assert cfg.data.val_fraction > 0 and cfg.adversarial.method == "trades"
+        a = cfg.adversarial
+        if name.startswith("paper-robust-cifar10"):     # docs/method.md §5
+            assert (cfg.model.name, cfg.optim.epochs, cfg.optim.milestones, cfg.optim.lr, cfg.optim.weight_decay,
+                    cfg.data.batch_size) == ("wrn34_10", 100, (75, 90), 0.1, 2e-4, 128)
+            assert (a.eps, a.step_size, a.steps, a.beta, a.test_steps, a.test_step_size) == (0.031, 0.007, 10, 6.0, 20, 0.003)
+            assert cfg.data.mean == (0.0, 0.0, 0.0) and cfg.data.std == (1.0, 1.0, 1.0)    # no normalisation
+            if cfg.loss.name == "sat":
+                assert (cfg.loss.start_epoch, cfg.loss.momentum) == (70, 0.9)
+        if name.startswith("mnist-") or name.startswith("paper-robust-mnist"):
+            assert a.eps == 0.3
+        if name.startswith("fmnist-"):
+            assert a.eps == 0.1
+        return
+    if cfg.task == "ssl":
+        assert cfg.loss.name == {"sat": "sat_ssl", "byol": "byol", "simsiam": "simsiam"}[name.rsplit("-", 1)[1]]
+        assert cfg.noise.kind == "none"
+        return
+    assert cfg.loss.name in ("sat", "ce", "gce", "sce", "bootstrap", "elr")
+    if name.startswith("paper-dd-"):        # docs/method.md §7, the authors' double-descent scripts
+        assert (cfg.model.name, cfg.optim.name, cfg.optim.lr, cfg.optim.weight_decay, cfg.data.batch_size,
+                cfg.optim.epochs, cfg.optim.schedule) == ("resnet18", "adam", 1e-4, 0.0, 128, 4000, "constant")
+        assert (cfg.noise.kind, cfg.noise.rate) == ("uniform", 0.1667)
+        if cfg.loss.name == "sat":
+            assert (cfg.loss.start_epoch, cfg.loss.momentum) == (40, 0.9)
+        return
+    if name.startswith("mnist-dd-"):
+        assert cfg.model.name == "mlp" and cfg.model.depth == 1 and cfg.optim.weight_decay == 0.0
+        return
+    if name.startswith("paper-"):
+        assert cfg.optim.epochs == 200 and cfg.optim.lr == 0.1 and cfg.data.batch_size == 256
+        if cfg.loss.name == "sat":
+            assert (cfg.loss.start_epoch, cfg.loss.momentum) == (60, 0.9)
+
+
+@pytest.mark.parametrize("name", PAPER)
+@pytest.mark.slow
+def test_paper_preset_takes_one_step(name, tiny_cifar10_dir, tiny_cifar100_dir, tiny_svhn_dir, tiny_image_dir, tmp_path):
+    cfg = load_config(PRESETS[name])
+    if cfg.data.name == "npz":
+        from helpers import shared_file
+        root = shared_file(cfg.data.root.split("/")[-1])
+    else:
+        root = {"cifar10": tiny_cifar10_dir, "cifar100": tiny_cifar100_dir, "svhn": tiny_svhn_dir,
+                "image_folder": tiny_image_dir}[cfg.data.name]
+    # one step of 4 samples; SAT's bank is exercised from the first step
+    over = [f"data.root={root}", "data.download=false", "data.subset=4", "data.batch_size=4", "optim.epochs=1",
+            "log.progress=false", "device=cpu"]
+    over += ["loss.start_epoch=0"] if cfg.loss.name in ("sat", "sat_selective", "gambler") else []
+    if cfg.task == "robust":    # one-step attacks keep a WRN-34-10 step within seconds on CPU
+        over += ["data.val_fraction=0.5", "data.test_subset=4", "adversarial.steps=1", "adversarial.eval_steps=1",
+                 "adversarial.test_steps=1"]
+    cfg = load_config(PRESETS[name], over)
+    summary = train(cfg, tmp_path / "run", quiet=True)
+    rows = [json.loads(l) for l in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    assert len(rows) == 1 and rows[0]["train_loss"] == rows[0]["train_loss"]      # finite, not NaN
+    assert summary["num_train"] == (2 if cfg.task == "robust" else 4)
+    shutil.rmtree(tmp_path / "run")       # WRN checkpoints are ~300 MB each
+
+
+@pytest.mark.parametrize("name", sorted(n for n in PRESETS if not n.startswith("paper-")))
+@pytest.mark.slow
+def test_cpu_preset_takes_one_step(name, tmp_path, tiny_cifar10_dir):
+    cfg = load_config(PRESETS[name])
+    if cfg.data.name in ("cifar10", "stl10"):      # the GPU self-supervised presets, on tiny local copies
+        from test_stl10 import write_stl10
+        root = tiny_cifar10_dir if cfg.data.name == "cifar10" else (write_stl10(tmp_path / "stl"), tmp_path / "stl")[1]
+        cfg = load_config(PRESETS[name], [f"data.root={root}", "data.download=false", "data.subset=8",
+                                          "data.batch_size=8", "optim.epochs=1", "ssl.knn_k=4", "ssl.monitor_size=8",
+                                          "ssl.linear_probe=false", "log.progress=false", "device=cpu"])
+        pretrain(cfg, tmp_path / "run", quiet=True)
+        assert (tmp_path / "run" / "summary.json").is_file()
+        return
+    if cfg.data.name == "npz" and not (SHARED_DATA / cfg.data.root.split("/")[-1]).is_file():
+        pytest.skip("shared data not present")
+    if cfg.data.name == "fashion_mnist" and not __import__("os").path.isdir("/usr/share/datasets/fashion-mnist"):
+        pytest.skip("fashion-mnist package not installed")
+    root = [f"data.root={SHARED_DATA / cfg.data.root.split('/')[-1]}"] if cfg.data.name == "npz" else []
+    cfg = load_config(PRESETS[name], root + ["data.subset=64", "data.test_subset=64", "data.batch_size=64", "optim.epochs=1",
+                                             "log.progress=false", "device=cpu"])
+    (pretrain if cfg.task == "ssl" else train)(cfg, tmp_path / "run", quiet=True)
+    assert (tmp_path / "run" / "summary.json").is_file()
+
+
+@pytest.mark.parametrize("data, model, millions", [("cifar10", "resnet34", 21.28), ("cifar100", "wrn28-10", 36.54)])
+def test_paper_presets_build_the_published_network_size(data, model, millions):
+    import torch
+
+    from selfadaptive.models import build_model
+    cfg = load_config(PRESETS[f"paper-{data}-{model}-u40-sat"])
+    k = 10 if data == "cifar10" else 100
+    net = build_model(cfg.model, k, (3, 32, 32), torch.zeros(3), torch.ones(3))
+    assert sum(p.numel() for p in net.parameters()) / 1e6 == pytest.approx(millions, abs=0.05)

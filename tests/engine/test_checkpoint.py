@@ -1,0 +1,56 @@
+import random
+
+import numpy as np
+import pytest
+import torch
+
+from selfadaptive.engine.checkpoint import atomic_write, load_checkpoint, rng_state, save_checkpoint, set_rng_state
+from selfadaptive.errors import UserError
+
+
+def test_round_trip_and_weights_only(tmp_path):
+    path = tmp_path / "c.pt"
+    save_checkpoint(path, {"model": {"w": torch.ones(2)}, "epoch": 3, "rng": rng_state()})
+    state = load_checkpoint(path)
+    assert state["epoch"] == 3 and torch.equal(state["model"]["w"], torch.ones(2))
+    assert not list(tmp_path.glob("*.tmp"))
+
+
+@pytest.mark.slow
+def test_arbitrary_pickles_are_refused(tmp_path):
+    class Evil:
+        def __reduce__(self):
+            return (print, ("pwned",))
+    path = tmp_path / "evil.pt"
+    torch.save({"model": Evil()}, path)
+    with pytest.raises(UserError, match="not loadable safely"):
+        load_checkpoint(path)
+
+
+def test_corrupt_and_missing(tmp_path):
+    (tmp_path / "c.pt").write_bytes(b"garbage")
+    with pytest.raises(UserError, match="corrupt"):
+        load_checkpoint(tmp_path / "c.pt")
+    with pytest.raises(UserError, match="not found"):
+        load_checkpoint(tmp_path / "none.pt")
+
+
+def test_failed_write_keeps_the_old_file(tmp_path):
+    path = tmp_path / "f.bin"
+    path.write_bytes(b"old")
+
+    def boom(fh):
+        fh.write(b"half")
+        raise OSError("disk full")
+    with pytest.raises(OSError):
+        atomic_write(path, boom)
+    assert path.read_bytes() == b"old" and not list(tmp_path.glob(".*tmp"))
+
+
+def test_rng_state_round_trip(tmp_path):
+    state = rng_state()
+    a = (torch.rand(3), np.random.rand(3), random.random())
+    save_checkpoint(tmp_path / "r.pt", {"model": {}, "rng": state})
+    set_rng_state(load_checkpoint(tmp_path / "r.pt")["rng"])
+    b = (torch.rand(3), np.random.rand(3), random.random())
+    assert torch.equal(a[0], b[0]) and np.array_equal(a[1], b[1]) and a[2] == b[2]

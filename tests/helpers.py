@@ -1,0 +1,92 @@
+"""Helpers the tests share (fixtures live in conftest.py): shared-data lookup, writers of tiny data
+sets in the official on-disk layouts, and a stand-in for a signal after N training steps."""
+from __future__ import annotations
+
+import pickle
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from selfadaptive.engine.runtime import StopSignals
+
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+def shared_file(name: str) -> Path:
+    path = SHARED_DATA / name
+    if not path.is_file():
+        pytest.skip(f"shared data {path} not present")
+    return path
+
+
+def _dump(path: Path, obj) -> None:
+    with open(path, "wb") as fh:
+        pickle.dump(obj, fh, protocol=2)
+
+
+def write_cifar10_folder(root: Path, x: np.ndarray, y: np.ndarray, x_test: np.ndarray, y_test: np.ndarray,
+                         classes) -> Path:
+    """Write arrays in the official CIFAR-10 python layout (5 train batches, test batch, meta)."""
+    folder = root / "cifar-10-batches-py"
+    folder.mkdir(parents=True)
+    flat = x.reshape(len(x), -1)
+    for i, part in enumerate(np.array_split(np.arange(len(x)), 5), start=1):
+        _dump(folder / f"data_batch_{i}", {b"batch_label": f"training batch {i} of 5".encode(),
+                                           b"labels": [int(v) for v in y[part]], b"data": flat[part],
+                                           b"filenames": [f"img{j}.png".encode() for j in part]})
+    _dump(folder / "test_batch", {b"labels": [int(v) for v in y_test], b"data": x_test.reshape(len(x_test), -1)})
+    _dump(folder / "batches.meta", {b"label_names": [c.encode() for c in classes], b"num_vis": 3072})
+    return root
+
+
+def write_cifar100_folder(root: Path, n_train: int = 40, n_test: int = 10, seed: int = 0) -> Path:
+    """A tiny synthetic folder in the official CIFAR-100 python layout."""
+    rng = np.random.default_rng(seed)
+    folder = root / "cifar-100-python"
+    folder.mkdir(parents=True)
+    coarse_of = np.arange(100) % 20
+    for name, n in (("train", n_train), ("test", n_test)):
+        fine = rng.integers(0, 100, n)
+        _dump(folder / name, {b"data": rng.integers(0, 256, (n, 3072), dtype=np.uint8),
+                              b"fine_labels": fine.tolist(), b"coarse_labels": coarse_of[fine].tolist()})
+    _dump(folder / "meta", {b"fine_label_names": [f"c{i}".encode() for i in range(100)],
+                            b"coarse_label_names": [f"s{i}".encode() for i in range(20)]})
+    return root
+
+
+def write_svhn_folder(root: Path, n_train: int = 12, n_test: int = 6, seed: int = 0) -> Path:
+    """Tiny train_32x32.mat / test_32x32.mat in the official layout: X (32, 32, 3, N), y (N, 1) in 1..10."""
+    from scipy.io import savemat
+    rng = np.random.default_rng(seed)
+    for name, n in (("train", n_train), ("test", n_test)):
+        savemat(root / f"{name}_32x32.mat", {"X": rng.integers(0, 256, (32, 32, 3, n), dtype=np.uint8),
+                                              "y": (np.arange(n) % 10 + 1).reshape(n, 1).astype(np.uint8)})
+    return root
+
+
+def write_image_folder(root: Path, per_class: int = 4, size: int = 20, seed: int = 0, split_test: bool = True) -> Path:
+    """root/train/{cat,dog}/*.png (and root/test/...) of random images of varying size."""
+    from PIL import Image
+    rng = np.random.default_rng(seed)
+    for split in (("train", "test") if split_test else ("train",)):
+        for cls in ("cat", "dog"):
+            d = root / split / cls
+            d.mkdir(parents=True)
+            for i in range(per_class):
+                arr = rng.integers(0, 256, (size + i, size, 3), dtype=np.uint8)
+                Image.fromarray(arr).save(d / f"{cls}.{i}.png")
+    return root
+
+
+class StopAfter(StopSignals):
+    """Acts as if SIGTERM arrived after ``n`` training steps; patch it over ``trainer.StopSignals``."""
+    n = 0
+
+    @property
+    def requested(self):
+        StopAfter.n -= 1
+        if StopAfter.n < 0:
+            self.signum = 15
+            return True
+        return False
