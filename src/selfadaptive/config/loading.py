@@ -28,7 +28,13 @@ def _coerce(value: Any, tp, key: str) -> Any:
         if value is None and type(None) in args:
             return None
         inner = [a for a in args if a is not type(None)]
-        return _coerce(value, inner[0], key)
+        for i, option in enumerate(inner):      # the first type that takes the value (int before str)
+            try:
+                return _coerce(value, option, key)
+            except UserError:
+                if i == len(inner) - 1:
+                    raise UserError(f"config key '{key}' expects {' or '.join(map(_type_name, inner))}, "
+                                    f"got {value!r}") from None
     if origin is tuple:
         (item_tp, _ellipsis) = typing.get_args(tp)
         if isinstance(value, (int, float)) and not isinstance(value, bool):

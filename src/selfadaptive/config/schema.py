@@ -3,7 +3,7 @@ comment saying what it does."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import Optional, Union
 
 
 @dataclass(frozen=True)
@@ -42,8 +42,8 @@ class DataConfig:
 
 @dataclass(frozen=True)
 class NoiseConfig:
-    kind: str = "flip"              # none | uniform | flip | asymmetric | gaussian | random_pixels | shuffled_pixels
-                                    # | cifar10n | cifar100n (human labels; label_set picks one)
+    kind: str = "flip"              # none | uniform | flip | asymmetric | instance | gaussian | random_pixels
+                                    # | shuffled_pixels | cifar10n | cifar100n (human labels; label_set picks one)
     rate: float = 0.4
     seed: Optional[int] = None      # None: use the run's seed
     file: str = ""                  # reuse RUN/noise.npz of another run (kind/rate then come from it)
@@ -56,7 +56,10 @@ class LossConfig:
     name: str = "sat"               # ce | gce | sce | bootstrap | elr | sat; task selective: sat_selective | gambler
                                     # | selectivenet | ce; task ssl: sat_ssl | byol | simsiam
     momentum: Optional[float] = None    # EMA momentum (SAT alpha 0.9, ELR beta 0.7 when None)
-    start_epoch: Optional[int] = None   # SAT E_s (60 when None); selective losses: pretraining epochs (0)
+    start_epoch: Optional[Union[int, str]] = None   # SAT E_s (60 when None), or auto (chosen during training by
+                                    # loss.auto_rule); selective losses: pretraining epochs (0)
+    auto_rule: str = "prediction_changes"   # start_epoch=auto: prediction_changes | noisy_val_plateau
+    auto_window: int = 3            # start_epoch=auto: moving-average window (prediction_changes) or patience (plateau)
     variant: str = "ce"             # SAT: ce | sce
     q: Optional[float] = None       # GCE (0.7)
     alpha: Optional[float] = None   # SCE (0.1); SelectiveNet's selective-loss weight (0.5)

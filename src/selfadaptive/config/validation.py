@@ -9,7 +9,7 @@ CHOICES = {
     "data.name": ("digits", "npz", "csv", "mnist", "fashion_mnist", "cifar10", "cifar100", "svhn", "stl10",
                   "image_folder"),
     "data.augment": ("none", "crop", "crop_flip"),
-    "noise.kind": ("none", "uniform", "flip", "asymmetric", "gaussian", "random_pixels", "shuffled_pixels",
+    "noise.kind": ("none", "uniform", "flip", "asymmetric", "instance", "gaussian", "random_pixels", "shuffled_pixels",
                    "cifar10n", "cifar100n"),
     "precision": ("auto", "fp32", "bf16"),
     "task": ("classify", "selective", "robust", "ssl"),
@@ -17,6 +17,7 @@ CHOICES = {
     "loss.variant": ("ce", "sce"),
     "loss.bank_dtype": ("float32", "float16", "bfloat16"),
     "loss.bank_device": ("auto", "cpu"),
+    "loss.auto_rule": ("prediction_changes", "noisy_val_plateau"),
     "optim.name": ("sgd", "adam", "lars"),
     "optim.schedule": ("cosine", "step", "constant"),
 }
@@ -92,8 +93,16 @@ def validate(cfg: Config) -> None:
     check(cfg.log.checkpoint_every >= 1, f"log.checkpoint_every must be >= 1, got {cfg.log.checkpoint_every}")
     if cfg.loss.momentum is not None:
         check(0.0 <= cfg.loss.momentum <= 1.0, f"loss.momentum must be in [0, 1], got {cfg.loss.momentum}")
-    if cfg.loss.start_epoch is not None:
+    if isinstance(cfg.loss.start_epoch, str):
+        check(cfg.loss.start_epoch == "auto", f"loss.start_epoch must be an epoch >= 0 or auto, got {cfg.loss.start_epoch!r}")
+        check(cfg.loss.name == "sat", f"loss.start_epoch=auto chooses SAT's start; loss.name is {cfg.loss.name}")
+        check(not cfg.loss.reference_width, "loss.start_epoch=auto and loss.reference_width both set SAT's start; "
+                                            "choose one")
+        check(cfg.loss.auto_rule != "noisy_val_plateau" or bool(cfg.data.val_fraction or cfg.data.val_size),
+              "loss.auto_rule=noisy_val_plateau reads a validation split; set data.val_fraction (e.g. 0.1)")
+    elif cfg.loss.start_epoch is not None:
         check(cfg.loss.start_epoch >= 0, f"loss.start_epoch must be >= 0, got {cfg.loss.start_epoch}")
+    check(cfg.loss.auto_window >= 1, f"loss.auto_window must be >= 1, got {cfg.loss.auto_window}")
     if cfg.loss.reference_width:
         check(cfg.loss.reference_width > 0, f"loss.reference_width must be >= 0, got {cfg.loss.reference_width}")
         check(cfg.loss.name == "sat", f"loss.reference_width rescales SAT's schedule; loss.name is {cfg.loss.name}")
@@ -138,6 +147,8 @@ def validate(cfg: Config) -> None:
     check(not cfg.data.stream or cfg.data.name == "image_folder",
           f"data.stream=true reads image folders from disk; data.name={cfg.data.name} is loaded into memory")
     from ..noise.labels import IMAGE_NOISE_KINDS
+    check(not cfg.data.stream or cfg.noise.kind != "instance",
+          "noise.kind=instance reads every training image to draw the noise; it needs data.stream=false")
     check(not cfg.data.stream or cfg.noise.kind not in IMAGE_NOISE_KINDS,
           f"noise.kind={cfg.noise.kind} replaces images in memory; it needs data.stream=false")
     check(cfg.data.image_size >= 8, f"data.image_size must be >= 8, got {cfg.data.image_size}")

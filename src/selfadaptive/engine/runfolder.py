@@ -11,6 +11,8 @@
     RUN/label_issues.csv  written by ``sat issues RUN``
     RUN/checkpoint.pt     latest checkpoint (atomic; weights_only-loadable)
     RUN/best_model.pt     task=robust: the weights with the best validation robust accuracy
+    RUN/selected_model.pt the weights of the epoch with the best accuracy on a validation split that
+                          carries the data's own (noisy) labels: model selection without clean labels
     RUN/robust.json       task=robust / ``sat robust RUN``: clean, FGSM, PGD (and AutoAttack) accuracy
     RUN/summary.json      headline numbers
 """
@@ -57,6 +59,7 @@ class RunDir:
     label_history = property(lambda self: self.path / "label_history.npz")
     label_issues = property(lambda self: self.path / "label_issues.csv")
     best_model = property(lambda self: self.path / "best_model.pt")
+    selected_model = property(lambda self: self.path / "selected_model.pt")
     robust = property(lambda self: self.path / "robust.json")
 
     def require(self) -> "RunDir":

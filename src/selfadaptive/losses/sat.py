@@ -5,15 +5,22 @@ import torch
 import torch.nn.functional as F
 
 from .. import functional as SF
+from .auto_start import AUTO, AutoStart
 from .base import BankLoss
 from .registry import register_loss
 
-# SCE variant constants, as in the authors' code; the clamp keeps log(T) finite for the zeros of
-# a one-hot row (the authors' code leaves them at -inf).
-SCE_ALPHA, SCE_BETA, SCE_CLAMP = 1.0, 0.3, 1e-4
+# SCE variant constants, as in the authors' code.  They take log T of the updated rows directly:
+# after an update every entry is at least (1 - alpha) p_j > 0, so only a reduced-precision bank (or
+# an underflow) can hold an exact zero; the guard is the smallest positive float32, which leaves
+# every representable positive entry as it is (a floor such as 1e-4 would change the loss as soon
+# as the model is confident, docs/method.md §1).
+SCE_ALPHA, SCE_BETA = 1.0, 0.3
+SCE_LOG_GUARD = torch.finfo(torch.float32).tiny
 
 
-@register_loss("sat", tasks=("classify", "robust"), defaults={"momentum": 0.9, "start_epoch": 60, "variant": "ce"})
+@register_loss("sat", tasks=("classify", "robust"),
+               defaults={"momentum": 0.9, "start_epoch": 60, "variant": "ce", "auto_rule": "prediction_changes",
+                         "auto_window": 3})
 class SelfAdaptiveLoss(BankLoss):
     r"""SAT: train on a running average of the model's own predictions, weighted by confidence.
 
@@ -29,8 +36,8 @@ class SelfAdaptiveLoss(BankLoss):
       4. loss = sum_i w_i * (-sum_j T_ij log softmax(f(x))_ij) / sum_i w_i
 
     ``variant="sce"`` replaces the per-sample term by
-    ``a * CE(T, p) - b * sum_j p_j log clamp(T_j, 1e-4)`` with a = 1, b = 0.3 and p *not*
-    detached in the loss.
+    ``a * CE(T, p) - b * sum_j p_j log T_j`` with a = 1, b = 0.3 and p *not* detached in the loss
+    (log T of exact zeros, possible only in a low-precision bank, is guarded).
 
     The bank may be stored in float16/bfloat16 to halve its memory; the arithmetic above always
     runs in float32 and only the stored rows are rounded.
@@ -39,15 +46,19 @@ class SelfAdaptiveLoss(BankLoss):
         labels: (N,) given (possibly noisy) labels, indexed by dataset index.
         num_classes: K.
         momentum: alpha, the EMA momentum.
-        start_epoch: E_s.
+        start_epoch: E_s, or ``"auto"``: decided during training by ``auto_rule`` over ``auto_window``
+            epochs (``auto_start``), from the predictions this loss sees anyway; until the rule
+            fires (and if it never does) the loss is plain cross-entropy.  ``start_epoch_chosen``
+            tells the epoch.  The ``noisy_val_plateau`` rule needs ``observe_validation`` each epoch.
         variant: "ce" or "sce".
         bank_dtype: storage dtype of ``soft_targets``.
     """
 
     starts_one_hot = True       # the bank begins at onehot(y): label_issues removes that prior
 
-    def __init__(self, labels: torch.Tensor, num_classes: int, momentum: float = 0.9, start_epoch: int = 60,
-                 variant: str = "ce", bank_dtype: torch.dtype = torch.float32, reduce=None, gather=None):
+    def __init__(self, labels: torch.Tensor, num_classes: int, momentum: float = 0.9, start_epoch: int | str = 60,
+                 variant: str = "ce", bank_dtype: torch.dtype = torch.float32, reduce=None, gather=None,
+                 auto_rule: str = "prediction_changes", auto_window: int = 3):
         labels = torch.as_tensor(labels)
         super().__init__(SF.one_hot_bank(labels, int(num_classes), bank_dtype), reduce, gather)
         if variant not in ("ce", "sce"):
@@ -56,11 +67,36 @@ class SelfAdaptiveLoss(BankLoss):
             raise ValueError(f"momentum must be in [0, 1], got {momentum}")
         self.num_classes = int(num_classes)
         self.momentum = float(momentum)
-        self.start_epoch = int(start_epoch)
         self.variant = variant
+        self.auto = None
+        if start_epoch == AUTO:
+            self.start_epoch = AUTO
+            self.auto = AutoStart(len(labels), auto_rule, auto_window)
+        elif isinstance(start_epoch, str) or int(start_epoch) < 0:
+            raise ValueError(f"start_epoch must be an epoch >= 0 or {AUTO!r}, got {start_epoch!r}")
+        else:
+            self.start_epoch = int(start_epoch)
+
+    @property
+    def start_epoch_chosen(self) -> int | None:
+        """The epoch SAT started (or starts) at: E_s, or what the automatic rule chose (None until it fires)."""
+        return self.auto.start_epoch() if self.auto is not None else self.start_epoch
+
+    def observe_validation(self, epoch: int, accuracy: float) -> None:
+        """Accuracy on a validation split with the data's own (noisy) labels at the end of ``epoch``,
+        for the ``noisy_val_plateau`` rule; ignored otherwise."""
+        if self.auto is not None:
+            self.auto.observe_validation(epoch, accuracy)
 
     def forward(self, logits: torch.Tensor, targets: torch.Tensor, index: torch.Tensor, epoch: int) -> torch.Tensor:
-        if epoch < self.start_epoch:
+        if self.auto is not None and not self.auto.started:
+            self.auto.begin(epoch)          # closes the previous epoch and applies the rule
+        start = self.start_epoch_chosen
+        if start is None or epoch < start:
+            if self.auto is not None and not self.auto.started:
+                pred = logits.detach().argmax(dim=1, keepdim=True).float()
+                all_index, all_pred, _ = self.gather(index, pred)
+                self.auto.record(all_index, all_pred.squeeze(1))
             return self.reduce(F.cross_entropy(logits.float(), targets, reduction="none"))
         probs = F.softmax(logits.detach().float(), dim=1)
         rows = self.update_bank(index, probs, lambda old, new: SF.ema_update(old, new, self.momentum))
@@ -70,13 +106,14 @@ class SelfAdaptiveLoss(BankLoss):
         else:
             p = F.softmax(logits.float(), dim=1)
             per_sample = (SCE_ALPHA * SF.soft_cross_entropy(logits, rows)
-                          - SCE_BETA * (p * rows.clamp_min(SCE_CLAMP).log()).sum(dim=1))
+                          - SCE_BETA * (p * rows.clamp_min(SCE_LOG_GUARD).log()).sum(dim=1))
         return self.reduce(per_sample, weights)
 
     @classmethod
     def from_config(cls, options, ctx):
         return cls(ctx.labels, ctx.num_classes, momentum=options["momentum"], start_epoch=options["start_epoch"],
-                   variant=options["variant"], bank_dtype=ctx.bank_dtype, reduce=ctx.reduce, gather=ctx.gather)
+                   variant=options["variant"], bank_dtype=ctx.bank_dtype, reduce=ctx.reduce, gather=ctx.gather,
+                   auto_rule=options["auto_rule"], auto_window=options["auto_window"])
 
     def extra_repr(self) -> str:
         return (f"N={self.soft_targets.shape[0]}, K={self.num_classes}, momentum={self.momentum}, "

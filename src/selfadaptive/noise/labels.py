@@ -10,8 +10,11 @@ Kinds (docs/method.md §2):
   moved to ``class_map[c]``.  CIFAR-10: truck->automobile, bird->airplane, deer->horse, cat<->dog
   (so about r/2 of all labels end up wrong); CIFAR-100: the next class within its super-class;
   any other data: the next class, c -> (c + 1) mod K.
+* ``instance`` -- instance-dependent noise (Xia et al., NeurIPS 2020): each sample flips with its
+  own rate around r, towards a class that depends on its input (``instance``); about r of the
+  labels end up wrong.
 
-Image corruptions (labels kept, images replaced) live in ``corruptions``.
+Image corruptions (labels kept, images replaced) live in ``images``.
 """
 from __future__ import annotations
 
@@ -21,8 +24,9 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import UserError, first_line
+from .instance import instance_noisy_labels
 
-LABEL_NOISE_KINDS = ("none", "uniform", "flip", "asymmetric")
+LABEL_NOISE_KINDS = ("none", "uniform", "flip", "asymmetric", "instance")
 IMAGE_NOISE_KINDS = ("gaussian", "random_pixels", "shuffled_pixels")
 NOISE_KINDS = LABEL_NOISE_KINDS + IMAGE_NOISE_KINDS
 #: noise read from label files rather than drawn: the data's own labels (with data.clean_labels), CIFAR-N
@@ -109,10 +113,12 @@ def asymmetric_map(num_classes: int, class_names=None, coarse_of_class=None) -> 
 
 
 def corrupt_labels(labels: np.ndarray, num_classes: int, rate: float, kind: str = "uniform",
-                   seed: int = 0, class_map: dict[int, int] | None = None) -> LabelNoise:
+                   seed: int = 0, class_map: dict[int, int] | None = None, features: np.ndarray | None = None
+                   ) -> LabelNoise:
     """Corrupt a fraction ``rate`` of ``labels`` (N,) in [0, K) with the seeded rule of ``kind``.
 
-    ``class_map`` is the source->target map of ``asymmetric`` noise (default: next class).
+    ``class_map`` is the source->target map of ``asymmetric`` noise (default: next class);
+    ``features`` (N, ...) are the inputs ``instance`` noise depends on (``noise.instance``).
     """
     labels = np.asarray(labels, dtype=np.int64)
     if not 0.0 <= rate <= 1.0:
@@ -134,6 +140,13 @@ def corrupt_labels(labels: np.ndarray, num_classes: int, rate: float, kind: str 
             noisy[take] = dst
             picked.append(take)
         chosen = np.sort(np.concatenate(picked)) if picked else chosen
+    elif kind == "instance" and rate > 0:
+        if features is None or len(features) != n:
+            raise UserError("instance noise depends on the inputs: pass features (N, ...) with one row per label")
+        if num_classes < 2:
+            raise UserError("instance noise needs at least 2 classes")
+        noisy = instance_noisy_labels(features, labels, num_classes, rate, seed)
+        chosen = np.flatnonzero(noisy != labels)
     elif kind != "none" and rate > 0:
         chosen = np.sort(rng.choice(n, size=int(np.floor(rate * n)), replace=False))
         if kind == "uniform":

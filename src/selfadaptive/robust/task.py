@@ -12,9 +12,9 @@ from torch import nn
 from ..data import ArrayDataset
 from ..engine.runfolder import write_json
 from ..engine.schedules import step_seed
+from ..engine.selection import BestModel
 from ..engine.task import Task
 from .training import (
-    BestRobustModel,
     accuracy_under_attacks,
     adversarial_loss,
     attack_suite,
@@ -42,7 +42,7 @@ class RobustTask(Task):
     """
 
     def __init__(self, cfg, *, model: nn.Module, seed: int, shard: Callable, device: torch.device, val: ArrayDataset,
-                 test: ArrayDataset, batch_size: int, epochs: int, best: BestRobustModel, report: Path,
+                 test: ArrayDataset, batch_size: int, epochs: int, best: BestModel, report: Path,
                  autocast: Callable = nullcontext):
         self.cfg, self.model, self.seed, self.shard, self.device = cfg, model, seed, shard, device
         self.val, self.test, self.batch_size, self.epochs = val, test, batch_size, epochs

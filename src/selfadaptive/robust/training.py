@@ -22,7 +22,7 @@ import torch
 from torch import nn
 
 from ..data import ArrayDataset, batches, to_float
-from ..engine.checkpoint import load_checkpoint, save_checkpoint
+from ..engine.checkpoint import load_checkpoint
 from ..engine.evaluation import eval_mode
 from .attacks import fgsm, pgd
 
@@ -105,33 +105,6 @@ def accuracy_under_attacks(model: nn.Module, dataset: ArrayDataset, device: torc
     return {name: c / n if n else float("nan") for name, c in correct.items()}
 
 
-class BestRobustModel:
-    """Keeps ``RUN/best_model.pt``: the weights with the highest validation robust accuracy so far.
-
-    Ties keep the earlier epoch.  ``restore(rows)`` rebuilds the running best from metrics rows on
-    resume; the file itself was written atomically when that epoch ran.
-    """
-
-    def __init__(self, path, write: bool = True):
-        self.path = path
-        self.write = write          # False on the non-zero ranks of a data-parallel run
-        self.acc = float("-inf")
-        self.epoch = -1
-
-    def restore(self, rows: list[dict]) -> None:
-        for row in rows:
-            if row.get("val_robust_acc") is not None and row["val_robust_acc"] > self.acc:
-                self.acc, self.epoch = row["val_robust_acc"], row["epoch"]
-
-    def offer(self, model: nn.Module, epoch: int, acc: float) -> bool:
-        if not acc > self.acc:
-            return False
-        self.acc, self.epoch = acc, epoch
-        if self.write:
-            save_checkpoint(self.path, {"model": model.state_dict(), "epoch": epoch, "val_robust_acc": acc})
-        return True
-
-
 def load_model_copy(model: nn.Module, path, device) -> tuple[nn.Module, dict]:
     """A copy of ``model`` holding the weights saved at ``path`` (a checkpoint with ``"model"``)."""
     state = load_checkpoint(path, map_location=device)
@@ -157,5 +130,5 @@ def summary_fields(last: dict[str, float], best: dict[str, float] | None, best_e
     return out
 
 
-__all__ = ["start_noise", "adversarial_loss", "attack_suite", "accuracy_under_attacks", "BestRobustModel",
+__all__ = ["start_noise", "adversarial_loss", "attack_suite", "accuracy_under_attacks",
            "test_robustness", "step_size_for", "summary_fields", "load_model_copy"]

@@ -83,6 +83,8 @@ def train(cfg: Config, out: str | Path, resume: bool = False, model: torch.nn.Mo
             task.end_epoch(epoch, row)          # e.g. robust: PGD on held-out data keeps the best model
             row["time_s"] = s.wall_time()
             log_row(s, row)
+            if s.selector is not None:          # model selection on the data's own (noisy) labels
+                s.selector.offer(model, epoch, row[s.selector.key])
             s.sums.zero_()
             if (epoch + 1) % cfg.log.checkpoint_every == 0 or epoch + 1 == epochs:
                 s.save_checkpoint(epoch + 1, 0)

@@ -32,7 +32,9 @@ def make_noise(cfg: Config, data: DataBundle) -> LabelNoise:
     if cfg.noise.kind in IMAGE_NOISE_KINDS:
         return corrupt_images(data.train.x.numpy(), train_labels, cfg.noise.rate, cfg.noise.kind, seed=seed)
     class_map = asymmetric_map(data.num_classes, data.class_names, data.info.get("coarse_of_class"))
-    return corrupt_labels(train_labels, data.num_classes, cfg.noise.rate, cfg.noise.kind, seed=seed, class_map=class_map)
+    features = data.train.x.numpy() if cfg.noise.kind == "instance" else None
+    return corrupt_labels(train_labels, data.num_classes, cfg.noise.rate, cfg.noise.kind, seed=seed, class_map=class_map,
+                          features=features)
 
 
 #: added to the noise seed for the validation copy, so that it is drawn apart from the training noise
@@ -51,9 +53,10 @@ def noisy_validation(cfg: Config, data: DataBundle, noise: LabelNoise):
     if noise.kind in IMAGE_NOISE_KINDS:
         copy = corrupt_images(val.x.numpy(), val.y.numpy(), noise.rate, noise.kind, seed=seed)
         return ArrayDataset(torch.from_numpy(copy.apply_images(val.x.numpy())), val.y)
-    if noise.kind in ("uniform", "flip", "asymmetric"):
+    if noise.kind in ("uniform", "flip", "asymmetric", "instance"):
         class_map = asymmetric_map(data.num_classes, data.class_names, data.info.get("coarse_of_class"))
-        copy = corrupt_labels(val.y.numpy(), data.num_classes, noise.rate, noise.kind, seed=seed, class_map=class_map)
+        copy = corrupt_labels(val.y.numpy(), data.num_classes, noise.rate, noise.kind, seed=seed, class_map=class_map,
+                              features=val.x.numpy() if noise.kind == "instance" else None)
         return ArrayDataset(val.x, torch.from_numpy(copy.noisy_labels))
     return None
 

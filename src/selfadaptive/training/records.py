@@ -54,8 +54,32 @@ def epoch_row(s: Session, epoch: int, lr: float, test: dict, val: dict | None, v
         if s.tracker is not None and int(s.tracker.epochs_tracked):
             found = detection_metrics(s.tracker.scores(bank).cpu().numpy(), noisy.cpu().numpy())
             row.update({f"detection_{k}": v for k, v in found.items() if k != "k"})
+    auto_start_fields(s, epoch, row)
     row["time_s"] = s.elapsed + time.time() - s.t0
     return row
+
+
+def sat_loss(loss_fn) -> SelfAdaptiveLoss | None:
+    """The run's SAT loss (inside TRADES+SAT too), or None."""
+    loss = getattr(loss_fn, "natural", loss_fn)
+    return loss if isinstance(loss, SelfAdaptiveLoss) else None
+
+
+def auto_start_fields(s: Session, epoch: int, row: dict) -> None:
+    """``start_epoch=auto``: log this epoch's prediction changes and whether SAT has started; feed
+    the noisy-label validation accuracy to the plateau rule; say when SAT starts."""
+    sat = sat_loss(s.loss_fn)
+    if sat is None or sat.auto is None:
+        return
+    auto = sat.auto
+    if s.selector is not None:
+        sat.observe_validation(epoch, row[s.selector.key])
+    if not auto.started:
+        changed, compared = auto.counts.tolist()
+        row["prediction_changes"] = changed / compared if compared else None
+    row["sat_started"] = auto.started and epoch >= auto.start_epoch()
+    if auto.started and epoch == auto.start_epoch():
+        say(s, f"start_epoch=auto: SAT started at epoch {epoch} ({auto.rule} rule)")
 
 
 def summarize(s: Session, extra: dict | None = None) -> dict:
@@ -78,10 +102,14 @@ def summarize(s: Session, extra: dict | None = None) -> dict:
         best_val = max(rows, key=lambda r: r["val_acc"])
         summary.update(val_acc_last=last["val_acc"], val_acc_best=best_val["val_acc"], best_val_epoch=best_val["epoch"],
                        test_acc_at_best_val=best_val["test_acc"])
-    sat = getattr(s.loss_fn, "natural", s.loss_fn)
-    if isinstance(sat, SelfAdaptiveLoss):
+    sat = sat_loss(s.loss_fn)
+    if sat is not None:
         # the values in force, which differ from the config's under loss.reference_width
-        summary.update(momentum=sat.momentum, start_epoch=sat.start_epoch)
+        summary.update(momentum=sat.momentum, start_epoch=sat.start_epoch, start_epoch_chosen=sat.start_epoch_chosen)
+    if s.selector is not None and s.selector.epoch >= 0:
+        chosen = next(r for r in rows if r["epoch"] == s.selector.epoch)
+        summary.update(selected_by=s.selector.key, selected_epoch=s.selector.epoch,
+                       test_acc_at_selected=chosen["test_acc"])
     bank = s.loss_fn.bank()
     if bank is not None:
         s.run.write_soft_targets(bank)
@@ -109,6 +137,13 @@ def headline(summary: dict) -> str:
     if "test_acc_at_best_val" in summary:
         lines.append(f"  test accuracy at the best validation epoch ({summary['best_val_epoch']}): "
                      f"{100 * summary['test_acc_at_best_val']:.2f}%")
+    if "test_acc_at_selected" in summary:
+        lines.append(f"  test accuracy at the epoch picked by validation on the data's own labels "
+                     f"({summary['selected_epoch']}, {summary['selected_by']}): {100 * summary['test_acc_at_selected']:.2f}%")
+    if summary.get("start_epoch") == "auto":
+        chosen = summary.get("start_epoch_chosen")
+        lines.append("  start_epoch=auto: " + (f"SAT started at epoch {chosen}" if chosen is not None
+                                                 else "the rule never fired, so the run is plain cross-entropy"))
     if "num_noisy_recovered" in summary and summary["num_noisy"]:
         lines.append(f"  {name} targets now give the true class for {summary['num_noisy_recovered']} of the "
                      f"{summary['num_noisy']} wrong training labels ({100 * summary['target_recovery']:.1f}%)")

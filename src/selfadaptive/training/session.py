@@ -17,6 +17,7 @@ from ..engine.optimizers import build_optimizer
 from ..engine.runfolder import RunDir
 from ..engine.runtime import Checkpointer, Placement, open_run, place_model, tensorboard_writer
 from ..engine.schedules import rescale_for_width
+from ..engine.selection import BestModel
 from ..engine.task import Task
 from ..errors import UserError
 from ..issues import LabelIssueTracker
@@ -24,7 +25,6 @@ from ..losses import IndexedLoss, TradesLoss, build_loss, loss_spec
 from ..models import build_classifier
 from ..noise.labels import LabelNoise
 from ..robust.task import RobustTask
-from ..robust.training import BestRobustModel
 from ..selective.task import SelectiveTask
 from .noise import describe_noise, make_noise, noisy_validation
 
@@ -56,6 +56,7 @@ class Session:
     t0: float = field(default_factory=time.time)
     quiet: bool = False
     dist: Distributed = field(default_factory=Distributed)
+    selector: BestModel | None = None   # keeps the epoch with the best noisy-label validation accuracy
     tensorboard: object | None = None   # a SummaryWriter when log.tensorboard (rank 0)
     val_noisy: object | None = None     # the validation split corrupted like the training set (dynamics)
 
@@ -91,6 +92,20 @@ def loss_config_for_width(cfg: Config) -> LossConfig:
     return dataclasses.replace(loss, momentum=momentum, start_epoch=start_epoch)
 
 
+def selection_key(noise: LabelNoise, data: DataBundle, val_noisy) -> str | None:
+    """The metrics-row field that picks a model without clean labels: accuracy on a validation split
+    carrying the data's own labels (``val_acc``: no noise injected, or the data's own noise), or the
+    validation copy corrupted like the training labels (``val_acc_noisy``: synthetic label noise).
+    None without a validation split, or when its labels are clean (image corruptions, CIFAR-N)."""
+    if data.val is None or len(data.val) == 0:
+        return None
+    if noise.kind in ("none", "given") or noise.rate == 0:
+        return "val_acc"
+    if noise.kind in ("uniform", "flip", "asymmetric", "instance") and val_noisy is not None:
+        return "val_acc_noisy"
+    return None
+
+
 def build_task(cfg: Config, run: RunDir, data: DataBundle, model: torch.nn.Module, dist: Distributed,
                device: torch.device, autocast) -> Task:
     """The task object ``cfg.task`` names (classify, selective or robust)."""
@@ -99,7 +114,7 @@ def build_task(cfg: Config, run: RunDir, data: DataBundle, model: torch.nn.Modul
     if cfg.task == "robust":
         return RobustTask(cfg.adversarial, model=model, seed=cfg.seed, shard=dist.shard, device=device, val=data.val,
                           test=data.test, batch_size=cfg.data.batch_size, epochs=cfg.optim.epochs,
-                          best=BestRobustModel(run.best_model, write=dist.is_main), report=run.robust,
+                          best=BestModel(run.best_model, "val_robust_acc", write=dist.is_main), report=run.robust,
                           autocast=autocast)
     return Task()
 
@@ -151,6 +166,9 @@ def setup(cfg: Config, out, resume: bool, model=None, data=None, quiet: bool = F
                 sums=torch.zeros(3, device=device), tracker=tracker, quiet=quiet, dist=dist)
     s.task = build_task(cfg, run, data, placement.model, dist, device, s.autocast)
     s.val_noisy = noisy_validation(cfg, data, noise)
+    key = selection_key(noise, data, s.val_noisy)
+    if key is not None:
+        s.selector = BestModel(run.selected_model, key, write=dist.is_main)
     if resume:
         state = s.checkpointer.restore(map_location=device)
         s.epoch, s.step, s.elapsed = int(state["epoch"]), int(state["step"]), float(state["elapsed"])
@@ -161,6 +179,8 @@ def setup(cfg: Config, out, resume: bool, model=None, data=None, quiet: bool = F
             run.keep_metrics_before(s.epoch)
         dist.barrier()
         s.task.resume(run.read_metrics())
+        if s.selector is not None:
+            s.selector.restore(run.read_metrics())
         say(s, f"resuming {run.path} at epoch {s.epoch}" + (f", step {s.step}" if s.step else ""))
     elif dist.is_main:
         run.path.mkdir(parents=True, exist_ok=True)

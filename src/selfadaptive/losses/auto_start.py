@@ -1,0 +1,152 @@
+"""Choosing SAT's start epoch E_s from training itself (``start_epoch="auto"``), without clean labels.
+
+Start too early and the targets copy an unfinished model; too late and the network has already
+memorised the wrong labels.  Two rules read the moment from signals a run has anyway:
+
+* ``prediction_changes`` (the default; after Label Wave, Yuan, Feng & Liu, ICLR 2025): PC_e is the
+  fraction of training samples whose predicted class at epoch e differs from epoch e - 1, read
+  from the training passes themselves.  While the network learns the clean patterns PC falls;
+  when it starts fitting the wrong labels their predictions begin to flip and PC rises again.
+  The rule smooths PC with a trailing moving average of ``window`` epochs and fires at its first
+  local minimum, once the next smoothed value is higher.
+* ``noisy_val_plateau``: the accuracy on a validation split that carries the data's own (noisy)
+  labels, fed in by the trainer (``observe_validation``), has not improved on its best for
+  ``window`` epochs.
+
+When a rule fires at the end of epoch e, SAT starts at epoch e + 1.  A rule that never fires leaves
+the run as plain cross-entropy.  Why ``prediction_changes`` is the default: it needs no held-out
+data and works in any training loop; the measurements behind it are in docs/benchmarks.md.
+These operational details (window, confirmation by one rise, start at the next epoch) are ours.
+"""
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+import torch
+from torch import nn
+
+AUTO = "auto"
+RULES = ("prediction_changes", "noisy_val_plateau")
+#: epochs of history kept; a rule that has not fired by then never fires
+MAX_EPOCHS = 10_000
+
+
+def moving_average(values: Sequence[float], window: int) -> list[float]:
+    """Trailing mean of the last ``window`` values (fewer at the start): ``out[e] = mean(values[e-w+1 .. e])``."""
+    out = []
+    for e in range(len(values)):
+        part = values[max(0, e - window + 1):e + 1]
+        out.append(sum(part) / len(part))
+    return out
+
+
+def first_local_minimum(values: Sequence[float], window: int = 3) -> int | None:
+    """The position of the first local minimum of the smoothed ``values``, confirmed by a strict
+    rise right after it; None if there is none yet (a falling or flat curve never fires).
+
+    Positions count within ``values``; the first ``window - 1`` smoothed points average fewer values
+    and cannot be the minimum.
+    """
+    smooth = moving_average(list(values), window)
+    for e in range(max(1, window - 1), len(smooth) - 1):
+        if smooth[e] < smooth[e - 1] and smooth[e + 1] > smooth[e]:
+            return e
+    return None
+
+
+def plateau(values: Sequence[float], patience: int = 3) -> int | None:
+    """The first position at which ``values`` (higher is better) has not beaten its best so far for
+    ``patience`` steps; None before that."""
+    best, since = -math.inf, 0
+    for e, v in enumerate(values):
+        if v > best:
+            best, since = v, 0
+        else:
+            since += 1
+            if since >= patience:
+                return e
+    return None
+
+
+class AutoStart(nn.Module):
+    """Per-sample and per-epoch state of the automatic start; buffers, so checkpoints carry it and a
+    resumed run decides exactly as an uninterrupted one.
+
+    Buffers: ``last_pred`` (N,) int32, each sample's predicted class in its latest training pass
+    (-1: unseen); ``changes`` (MAX_EPOCHS,) float64, PC_e (NaN where not measured);
+    ``val_acc`` (MAX_EPOCHS,) float64, the noisy-validation accuracy fed in (NaN where absent);
+    ``counts`` (2,) int64, changed and compared samples of the epoch in progress; ``epoch`` (), the
+    epoch in progress (-1 before the first step); ``chosen`` (), the start epoch once a rule has
+    fired (-1 until then).
+    """
+
+    def __init__(self, num_samples: int, rule: str = "prediction_changes", window: int = 3):
+        super().__init__()
+        if rule not in RULES:
+            raise ValueError(f"rule must be one of {RULES}, got {rule!r}")
+        if window < 1:
+            raise ValueError(f"window must be >= 1, got {window}")
+        self.rule, self.window = rule, int(window)
+        self.register_buffer("last_pred", torch.full((int(num_samples),), -1, dtype=torch.int32))
+        self.register_buffer("changes", torch.full((MAX_EPOCHS,), float("nan"), dtype=torch.float64))
+        self.register_buffer("val_acc", torch.full((MAX_EPOCHS,), float("nan"), dtype=torch.float64))
+        self.register_buffer("counts", torch.zeros(2, dtype=torch.int64))
+        self.register_buffer("epoch", torch.tensor(-1, dtype=torch.int64))
+        self.register_buffer("chosen", torch.tensor(-1, dtype=torch.int64))
+
+    @property
+    def started(self) -> bool:
+        return int(self.chosen) >= 0
+
+    def start_epoch(self) -> int | None:
+        return int(self.chosen) if self.started else None
+
+    def begin(self, epoch: int) -> None:
+        """Called at every step with its epoch: when a new epoch begins, close the previous one and
+        apply the rule."""
+        current = int(self.epoch)
+        if epoch == current:
+            return
+        if current >= 0:
+            self._close(current)
+        self.epoch.fill_(epoch)
+        if not self.started and current >= 0 and self._fires():
+            self.chosen.fill_(epoch)
+
+    @torch.no_grad()
+    def record(self, index: torch.Tensor, pred: torch.Tensor) -> None:
+        """This step's predictions: index, pred (B,) over the *global* batch (every process applies
+        every update, so the counts agree across processes)."""
+        index = index.to(self.last_pred.device)
+        pred = pred.to(self.last_pred.device, torch.int32)
+        old = self.last_pred[index]
+        seen = old >= 0
+        self.counts[0] += (seen & (old != pred)).sum()       # stays on the device: no sync per step
+        self.counts[1] += seen.sum()
+        self.last_pred[index] = pred
+
+    def observe_validation(self, epoch: int, accuracy: float) -> None:
+        """Accuracy on a validation split with the data's own (noisy) labels at the end of ``epoch``."""
+        if 0 <= epoch < MAX_EPOCHS:
+            self.val_acc[epoch] = float(accuracy)
+
+    def prediction_changes(self) -> list[float]:
+        """PC_e of every closed epoch with a measurement (epoch 0 has no previous prediction)."""
+        values = self.changes[:max(0, int(self.epoch))].tolist()
+        return [v for v in values if v == v]
+
+    def _close(self, epoch: int) -> None:
+        changed, compared = (int(v) for v in self.counts)
+        if compared and epoch < MAX_EPOCHS:
+            self.changes[epoch] = changed / compared
+        self.counts.zero_()
+
+    def _fires(self) -> bool:
+        if self.rule == "prediction_changes":
+            return first_local_minimum(self.prediction_changes(), self.window) is not None
+        values = [v for v in self.val_acc[:max(0, int(self.epoch))].tolist() if v == v]
+        return plateau(values, self.window) is not None
+
+    def extra_repr(self) -> str:
+        return f"rule={self.rule!r}, window={self.window}, chosen={self.start_epoch()}"

@@ -1,0 +1,129 @@
+"""start_epoch="auto": the rules on synthetic curves, the loss in a hand-written loop, exact resume
+across the switch, and the run-level fields."""
+import json
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from selfadaptive import SelfAdaptiveLoss, load_config, train
+from selfadaptive.losses.auto_start import AutoStart, first_local_minimum, moving_average, plateau
+
+
+def test_moving_average_is_trailing():
+    assert moving_average([3, 1, 2, 6], 2) == [3, 2, 1.5, 4]
+
+
+def test_first_local_minimum_fires_after_the_dip_and_never_on_flat_or_falling_curves():
+    wave = [0.6, 0.3, 0.2, 0.15, 0.12, 0.14, 0.2, 0.3]
+    assert first_local_minimum(wave, window=1) == 4
+    # window 3: smoothed 0.6, .45, .367, .217, .157, .137, .153 -> the minimum is at position 5
+    assert first_local_minimum(wave, window=3) == 5
+    assert first_local_minimum(wave[:5], window=1) is None          # no rise seen yet
+    assert first_local_minimum([0.1] * 30, window=1) is None        # a flat curve never fires
+    assert first_local_minimum([1 / (e + 1) for e in range(30)], window=3) is None     # nor a falling one
+    # a one-epoch blip inside a falling curve is smoothed away by the window
+    blip = [0.5, 0.4, 0.3, 0.31, 0.2, 0.1, 0.05]
+    assert first_local_minimum(blip, window=1) == 2 and first_local_minimum(blip, window=3) is None
+
+
+def test_plateau():
+    assert plateau([0.5, 0.6, 0.7, 0.7, 0.69, 0.68], patience=3) == 5
+    assert plateau([0.1, 0.2, 0.3, 0.4], patience=1) is None
+    assert plateau([0.5] * 3, patience=2) == 2
+
+
+def _logits_for(pred: torch.Tensor, k: int) -> torch.Tensor:
+    return F.one_hot(pred, k).float() * 5.0
+
+
+def test_loss_in_a_hand_written_loop_switches_where_the_changes_turn_up():
+    """N = 100 samples; from epoch to epoch the first m samples change their predicted class, with
+    m = 50, 30, 10, 5, 20, 40: PC falls to epoch 4 and rises at 5 (window 1), so SAT starts at 6."""
+    n, k = 100, 4
+    labels = torch.arange(n) % k
+    crit = SelfAdaptiveLoss(labels, k, momentum=0.9, start_epoch="auto", auto_window=1)
+    pred = labels.clone()
+    flips = {1: 50, 2: 30, 3: 10, 4: 5, 5: 20, 6: 40, 7: 40}
+    for epoch in range(8):
+        m = flips.get(epoch, 0)
+        pred[:m] = (pred[:m] + 1) % k
+        for idx in torch.arange(n).split(25):
+            logits = _logits_for(pred[idx], k).requires_grad_(True)
+            loss = crit(logits, labels[idx], idx, epoch)
+            if epoch < 6:       # plain cross-entropy, bank untouched
+                assert loss.item() == pytest.approx(F.cross_entropy(logits, labels[idx]).item(), rel=1e-6)
+                assert torch.equal(crit.soft_targets, F.one_hot(labels, k).float())
+    assert crit.start_epoch_chosen == 6
+    assert not torch.equal(crit.soft_targets, F.one_hot(labels, k).float())       # SAT ran in epochs 6-7
+    assert crit.auto.prediction_changes() == pytest.approx([0.5, 0.3, 0.1, 0.05, 0.2])
+
+
+def test_a_rule_that_never_fires_is_plain_cross_entropy():
+    labels = torch.tensor([0, 1, 2, 0])
+    crit = SelfAdaptiveLoss(labels, 3, start_epoch="auto")
+    for epoch in range(12):
+        logits = torch.randn(4, 3, generator=torch.Generator().manual_seed(0))    # the same every epoch: PC = 0
+        assert crit(logits, labels, torch.arange(4), epoch).item() == pytest.approx(
+            F.cross_entropy(logits, labels).item(), rel=1e-6)
+    assert crit.start_epoch_chosen is None and crit.auto.prediction_changes() == [0.0] * 10     # epochs 1-10 closed
+
+
+def test_noisy_validation_plateau_rule():
+    labels = torch.tensor([0, 1])
+    crit = SelfAdaptiveLoss(labels, 2, start_epoch="auto", auto_rule="noisy_val_plateau", auto_window=2)
+    for epoch, acc in enumerate([0.5, 0.6, 0.7, 0.7, 0.65, 0.9]):
+        crit(torch.zeros(2, 2), labels, torch.arange(2), epoch)
+        crit.observe_validation(epoch, acc)
+    # no gain over 0.7 at epochs 3 and 4 -> fires when epoch 5 begins
+    assert crit.start_epoch_chosen == 5
+
+
+def test_exact_resume_across_the_switch():
+    """A copy restored from a state_dict taken mid-epoch, before the rule fired, continues exactly."""
+    n, k = 60, 3
+    g = torch.Generator().manual_seed(0)
+    labels = torch.randint(0, k, (n,), generator=g)
+    steps = [(epoch, idx) for epoch in range(10) for idx in torch.randperm(n, generator=g).split(20)]
+    logits = [torch.randn(len(idx), k, generator=g) * (1 + e) for e, idx in steps]
+
+    def run(crit, part):
+        return [crit(logits[i], labels[steps[i][1]], steps[i][1], steps[i][0]).item() for i in part]
+
+    a = SelfAdaptiveLoss(labels, k, start_epoch="auto", auto_window=1)
+    full = run(a, range(len(steps)))
+    b = SelfAdaptiveLoss(labels, k, start_epoch="auto", auto_window=1)
+    first = run(b, range(7))                            # stop in the middle of epoch 2
+    c = SelfAdaptiveLoss(labels, k, start_epoch="auto", auto_window=1)
+    c.load_state_dict(b.state_dict())
+    rest = run(c, range(7, len(steps)))
+    assert a.start_epoch_chosen is not None and a.start_epoch_chosen > 2      # the switch came after the stop
+    assert first + rest == full
+    assert c.start_epoch_chosen == a.start_epoch_chosen and torch.equal(c.soft_targets, a.soft_targets)
+
+
+def test_bad_arguments():
+    with pytest.raises(ValueError, match="start_epoch"):
+        SelfAdaptiveLoss(torch.tensor([0, 1]), 2, start_epoch="later")
+    with pytest.raises(ValueError, match="rule"):
+        AutoStart(3, rule="magic")
+
+
+@pytest.mark.slow
+def test_sat_train_auto_writes_the_chosen_epoch_and_the_selected_model(tmp_path):
+    over = ["model.base_width=64", "optim.lr=0.05", "data.batch_size=32", "optim.epochs=8",
+            "optim.schedule=constant", "loss.start_epoch=auto", "loss.auto_window=1", "data.val_fraction=0.1",
+            "log.progress=false"]
+    summary = train(load_config(None, over), tmp_path / "run", quiet=True)
+    rows = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    chosen = summary["start_epoch_chosen"]
+    assert summary["start_epoch"] == "auto" and chosen is not None and 2 < chosen < 8
+    assert [r["sat_started"] for r in rows] == [e >= chosen for e in range(8)]
+    assert all(r["prediction_changes"] is not None for r in rows[1:chosen])
+    # model selection on the noisy validation labels: the epoch with the best val_acc_noisy, its weights kept
+    best = max(rows, key=lambda r: r["val_acc_noisy"])
+    assert summary["selected_by"] == "val_acc_noisy" and summary["selected_epoch"] == best["epoch"]
+    assert summary["test_acc_at_selected"] == best["test_acc"]
+    kept = torch.load(tmp_path / "run" / "selected_model.pt", weights_only=True)
+    assert kept["epoch"] == best["epoch"] and not math.isnan(kept["val_acc_noisy"])
