@@ -1,0 +1,167 @@
+"""Where SAT helps, and whether start_epoch=auto is safe: a map over data, budget and noise kind.
+
+For each regime (data set + model + epoch budget) and each noise kind at 40%, every method trains on
+the same 90% of the training set with the same seeded noise; the other 10% is a validation split
+carrying the noisy labels (corrupted like the training set), the only model-selection signal a
+user without clean labels has.  Methods:
+
+* CE: its last epoch, and the epoch picked by the noisy validation split (``test_acc_at_selected``),
+  and its best epoch on test (an oracle, to see whether CE memorises);
+* SAT with the preset's fixed E_s; SAT with ``start_epoch=auto``; ELR (lambda 3, beta 0.7);
+* oracle SAT: the best last-epoch test accuracy over a grid of E_s (picked on test: an upper bound).
+
+Each method is one ``sat sweep`` over noise kind x seed (x E_s for the oracle), so an interrupted
+map resumes.  Results: JSON per cell (means and per-seed values) and a figure.
+
+    python -m benchmarks.accuracy.regime_map --jobs 2 --out benchmarks/results/regime_map.json \
+        --figure docs/figures/regime_map.png
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+from pathlib import Path
+
+from benchmarks.common import result_path, write_result
+from selfadaptive.runs.sweep import sweep
+
+#: name -> (preset, overrides, fixed E_s, oracle E_s grid, seeds)
+REGIMES = {
+    "digits-mlp-short": ("digits-flip40-sat", ["optim.epochs=20"], 10, (2, 4, 6, 10), (0, 1, 2)),
+    "digits-mlp-long": ("digits-flip40-sat", [], 10, (5, 10, 20, 40), (0, 1, 2)),
+    "fmnist-mlp-short": ("fmnist-u40-mlp-memorise-sat", ["optim.epochs=15"], 10, (2, 4, 6, 10), (0, 1)),
+    "fmnist-mlp-long": ("fmnist-u40-mlp-memorise-sat", [], 10, (5, 10, 20, 40), (0, 1)),
+}
+NOISE = ("uniform", "asymmetric", "instance")
+COMMON = ["noise.rate=0.4", "data.val_fraction=0.1", "log.progress=false"]
+METHODS = {
+    "ce": ["loss.name=ce"],
+    "sat_fixed": ["loss.name=sat"],                       # + loss.start_epoch=<fixed>
+    "sat_auto": ["loss.name=sat", "loss.start_epoch=auto"],
+    "elr": ["loss.name=elr", "loss.momentum=0.7"],
+}
+
+
+def run_regime(name: str, root: Path, jobs: int) -> None:
+    preset, over, fixed_es, grid, seeds = REGIMES[name]
+    base = COMMON + over + [f"noise.kind={','.join(NOISE)}", f"seed={','.join(map(str, seeds))}"]
+    for method, extra in METHODS.items():
+        extra = extra + ([f"loss.start_epoch={fixed_es}"] if method == "sat_fixed" else [])
+        sweep(preset, root / name / method, base + extra, jobs=jobs, quiet=True)
+    sweep(preset, root / name / "sat_oracle", base + ["loss.name=sat", f"loss.start_epoch={','.join(map(str, grid))}"],
+          jobs=jobs, quiet=True)
+
+
+def _summaries(folder: Path) -> list[dict]:
+    return [json.loads(p.read_text()) for p in sorted(folder.glob("*/summary.json"))]
+
+
+def _mean(values):
+    values = [v for v in values if v is not None]
+    return statistics.mean(values) if values else None
+
+
+def collect(name: str, root: Path) -> dict:
+    """Per noise kind: mean test accuracy (%) of every method over seeds, and the per-seed values."""
+    _, _, fixed_es, grid, seeds = REGIMES[name]
+    cells = {}
+    for kind in NOISE:
+        def pick(method, **match):
+            rows = [s for s in _summaries(root / name / method) if s["noise_kind"] == kind]
+            return [r for r in rows if all(r.get(k) == v for k, v in match.items())]
+        ce, fixed, auto, elr = (pick(m) for m in ("ce", "sat_fixed", "sat_auto", "elr"))
+        per_seed_oracle = []
+        for seed in seeds:
+            options = [r["test_acc_last"] for r in pick("sat_oracle", seed=seed)]
+            per_seed_oracle.append(max(options) if options else None)
+        oracle_by_es = {es: _mean(100 * r["test_acc_last"] for r in pick("sat_oracle", start_epoch=es)) for es in grid}
+        cell = {
+            "ce_last": _mean(100 * r["test_acc_last"] for r in ce),
+            "ce_noisy_val": _mean(100 * r["test_acc_at_selected"] for r in ce if "test_acc_at_selected" in r),
+            "ce_best_test": _mean(100 * r["test_acc_best"] for r in ce),
+            "sat_fixed_last": _mean(100 * r["test_acc_last"] for r in fixed),
+            "sat_auto_last": _mean(100 * r["test_acc_last"] for r in auto),
+            "sat_auto_noisy_val": _mean(100 * r["test_acc_at_selected"] for r in auto if "test_acc_at_selected" in r),
+            "elr_last": _mean(100 * r["test_acc_last"] for r in elr),
+            "sat_oracle_last": _mean(100 * v for v in per_seed_oracle if v is not None),
+            "oracle_by_start_epoch": oracle_by_es,
+            "auto_start_epochs": [r.get("start_epoch_chosen") for r in auto],
+            "fixed_start_epoch": fixed_es,
+            "detection_auroc_fixed": _mean(r.get("detection_auroc") for r in fixed),
+            "detection_auroc_auto": _mean(r.get("detection_auroc") for r in auto),
+            "seeds": len(ce),
+            "per_seed": {m: [round(100 * r["test_acc_last"], 2) for r in rows]
+                         for m, rows in (("ce", ce), ("sat_fixed", fixed), ("sat_auto", auto), ("elr", elr))},
+        }
+        if None not in (cell["ce_last"], cell["ce_best_test"], cell["sat_auto_last"]):
+            cell["ce_memorises"] = cell["ce_best_test"] - cell["ce_last"] > 3.0
+            cell["auto_vs_ce_last"] = cell["sat_auto_last"] - cell["ce_last"]
+            cell["auto_vs_ce_noisy_val"] = cell["sat_auto_last"] - (cell["ce_noisy_val"] or float("nan"))
+            cell["auto_vs_oracle"] = cell["sat_auto_last"] - cell["sat_oracle_last"]
+            cell["auto_vs_ce_best_test"] = cell["sat_auto_last"] - cell["ce_best_test"]
+        cells[kind] = cell
+    return cells
+
+
+def targets(table: dict) -> dict:
+    """The issue's acceptance checks over every cell, with the cells that miss them."""
+    cells = [(r, k, c) for r, kinds in table.items() for k, c in kinds.items() if "auto_vs_ce_last" in c]
+    miss_last = [f"{r}/{k}" for r, k, c in cells if c["auto_vs_ce_last"] < -0.5]
+    miss_val = [f"{r}/{k}" for r, k, c in cells if not c["auto_vs_ce_noisy_val"] >= -1.0]
+    miss_memo = [f"{r}/{k}" for r, k, c in cells if c["ce_memorises"] and c["auto_vs_ce_best_test"] < -1.0]
+    near_oracle = sum(c["auto_vs_oracle"] >= -1.0 for _, _, c in cells)
+    return {"cells": len(cells), "auto_ge_ce_last_minus_0.5": miss_last, "auto_ge_ce_noisy_val_minus_1": miss_val,
+            "memorising_cells_auto_within_1_of_ce_best": miss_memo,
+            "auto_within_1_of_oracle": f"{near_oracle} of {len(cells)}"}
+
+
+def figure(table: dict, path: Path) -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    methods = [("ce_last", "CE last"), ("ce_noisy_val", "CE noisy-val epoch"), ("sat_fixed_last", "SAT fixed E_s"),
+               ("sat_auto_last", "SAT auto"), ("elr_last", "ELR"), ("sat_oracle_last", "SAT oracle E_s")]
+    fig, axes = plt.subplots(1, len(table), figsize=(4.2 * len(table), 3.6), sharey=False)
+    for ax, (regime, kinds) in zip(axes if len(table) > 1 else [axes], table.items()):
+        width = 0.13
+        for j, (key, label) in enumerate(methods):
+            ax.bar([i + (j - 2.5) * width for i in range(len(kinds))], [kinds[k][key] or 0 for k in kinds], width,
+                   label=label)
+        ax.set_xticks(range(len(kinds)), list(kinds))
+        low = min(kinds[k][m] or 100 for k in kinds for m, _ in methods)
+        ax.set_ylim(max(0, low - 5), 100)
+        ax.set_title(regime)
+        ax.set_ylabel("test accuracy (%)")
+    axes[0].legend(fontsize=7, loc="lower left")
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--regimes", default=",".join(REGIMES))
+    p.add_argument("--runs", default="runs/regime-map", help="sweep folders (resumable)")
+    p.add_argument("--jobs", type=int, default=2)
+    p.add_argument("--out", default=result_path("regime_map.json"))
+    p.add_argument("--figure", default="docs/figures/regime_map.png")
+    args = p.parse_args(argv)
+    root = Path(args.runs)
+    names = [n for n in args.regimes.split(",") if n]
+    for name in names:
+        run_regime(name, root, args.jobs)
+    table = {name: collect(name, root) for name in names}
+    result = {"regimes": {n: {"preset": REGIMES[n][0], "overrides": REGIMES[n][1], "fixed_start_epoch": REGIMES[n][2],
+                              "oracle_grid": REGIMES[n][3], "seeds": REGIMES[n][4]} for n in names},
+              "noise": NOISE, "common": COMMON, "table": table, "targets": targets(table)}
+    write_result(args.out, result)
+    if args.figure:
+        figure(table, Path(args.figure))
+    print(json.dumps(result["targets"], indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
