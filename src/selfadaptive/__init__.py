@@ -13,6 +13,7 @@ Quick start::
     clf = SATClassifier().fit(X, y); clf.label_issues_
 """
 from .config import Config, load_config
+from .data.indexed import IndexedDataset
 from .errors import Interrupted, TrainingDiverged, UserError
 from .estimator import SATClassifier
 from .issues import LabelIssues, LabelIssueTracker, detection_metrics, label_issues
@@ -34,4 +35,4 @@ __version__ = "0.1.0"
 __all__ = ["SelfAdaptiveLoss", "CrossEntropyLoss", "GeneralizedCrossEntropyLoss", "SymmetricCrossEntropyLoss",
            "SoftBootstrapLoss", "EarlyLearningRegularizationLoss", "IndexedLoss", "build_loss", "Config",
            "load_config", "train", "corrupt_labels", "LabelNoise", "UserError", "TrainingDiverged", "Interrupted",
-           "SATClassifier", "label_issues", "LabelIssues", "LabelIssueTracker", "detection_metrics"]
+           "SATClassifier", "IndexedDataset", "label_issues", "LabelIssues", "LabelIssueTracker", "detection_metrics"]

@@ -220,6 +220,15 @@ class SATClassifier(ClassifierMixin, BaseEstimator):
         proba = self.predict_proba(X)
         return self.classes_[proba.argmax(axis=1)]
 
+    def find_label_issues(self, X, y):
+        """Fit on (X, y) and return cleanlab's ``CleanLearning.find_label_issues`` table for it: one row
+        per sample with ``is_label_issue``, ``label_quality`` (lower is worse), ``given_label`` and
+        ``predicted_label`` in the values of ``y`` (a pandas DataFrame)."""
+        self.fit(X, y)
+        if self.label_issues_ is None:
+            raise AttributeError("loss='ce' keeps no soft targets, so it finds no label issues")
+        return self.label_issues_.to_cleanlab(labels=self.classes_)
+
     @property
     def noisy_label_mask_(self) -> np.ndarray:
         """(n_samples,) bool: training samples whose soft target points away from the given label."""

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
+import sys
 from pathlib import Path
 
 from ..errors import UserError
@@ -15,6 +16,15 @@ def _default_out(cfg) -> Path:
     while out.exists():
         out, i = Path(f"{base}-{i}"), i + 1
     return out
+
+
+def _names_own_data(overrides: list[str]) -> bool:
+    """True when the overrides pick a data set other than the built-in demo's: ``sat train`` then
+    starts from the library defaults (no injected noise, each model's own width, start_epoch=auto),
+    not from the demo preset, whose settings belong to digits."""
+    from ..config import parse_override
+    from ..config.loading import DEMO_DATA
+    return any(key == "data.name" and value != DEMO_DATA for key, value in map(parse_override, overrides))
 
 
 def cmd_train(args) -> int:
@@ -36,7 +46,8 @@ def cmd_train(args) -> int:
             return _launch(args.nproc, ["train", "--resume", str(run.path)], args.quiet)
         train(cfg, run.path, resume=True, quiet=args.quiet)
         return 0
-    cfg = load_config(resolve_config(args.config or DEFAULT_PRESET), args.overrides)
+    config = args.config or (None if _names_own_data(args.overrides) else DEFAULT_PRESET)
+    cfg = load_config(resolve_config(config) if config else None, args.overrides)
     out = Path(args.out) if args.out else _default_out(cfg)
     if args.nproc > 1:
         RunDir(out).require_new()      # one error line here rather than one per worker
@@ -107,7 +118,7 @@ def cmd_eval(args) -> int:
 
 def cmd_issues(args) -> int:
     from ..engine.runfolder import RunDir
-    from ..issues import COLUMNS, DEFAULT_SCORE
+    from ..issues import DEFAULT_SCORE
     from ..issues.evaluate import export_labels, issues_from_run, plot_issues, write_report
 
     if args.top < 0:
@@ -116,6 +127,10 @@ def cmd_issues(args) -> int:
     found = issues_from_run(run.path, score=args.score or DEFAULT_SCORE)
     write_report(run, found)
     li = found.issues
+    if len(li) and bool((li.given_mass >= 1.0).all()):
+        print("warning: the soft targets never moved off the given labels (SAT did not start: loss.start_epoch was "
+              "not reached, or start_epoch=auto never fired), so every score is 0 and nothing is flagged; train "
+              "longer, or with loss.start_epoch=auto", file=sys.stderr)
     print(f"{int(li.flagged.sum())} of {len(li)} training labels flagged (suggestion differs from the given label); "
           f"ranked list: {run.label_issues}")
     m = found.metrics
@@ -124,7 +139,7 @@ def cmd_issues(args) -> int:
               f"precision@{m['k']} {m['precision_at_k']:.4f}; flagged set precision {m['flagged']['precision']:.3f}, "
               f"recall {m['flagged']['recall']:.3f}, F1 {m['flagged']['f1']:.3f}")
     if args.top:
-        cols = [c for c in COLUMNS if c != "rank"]
+        cols = [c for c in li.columns if c != "rank"]
         rows = list(li.rows(args.top))
         widths = {c: max(len(c), *(len(_fmt(r[c])) for r in rows)) for c in cols}
         print("  ".join(f"{c:>{widths[c]}}" for c in cols))

@@ -19,6 +19,8 @@ from .commands import (
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="sat", description="Self-Adaptive Training: learn from noisy labels.")
+    from .. import __version__
+    p.add_argument("--version", action="version", version=f"selfadaptive {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
 
     t = sub.add_parser("train", help="train a model (SAT on digits with 40%% flip noise by default)",

@@ -147,8 +147,22 @@ def load_config(path: str | Path | None = None, overrides: list[str] | tuple[str
     for text in overrides:
         key, value = parse_override(text)
         _set_dotted(tree, key, value)
-    cfg = _build(Config, _merge(to_dict(Config()), tree))
+    cfg = resolve_defaults(_build(Config, _merge(to_dict(Config()), tree)))
     validate(cfg)
+    return cfg
+
+
+#: the data the built-in demo runs on; only there does ``noise.kind=auto`` inject noise
+DEMO_DATA = "digits"
+
+
+def resolve_defaults(cfg: Config) -> Config:
+    """Turn the defaults that depend on other keys into values: ``noise.kind=auto`` is ``flip`` on
+    the built-in digits demo and ``none`` on any other data, so a user's own labels are never
+    corrupted unless they ask for it.  The saved config.yaml holds the resolved value."""
+    if cfg.noise.kind == "auto":
+        kind = "flip" if cfg.data.name == DEMO_DATA else "none"
+        cfg = dataclasses.replace(cfg, noise=dataclasses.replace(cfg.noise, kind=kind))
     return cfg
 
 

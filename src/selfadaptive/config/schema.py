@@ -42,8 +42,9 @@ class DataConfig:
 
 @dataclass(frozen=True)
 class NoiseConfig:
-    kind: str = "flip"              # none | uniform | flip | asymmetric | instance | gaussian | random_pixels
-                                    # | shuffled_pixels | cifar10n | cifar100n (human labels; label_set picks one)
+    kind: str = "auto"              # auto: flip on the built-in digits demo, none on any other data (your own
+                                    # labels are never corrupted unless you ask) | none | uniform | flip | asymmetric
+                                    # | instance | gaussian | random_pixels | shuffled_pixels | cifar10n | cifar100n
     rate: float = 0.4
     seed: Optional[int] = None      # None: use the run's seed
     file: str = ""                  # reuse RUN/noise.npz of another run (kind/rate then come from it)
@@ -56,7 +57,7 @@ class LossConfig:
     name: str = "sat"               # ce | gce | sce | bootstrap | elr | sat; task selective: sat_selective | gambler
                                     # | selectivenet | ce; task ssl: sat_ssl | byol | simsiam
     momentum: Optional[float] = None    # EMA momentum (SAT alpha 0.9, ELR beta 0.7 when None)
-    start_epoch: Optional[Union[int, str]] = None   # SAT E_s (60 when None), or auto (chosen during training by
+    start_epoch: Optional[Union[int, str]] = None   # SAT E_s, or auto (the default: chosen during training by
                                     # loss.auto_rule); selective losses: pretraining epochs (0)
     auto_rule: str = "prediction_changes"   # start_epoch=auto: prediction_changes | noisy_val_plateau
     auto_window: int = 3            # start_epoch=auto: moving-average window (prediction_changes) or patience (plateau)

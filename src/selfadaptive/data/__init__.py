@@ -6,6 +6,8 @@ a named label column), the IDX, CIFAR, SVHN and STL-10 files, and image folders.
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import torch
 from sklearn.model_selection import train_test_split
@@ -105,6 +107,7 @@ def build_data(cfg) -> DataBundle:
         where = cfg.root
         arrays = load_image_folder(cfg.root, cfg.image_size, stream=cfg.stream, workers=cfg.workers)
         names = arrays["classes"]
+        info["source_paths"] = arrays["paths"]
         if "x_test" in arrays:
             x_tr, y_tr, x_te, y_te = arrays["x_train"], arrays["y_train"], arrays["x_test"], arrays["y_test"]
         else:
@@ -114,7 +117,8 @@ def build_data(cfg) -> DataBundle:
             y_tr, y_te = y_all[train_rows], y_all[test_rows]
     elif cfg.name == "csv":
         where = cfg.root
-        x_tr, raw_tr, _ = read_csv_table(cfg.root, cfg.label_column)
+        x_tr, raw_tr, _, lines = read_csv_table(cfg.root, cfg.label_column, with_lines=True)
+        info["source_paths"] = [f"{Path(cfg.root).name}:{line}" for line in lines]
         if cfg.test_path:
             x_te, raw_te, feat_te = read_csv_table(cfg.test_path, cfg.label_column)
             if x_te.shape[1] != x_tr.shape[1]:

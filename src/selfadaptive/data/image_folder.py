@@ -57,7 +57,8 @@ def load_image_folder(root: str | Path, image_size: int = 64, stream: bool = Fal
         raise UserError(f"{train_dir}: found one class ({classes[0]}); need class folders or class-prefixed names")
     index = {c: i for i, c in enumerate(classes)}
     out = {"classes": classes, "x_train": _read(train, image_size, stream, workers),
-           "y_train": np.array([index[c] for _, c in train], dtype=np.int64)}
+           "y_train": np.array([index[c] for _, c in train], dtype=np.int64),
+           "paths": [path.relative_to(root).as_posix() for path, _ in train]}     # for label_issues.csv
     test_dir = root / "test"
     if test_dir.is_dir() and train_dir != root:
         test = _listing(test_dir)

@@ -58,15 +58,17 @@ def images_to_nchw(x: np.ndarray, where: str) -> np.ndarray:
     raise UserError(f"{where}: inputs must be (N, D), (N, H, W) or (N, H, W, C); got shape {x.shape}")
 
 
-def read_csv_table(path: str | Path, label_column: str) -> tuple[np.ndarray, list[str], list[str]]:
-    """A CSV with a header row: numeric feature columns plus ``label_column``.
+def read_csv_table(path: str | Path, label_column: str, with_lines: bool = False):
+    """A CSV with a header row: numeric feature columns plus ``label_column``; UTF-8 with or without a
+    byte-order mark (as Excel saves it).
 
-    Returns features (N, D) float32, raw labels (N,) as strings, and the feature names.
+    Returns features (N, D) float32, raw labels (N,) as strings, and the feature names; with
+    ``with_lines`` also each row's line number in the file (the header is line 1).
     """
     path = Path(path)
     _check_file(path)
     try:
-        with open(path, newline="") as fh:
+        with open(path, newline="", encoding="utf-8-sig") as fh:
             rows = list(csv.reader(fh))
     except (UnicodeDecodeError, csv.Error) as e:
         raise UserError(f"{path} is not a readable CSV file: {e}") from None
@@ -80,7 +82,8 @@ def read_csv_table(path: str | Path, label_column: str) -> tuple[np.ndarray, lis
     feat_names = [h for i, h in enumerate(header) if i != li]
     if not feat_names:
         raise UserError(f"{path} has no feature columns besides '{label_column}'")
-    body = [r for r in rows[1:] if any(c.strip() for c in r)]
+    numbered = [(i + 1, r) for i, r in enumerate(rows) if i and any(c.strip() for c in r)]
+    body = [r for _, r in numbered]
     if not body:
         raise UserError(f"{path} has a header but no data rows")
     feats = np.empty((len(body), len(feat_names)), dtype=np.float32)
@@ -100,6 +103,8 @@ def read_csv_table(path: str | Path, label_column: str) -> tuple[np.ndarray, lis
         labels.append(label)
     if not np.isfinite(feats).all():
         raise UserError(f"{path} holds NaN or infinite feature values")
+    if with_lines:
+        return feats, labels, feat_names, [line for line, _ in numbered]
     return feats, labels, feat_names
 
 

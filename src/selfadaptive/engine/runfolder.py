@@ -127,10 +127,21 @@ class RunDir:
             raise UserError(f"{self.label_history} is not readable ({type(e).__name__}); "
                             f"delete it to rank by the final soft targets only") from None
 
-    def write_samples(self, source_index, class_names) -> None:
+    def write_samples(self, source_index, class_names, source_paths=None) -> None:
+        """samples.npz: each training sample's row in the source, the class names, and where the
+        source has them, each source row's file path (image folders) or ``file:line`` (CSV)."""
         arrays = {"source_index": np.asarray(source_index, dtype=np.int64),
                   "class_names": np.asarray([str(c) for c in class_names])}
+        if source_paths is not None:
+            arrays["source_paths"] = np.asarray([str(p) for p in source_paths])
         atomic_write(self.samples, lambda fh: np.savez(fh, **arrays))
+
+    def read_source_paths(self) -> list[str] | None:
+        """The source's file paths (or ``file:line``) by source row, when the run's data had them."""
+        if not self.samples.is_file():
+            return None
+        with np.load(self.samples, allow_pickle=False) as z:
+            return [str(p) for p in z["source_paths"]] if "source_paths" in z.files else None
 
     def read_samples(self) -> tuple[np.ndarray | None, list[str]]:
         """(source_index or None, class names or []) of the run's training set."""

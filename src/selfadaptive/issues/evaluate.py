@@ -67,7 +67,8 @@ def issues_from_run(path: str | Path, score: str = DEFAULT_SCORE) -> RunIssues:
         first = history["first_flagged_epoch"]
         prior = prior_weight(history.get("momentum", float("nan")), tracked)
     issues = label_issues(bank, given, score, mean_given_mass=mean_mass, first_flagged_epoch=first,
-                          source_index=source_index, class_names=class_names, prior_weight=prior)
+                          source_index=source_index, class_names=class_names, prior_weight=prior,
+                          source_paths=run.read_source_paths())
     truth = noise.noisy_mask if noise.noisy_mask.any() else None
     metrics = {}
     if truth is not None:

@@ -114,6 +114,7 @@ class LabelIssues:
     first_flagged_epoch: np.ndarray
     score_name: str = DEFAULT_SCORE
     class_names: tuple = field(default=())
+    path: np.ndarray | None = None      # (N,) where each sample lives: image path in its folder, CSV file:line
 
     def __len__(self) -> int:
         return self.index.shape[0]
@@ -131,11 +132,20 @@ class LabelIssues:
     def _name(self, c: int) -> str:
         return self.class_names[c] if self.class_names else str(int(c))
 
+    @property
+    def columns(self) -> tuple[str, ...]:
+        """The CSV columns: ``COLUMNS``, with ``path`` after ``source_index`` when the source has paths."""
+        if self.path is None:
+            return COLUMNS
+        i = COLUMNS.index("source_index") + 1
+        return COLUMNS[:i] + ("path",) + COLUMNS[i:]
+
     def rows(self, limit: int | None = None):
         """Dict rows in rank order (``limit`` first ones)."""
         n = len(self) if limit is None else min(limit, len(self))
         for r in range(n):
-            yield {"rank": r + 1, "index": int(self.index[r]), "source_index": int(self.source_index[r]),
+            where = {} if self.path is None else {"path": str(self.path[r])}
+            yield {"rank": r + 1, "index": int(self.index[r]), "source_index": int(self.source_index[r]), **where,
                    "given_label": self._name(self.given_label[r]),
                    "suggested_label": self._name(self.suggested_label[r]),
                    "score": float(self.score[r]), "given_mass": float(self.given_mass[r]),
@@ -148,7 +158,7 @@ class LabelIssues:
         def write(fh):
             import io
             text = io.StringIO()
-            w = csv.DictWriter(text, fieldnames=COLUMNS, lineterminator="\n")
+            w = csv.DictWriter(text, fieldnames=self.columns, lineterminator="\n")
             w.writeheader()
             for row in self.rows():
                 w.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in row.items()})
@@ -156,19 +166,45 @@ class LabelIssues:
         atomic_write(path, write)
 
     def to_pandas(self):
-        import pandas as pd
-        return pd.DataFrame(list(self.rows()))
+        """The ranked table as a DataFrame (needs pandas: ``pip install "selfadaptive[frames]"``)."""
+        return _pandas().DataFrame(list(self.rows()))
+
+    def to_cleanlab(self, labels=None):
+        """cleanlab's ``CleanLearning.find_label_issues`` table: one row per sample in dataset order,
+        with ``is_label_issue``, ``label_quality`` (in [0, 1]; lower is worse, cleanlab's convention:
+        ``1 - score`` for the mass-based scores), ``given_label`` and ``predicted_label``.  ``labels``
+        maps class ids to your label values (default: the class names, or the ids)."""
+        names = labels if labels is not None else (self.class_names or None)
+        lookup = (lambda ids: np.asarray(names, dtype=object)[ids]) if names is not None else (lambda ids: ids)
+        quality = 1.0 - self.in_index_order("score")
+        if self.score_name == "margin":         # margin scores lie in [-1, 1]
+            quality = (1.0 - self.in_index_order("score")) / 2.0
+        return _pandas().DataFrame({
+            "is_label_issue": self.in_index_order("suggested_label") != self.in_index_order("given_label"),
+            "label_quality": np.clip(quality, 0.0, 1.0),
+            "given_label": lookup(self.in_index_order("given_label")),
+            "predicted_label": lookup(self.in_index_order("suggested_label"))})
+
+
+def _pandas():
+    try:
+        import pandas
+    except ImportError:
+        raise ImportError('tables of label issues need pandas: pip install "selfadaptive[frames]"') from None
+    return pandas
 
 
 def label_issues(soft_targets, given_labels, score: str = DEFAULT_SCORE, *, mean_given_mass=None,
-                 first_flagged_epoch=None, source_index=None, class_names=(), prior_weight: float = 0.0) -> LabelIssues:
+                 first_flagged_epoch=None, source_index=None, class_names=(), prior_weight: float = 0.0,
+                 source_paths=None) -> LabelIssues:
     """Rank every training sample by how likely its given label is wrong.
 
     soft_targets: (N, K) a bank of soft targets (SAT's ``soft_targets``, a run's
     ``soft_targets.npy``, or any per-sample probabilities); given_labels: (N,) int;
     mean_given_mass: (N,) epoch-averaged ``T_iy`` (``LabelIssueTracker``), needed for the default
     score and silently replaced by ``given_mass`` when absent; first_flagged_epoch: (N,) int;
-    source_index: (N,) the file row of each sample (default: the dataset index).
+    source_index: (N,) the file row of each sample (default: the dataset index); source_paths:
+    the source's file path (or ``file:line``) of each source row, giving the ``path`` column.
 
     prior_weight: the weight ``a^m`` the initial one-hot rows still carry
     (``LabelIssueTracker.prior_weight()``); the suggested label and its mass come from the
@@ -196,7 +232,9 @@ def label_issues(soft_targets, given_labels, score: str = DEFAULT_SCORE, *, mean
     order = np.lexsort((idx, margin, -scores))
     first = np.full(n, -1, dtype=np.int64) if first_flagged_epoch is None else np.asarray(first_flagged_epoch)
     src = idx if source_index is None else np.asarray(source_index)
+    paths = None if source_paths is None else np.asarray(source_paths)[src]
     return LabelIssues(index=idx[order], source_index=src[order], given_label=y.numpy()[order],
                        suggested_label=suggested[order], score=scores[order], given_mass=mass[order],
                        suggested_mass=p.numpy()[order, suggested[order]], margin=margin[order],
-                       first_flagged_epoch=first[order], score_name=score, class_names=tuple(class_names))
+                       first_flagged_epoch=first[order], score_name=score, class_names=tuple(class_names),
+                       path=None if paths is None else paths[order])

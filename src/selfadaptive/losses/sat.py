@@ -19,7 +19,7 @@ SCE_LOG_GUARD = torch.finfo(torch.float32).tiny
 
 
 @register_loss("sat", tasks=("classify", "robust"),
-               defaults={"momentum": 0.9, "start_epoch": 60, "variant": "ce", "auto_rule": "prediction_changes",
+               defaults={"momentum": 0.9, "start_epoch": AUTO, "variant": "ce", "auto_rule": "prediction_changes",
                          "auto_window": 3})
 class SelfAdaptiveLoss(BankLoss):
     r"""SAT: train on a running average of the model's own predictions, weighted by confidence.

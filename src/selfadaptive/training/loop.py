@@ -20,7 +20,7 @@ from ..engine.evaluation import evaluate_on
 from ..engine.runtime import StopSignals
 from ..engine.schedules import epoch_order, optim_learning_rate
 from ..errors import TrainingDiverged
-from .records import epoch_row, log_row, summarize
+from .records import epoch_row, log_row, progress_line, summarize
 from .session import Session, merge_epoch_state, setup
 
 
@@ -83,6 +83,7 @@ def train(cfg: Config, out: str | Path, resume: bool = False, model: torch.nn.Mo
             task.end_epoch(epoch, row)          # e.g. robust: PGD on held-out data keeps the best model
             row["time_s"] = s.wall_time()
             log_row(s, row)
+            progress_line(s, row, epochs)
             if s.selector is not None:          # model selection on the data's own (noisy) labels
                 s.selector.offer(model, epoch, row[s.selector.key])
             s.sums.zero_()

@@ -24,6 +24,22 @@ def log_row(s: Session, row: dict) -> None:
         s.tensorboard.flush()
 
 
+#: seconds between two progress lines when the output is not a terminal (the first and last epoch always print)
+PROGRESS_EVERY_S = 10.0
+
+
+def progress_line(s: Session, row: dict, epochs: int) -> None:
+    """``log.progress`` when stderr is not a terminal (logs, CI, make demo in a pipe), where the
+    progress bar turns itself off: one line per epoch, at most every ``PROGRESS_EVERY_S``."""
+    now = time.time()
+    last = row["epoch"] + 1 == epochs
+    if not s.progress_lines or not (last or row["epoch"] == 0 or now - s.last_progress >= PROGRESS_EVERY_S):
+        return
+    s.last_progress = now
+    say(s, f"epoch {row['epoch'] + 1}/{epochs}: train loss {row['train_loss']:.4f}, train acc {row['train_acc']:.4f}, "
+           f"test acc {row['test_acc']:.4f} ({row['time_s']:.0f} s)")
+
+
 def _frac(mask_hits: torch.Tensor) -> float | None:
     return mask_hits.float().mean().item() if mask_hits.numel() else None
 

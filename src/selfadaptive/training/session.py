@@ -4,6 +4,7 @@ loop itself reads top to bottom."""
 from __future__ import annotations
 
 import dataclasses
+import sys
 import time
 from dataclasses import dataclass, field
 
@@ -59,6 +60,8 @@ class Session:
     selector: BestModel | None = None   # keeps the epoch with the best noisy-label validation accuracy
     tensorboard: object | None = None   # a SummaryWriter when log.tensorboard (rank 0)
     val_noisy: object | None = None     # the validation split corrupted like the training set (dynamics)
+    progress_lines: bool = False        # one line per epoch (at most every PROGRESS_EVERY_S) when not on a terminal
+    last_progress: float = 0.0
 
     @property
     def model(self) -> torch.nn.Module:
@@ -165,6 +168,12 @@ def setup(cfg: Config, out, resume: bool, model=None, data=None, quiet: bool = F
                 train_pred=torch.full((n,), -1, dtype=torch.long, device=device),
                 sums=torch.zeros(3, device=device), tracker=tracker, quiet=quiet, dist=dist)
     s.task = build_task(cfg, run, data, placement.model, dist, device, s.autocast)
+    s.progress_lines = cfg.log.progress and not quiet and not sys.stderr.isatty()
+    start = getattr(getattr(loss_fn, "natural", loss_fn), "start_epoch", None)
+    if isinstance(start, int) and cfg.loss.name == "sat" and start >= cfg.optim.epochs:
+        say(s, f"warning: loss.start_epoch={start} but the run has {cfg.optim.epochs} epochs, so SAT never starts and "
+               f"this is plain cross-entropy (its targets, and so sat issues, stay at the given labels); use "
+               f"loss.start_epoch=auto or a start below optim.epochs")
     s.val_noisy = noisy_validation(cfg, data, noise)
     key = selection_key(noise, data, s.val_noisy)
     if key is not None:
@@ -186,7 +195,7 @@ def setup(cfg: Config, out, resume: bool, model=None, data=None, quiet: bool = F
         run.path.mkdir(parents=True, exist_ok=True)
         save_config(cfg, run.config)
         noise.save(run.noise)
-        run.write_samples(data.train.source_index.numpy(), data.class_names)
+        run.write_samples(data.train.source_index.numpy(), data.class_names, data.info.get("source_paths"))
         say(s, describe_noise(noise))
     dist.barrier()
     if cfg.log.tensorboard and dist.is_main:
