@@ -210,9 +210,10 @@ def test_sat_selective_cli_end_to_end(tmp_path):
     # eval counts only the K class outputs
     ev = sat("eval", str(tmp_path / "gambler"), "--json")
     assert ev.returncode == 0 and json.loads(ev.stdout)["accuracy"]["test"] > 0.85
-    res = sat("selective", str(tmp_path / "selectivenet"), "--val-size", "150")
+    res = sat("selective", str(tmp_path / "selectivenet"))    # default held-out part: a fifth of 450, not 2,000
     assert res.returncode == 0 and "selection head" in res.stdout, res.stderr
     r = json.loads((tmp_path / "selectivenet" / "selective.json").read_text())
+    assert r["paper_protocol"]["val_size"] == 90
     # the selection head ranks better than chance: a random score's AURC is the error rate
     assert r["accuracy"] > 0.7 and 0 <= r["aurc"] < 0.8 * (1 - r["accuracy"])
 

@@ -175,8 +175,9 @@ def cmd_selective(args) -> int:
             raise UserError(f"{what} values must be in [0, 1], got {text!r}")
         return values
     coverages, risks = floats(args.target_coverage, "--target-coverage"), floats(args.target_risk, "--target-risk")
-    if args.val_size < 1 or args.calib_size < 0:
-        raise UserError(f"--val-size must be >= 1 and --calib-size >= 0; got {args.val_size} and {args.calib_size}")
+    if args.val_size < 0 or args.calib_size < 0:
+        raise UserError(f"--val-size and --calib-size must be >= 0 (0: the default); got {args.val_size} and "
+                        f"{args.calib_size}")
     results = []
     for run in args.runs:
         r = evaluate_selective(run, device=args.device, val_size=args.val_size, seed=args.seed,

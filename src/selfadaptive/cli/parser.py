@@ -83,7 +83,8 @@ def build_parser() -> argparse.ArgumentParser:
                                     "part for target coverages and risks, measured on the rest.")
     sl.add_argument("runs", nargs="+", metavar="RUN", help="run folders (task=selective, or any classifier)")
     sl.add_argument("--plot", metavar="PNG", help="draw all runs' risk-coverage curves into PNG")
-    sl.add_argument("--val-size", type=int, default=2000, help="shuffled test samples held out as validation (2000)")
+    sl.add_argument("--val-size", type=int, default=0,
+                    help="shuffled test samples held out as validation (default 2000, or a fifth of a smaller test set)")
     sl.add_argument("--calib-size", type=int, default=0,
                     help="test samples used to choose the deployable thresholds (default: half the test set)")
     sl.add_argument("--seed", type=int, default=0, help="seed of the shuffles")
