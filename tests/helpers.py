@@ -90,3 +90,20 @@ class StopAfter(StopSignals):
             self.signum = 15
             return True
         return False
+
+
+def write_stl10(root, n_train=20, n_test=10, n_unlabeled=30, seed=0):
+    """root/stl10_binary/*.bin: images column-major per channel, labels 1..10; returns the images as (N, 3, 96, 96)."""
+    rng = np.random.default_rng(seed)
+    folder = root / "stl10_binary"
+    folder.mkdir(parents=True)
+    images = {}
+    for split, n in (("train", n_train), ("test", n_test), ("unlabeled", n_unlabeled)):
+        x = rng.integers(0, 256, (n, 3, 96, 96), dtype=np.uint8)
+        x[:, 0, 0, 1] = 255     # a marker off the diagonal, so that a transposed read is caught
+        x[:, 0, 1, 0] = 0
+        (folder / f"{split}_X.bin").write_bytes(np.ascontiguousarray(x.transpose(0, 1, 3, 2)).tobytes())
+        images[split] = x
+        if split != "unlabeled":
+            (folder / f"{split}_y.bin").write_bytes((np.arange(n) % 10 + 1).astype(np.uint8).tobytes())
+    return images

@@ -3,7 +3,7 @@ import json
 import shutil
 
 import pytest
-from helpers import SHARED_DATA
+from helpers import SHARED_DATA, write_stl10
 
 from selfadaptive import load_config, train
 from selfadaptive.config.presets import preset_paths
@@ -103,7 +103,6 @@ def test_paper_preset_takes_one_step(name, tiny_cifar10_dir, tiny_cifar100_dir, 
 def test_cpu_preset_takes_one_step(name, tmp_path, tiny_cifar10_dir):
     cfg = load_config(PRESETS[name])
     if cfg.data.name in ("cifar10", "stl10"):      # the GPU self-supervised presets, on tiny local copies
-        from test_stl10 import write_stl10
         root = tiny_cifar10_dir if cfg.data.name == "cifar10" else (write_stl10(tmp_path / "stl"), tmp_path / "stl")[1]
         cfg = load_config(PRESETS[name], [f"data.root={root}", "data.download=false", "data.subset=8",
                                           "data.batch_size=8", "optim.epochs=1", "ssl.knn_k=4", "ssl.monitor_size=8",

@@ -1,28 +1,12 @@
 """The STL-10 binary reader, on small files written in the official layout."""
 import numpy as np
 import pytest
+from helpers import write_stl10
 
 from selfadaptive import load_config
 from selfadaptive.config import DataConfig
 from selfadaptive.data import build_data
 from selfadaptive.errors import UserError
-
-
-def write_stl10(root, n_train=20, n_test=10, n_unlabeled=30, seed=0):
-    """root/stl10_binary/*.bin: images column-major per channel, labels 1..10; returns the images as (N, 3, 96, 96)."""
-    rng = np.random.default_rng(seed)
-    folder = root / "stl10_binary"
-    folder.mkdir(parents=True)
-    images = {}
-    for split, n in (("train", n_train), ("test", n_test), ("unlabeled", n_unlabeled)):
-        x = rng.integers(0, 256, (n, 3, 96, 96), dtype=np.uint8)
-        x[:, 0, 0, 1] = 255     # a marker off the diagonal, so that a transposed read is caught
-        x[:, 0, 1, 0] = 0
-        (folder / f"{split}_X.bin").write_bytes(np.ascontiguousarray(x.transpose(0, 1, 3, 2)).tobytes())
-        images[split] = x
-        if split != "unlabeled":
-            (folder / f"{split}_y.bin").write_bytes((np.arange(n) % 10 + 1).astype(np.uint8).tobytes())
-    return images
 
 
 def test_stl10_reader_orientation_labels_and_unlabeled(tmp_path):

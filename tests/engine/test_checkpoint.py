@@ -17,14 +17,17 @@ def test_round_trip_and_weights_only(tmp_path):
 
 
 @pytest.mark.slow
-def test_arbitrary_pickles_are_refused(tmp_path):
+def test_arbitrary_pickles_are_refused(tmp_path, capsys, recwarn):
     class Evil:
         def __reduce__(self):
             return (print, ("pwned",))
     path = tmp_path / "evil.pt"
     torch.save({"model": Evil()}, path)
-    with pytest.raises(UserError, match="not loadable safely"):
+    with pytest.raises(UserError, match="not loadable safely") as err:
         load_checkpoint(path)
+    # our own line, not torch's paragraph about weights_only defaults; nothing printed before it, nothing run
+    assert "refused without running it" in str(err.value) and "PyTorch 2.6" not in str(err.value)
+    assert "\n" not in str(err.value) and len(recwarn) == 0 and "pwned" not in capsys.readouterr().out
 
 
 def test_corrupt_and_missing(tmp_path):

@@ -3,6 +3,7 @@ tie keys together (which losses a task may train, what a data source needs)."""
 from __future__ import annotations
 
 from ..errors import UserError
+from .ranges import out_of_range
 from .schema import Config
 
 CHOICES = {
@@ -62,8 +63,25 @@ def validate_loss_task(cfg: Config) -> None:
     raise UserError(f"loss.name={cfg.loss.name} needs task={_or_list(tasks)}")
 
 
+def check_ranges(cfg) -> None:
+    """Every numeric key within its range (``ranges.RANGES``), floats finite."""
+    import dataclasses
+    for section in dataclasses.fields(cfg):
+        value = getattr(cfg, section.name)
+        if dataclasses.is_dataclass(value):
+            for f in dataclasses.fields(value):
+                problem = out_of_range(f"{section.name}.{f.name}", getattr(value, f.name))
+                if problem:
+                    raise UserError(problem)
+        else:
+            problem = out_of_range(section.name, value)
+            if problem:
+                raise UserError(problem)
+
+
 def validate(cfg: Config) -> None:
     """Range and choice checks that types alone cannot express."""
+    check_ranges(cfg)
     for key, choices in CHOICES.items():
         value = cfg
         for part in key.split("."):

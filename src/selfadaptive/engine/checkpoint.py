@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 import os
+import pickle
 import random
 import tempfile
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -40,7 +42,15 @@ def load_checkpoint(path: str | Path, map_location="cpu") -> dict:
     if not path.is_file():
         raise UserError(f"checkpoint not found: {path}")
     try:
-        state = torch.load(path, map_location=map_location, weights_only=True)
+        with warnings.catch_warnings():     # torch's notes on pickle protocols are not the user's business
+            warnings.simplefilter("ignore")
+            state = torch.load(path, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as e:
+        if "weights only load failed" in str(e).lower():
+            raise UserError(f"checkpoint {path} is not loadable safely: it holds objects other than tensors and "
+                            f"plain values (a pickle that could run code), so it was refused without running it"
+                            ) from None
+        raise UserError(f"checkpoint {path} is corrupt or not loadable safely: {first_line(e)}") from None
     except Exception as e:  # a damaged file can fail anywhere inside the unpickler (IndexError, KeyError...)
         raise UserError(f"checkpoint {path} is corrupt or not loadable safely: {first_line(e)}") from None
     if not isinstance(state, dict) or "model" not in state:
