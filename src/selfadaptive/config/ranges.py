@@ -75,6 +75,6 @@ def out_of_range(key: str, value) -> str | None:
     for v in items:
         if not rng.holds(v):
             what = "each value of " if isinstance(value, tuple) else ""
-            kind = "a finite number" if isinstance(v, float) else "an integer"
-            return f"config key '{key}': {what}must be {kind} in {rng}, got {v!r}"
+            finite = " (a finite number)" if isinstance(v, float) and not math.isfinite(v) else ""
+            return f"{what}{key} must be in {rng}{finite}, got {v!r}"
     return None

@@ -80,8 +80,8 @@ def check_ranges(cfg) -> None:
 
 
 def validate(cfg: Config) -> None:
-    """Range and choice checks that types alone cannot express."""
-    check_ranges(cfg)
+    """Range and choice checks that types alone cannot express; the specific rules first, then the
+    range table for every numeric key."""
     for key, choices in CHOICES.items():
         value = cfg
         for part in key.split("."):
@@ -172,3 +172,4 @@ def validate(cfg: Config) -> None:
     check(cfg.data.image_size >= 8, f"data.image_size must be >= 8, got {cfg.data.image_size}")
     if cfg.data.name in ("npz", "csv", "image_folder"):
         check(bool(cfg.data.root), f"data.name={cfg.data.name} needs data.root=PATH")
+    check_ranges(cfg)
