@@ -117,6 +117,24 @@ def targets(table: dict) -> dict:
             "auto_within_1_of_oracle": f"{near_oracle} of {len(cells)}"}
 
 
+def markdown(table: dict) -> str:
+    """The docs table: one row per cell, test accuracy (%) means over seeds."""
+    head = ("| regime | noise | CE last | CE noisy-val epoch | CE best (test) | SAT fixed E_s | SAT auto (E_s chosen) "
+            "| ELR | SAT oracle E_s | AUROC fixed / auto |\n|" + "---|" * 10)
+    lines = [head]
+    fmt = lambda v: "-" if v is None else f"{v:.2f}"      # noqa: E731
+    for regime, kinds in table.items():
+        for kind, c in kinds.items():
+            chosen = ", ".join("never" if e is None else str(e) for e in c["auto_start_epochs"])
+            best_es = max((v, e) for e, v in c["oracle_by_start_epoch"].items() if v is not None)[1] \
+                if any(v is not None for v in c["oracle_by_start_epoch"].values()) else "-"
+            auroc = " / ".join("-" if v is None else f"{v:.3f}" for v in (c["detection_auroc_fixed"], c["detection_auroc_auto"]))
+            lines.append(f"| {regime} | {kind} | {fmt(c['ce_last'])} | {fmt(c['ce_noisy_val'])} | {fmt(c['ce_best_test'])} "
+                         f"| {fmt(c['sat_fixed_last'])} (E_s {c['fixed_start_epoch']}) | {fmt(c['sat_auto_last'])} ({chosen}) "
+                         f"| {fmt(c['elr_last'])} | {fmt(c['sat_oracle_last'])} (best E_s {best_es}) | {auroc} |")
+    return "\n".join(lines)
+
+
 def figure(table: dict, path: Path) -> None:
     import matplotlib
     matplotlib.use("Agg")
@@ -159,6 +177,7 @@ def main(argv=None) -> int:
     write_result(args.out, result)
     if args.figure:
         figure(table, Path(args.figure))
+    print(markdown(table))
     print(json.dumps(result["targets"], indent=2))
     return 0
 
