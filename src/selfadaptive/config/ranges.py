@@ -51,7 +51,8 @@ RANGES: dict[str, Range] = {
     "loss.lam": R(0.0, 1e6), "loss.coverage": R(0.0, 1.0, low_open=True), "loss.reward": R(1.0, 1e6, low_open=True),
     "loss.reference_width": R(0, MAX_WIDTH),
     "model.base_width": R(0, MAX_WIDTH), "model.depth": R(0, 1000), "model.dropout": R(0.0, 1.0, high_open=True),
-    "optim.lr": R(0.0, 1e3, low_open=True), "optim.momentum": R(0.0, 1.0), "optim.weight_decay": R(0.0, 1e3),
+    "optim.lr": R(0.0, math.inf, True, True),      # any finite positive rate: a diverging one is the loop's to report
+    "optim.momentum": R(0.0, 1.0), "optim.weight_decay": R(0.0, 1e3),
     "optim.epochs": R(1, MAX_EPOCHS), "optim.milestones": R(0, MAX_EPOCHS), "optim.gamma": R(0.0, 1e3, low_open=True),
     "optim.warmup_epochs": R(0, MAX_EPOCHS), "optim.eta": R(0.0, 1e3, low_open=True),
     "log.checkpoint_every": R(1, MAX_EPOCHS),
