@@ -77,8 +77,7 @@ def epoch_row(s: Session, epoch: int, lr: float, test: dict, val: dict | None, v
 
 def sat_loss(loss_fn) -> SelfAdaptiveLoss | None:
     """The run's SAT loss (inside TRADES+SAT too), or None."""
-    loss = getattr(loss_fn, "natural", loss_fn)
-    return loss if isinstance(loss, SelfAdaptiveLoss) else None
+    return SelfAdaptiveLoss.within(loss_fn)
 
 
 def auto_start_fields(s: Session, epoch: int, row: dict) -> None:
