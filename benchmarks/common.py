@@ -2,11 +2,30 @@
 from __future__ import annotations
 
 import json
+import os
 import platform
 import statistics
 from pathlib import Path
 
 RESULTS = Path("benchmarks") / "results"
+#: this project's offline copies (docs/benchmarks.md, "Data"); elsewhere set SAT_DATA_ROOT or data.download=true
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+LOCAL_COPIES = {"cifar10.npz": SHARED / "cifar10_from_jpeg.npz", "mnist.npz": SHARED / "mnist.npz",
+                "fashion-mnist": Path("/usr/share/datasets/fashion-mnist")}
+
+
+def use_local_data_home(folder: Path = Path(".data-home")) -> None:
+    """Presets name data sets; point the data home at the local copies, unless SAT_DATA_ROOT is set."""
+    if os.environ.get("SAT_DATA_ROOT"):
+        return
+    folder.mkdir(exist_ok=True)
+    for name, target in LOCAL_COPIES.items():
+        if target.exists() and not (folder / name).is_symlink():
+            (folder / name).symlink_to(target)
+    os.environ["SAT_DATA_ROOT"] = str(folder.resolve())
+
+
+use_local_data_home()
 
 
 def result_path(name: str) -> str:

@@ -1,15 +1,28 @@
+import atexit
 import os
 import random
+import shutil
 import signal
 import sys
+import tempfile
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
-from helpers import shared_file, write_cifar10_folder, write_cifar100_folder, write_image_folder, write_svhn_folder
+from helpers import link_data_home, shared_file, write_cifar10_folder, write_cifar100_folder, write_image_folder, write_svhn_folder
 
 # Tests compare bit-exact results between processes; keep the thread count fixed.
 torch.set_num_threads(int(os.environ.get("SAT_TEST_THREADS", "2")))
+
+
+def pytest_configure(config):
+    """Presets name data sets, not paths; the suite finds them where a user without internet keeps
+    them: a data home of prepared copies named by ``$SAT_DATA_ROOT`` (set by hand, it is kept)."""
+    if not os.environ.get("SAT_DATA_ROOT"):
+        home = Path(tempfile.mkdtemp(prefix="sat-data-home-"))
+        atexit.register(shutil.rmtree, home, ignore_errors=True)
+        os.environ["SAT_DATA_ROOT"] = str(link_data_home(home))
 
 
 def _global_state() -> dict:

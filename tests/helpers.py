@@ -13,6 +13,21 @@ from selfadaptive.engine.runtime import StopSignals
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
 
+#: the data home the suite points SAT_DATA_ROOT at: prepared copies named as a user would keep them
+DATA_HOME_LINKS = {"cifar10.npz": SHARED_DATA / "cifar10_from_jpeg.npz", "mnist.npz": SHARED_DATA / "mnist.npz",
+                   "fashion-mnist": Path("/usr/share/datasets/fashion-mnist")}
+
+
+def link_data_home(folder: Path) -> Path:
+    """``folder`` with links to this machine's local copies (those that exist): what a user without
+    internet does once, so that presets naming data sets find them through ``$SAT_DATA_ROOT``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, target in DATA_HOME_LINKS.items():
+        if target.exists() and not (folder / name).exists():
+            (folder / name).symlink_to(target)
+    return folder
+
+
 def shared_file(name: str) -> Path:
     path = SHARED_DATA / name
     if not path.is_file():

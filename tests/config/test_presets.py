@@ -1,9 +1,11 @@
 """Every shipped preset loads, and one training step runs on CPU on a tiny subset of its data."""
 import json
+import os
 import shutil
+from pathlib import Path
 
 import pytest
-from helpers import SHARED_DATA, write_stl10
+from helpers import shared_file, write_stl10
 
 from selfadaptive import load_config, train
 from selfadaptive.config.presets import preset_paths
@@ -73,16 +75,27 @@ def test_preset_loads(name):
             assert (cfg.loss.start_epoch, cfg.loss.momentum) == (60, 0.9)
 
 
+def test_presets_name_data_sets_never_paths():
+    """A preset that names a path works only on the machine that wrote it: every shipped preset
+    names its data set and leaves data.root empty (the data home, $SAT_DATA_ROOT or ./data)."""
+    from selfadaptive.data.home import PREPARED
+    for name, path in PRESETS.items():
+        cfg = load_config(path)
+        assert cfg.data.root == "", f"{name}: data.root={cfg.data.root!r}"
+        assert cfg.data.name in PREPARED + ("digits", "dogs_vs_cats"), name
+        assert "shared" not in path.read_text(), name
+        # every named set either downloads or (Kaggle, which needs a login) says what to fetch
+        assert cfg.data.download or cfg.data.name in ("digits", "dogs_vs_cats"), name
+
+
 @pytest.mark.parametrize("name", PAPER)
 @pytest.mark.slow
 def test_paper_preset_takes_one_step(name, tiny_cifar10_dir, tiny_cifar100_dir, tiny_svhn_dir, tiny_image_dir, tmp_path):
     cfg = load_config(PRESETS[name])
-    if cfg.data.name == "npz":
-        from helpers import shared_file
-        root = shared_file(cfg.data.root.split("/")[-1])
-    else:
-        root = {"cifar10": tiny_cifar10_dir, "cifar100": tiny_cifar100_dir, "svhn": tiny_svhn_dir,
-                "image_folder": tiny_image_dir}[cfg.data.name]
+    root = {"cifar10": tiny_cifar10_dir, "cifar100": tiny_cifar100_dir, "svhn": tiny_svhn_dir,
+            "dogs_vs_cats": tiny_image_dir, "mnist": os.environ["SAT_DATA_ROOT"]}[cfg.data.name]
+    if cfg.data.name == "mnist":
+        shared_file("mnist.npz")
     # one step of 4 samples; SAT's bank is exercised from the first step
     over = [f"data.root={root}", "data.download=false", "data.subset=4", "data.batch_size=4", "optim.epochs=1",
             "log.progress=false", "device=cpu"]
@@ -101,22 +114,27 @@ def test_paper_preset_takes_one_step(name, tiny_cifar10_dir, tiny_cifar100_dir, 
 @pytest.mark.parametrize("name", sorted(n for n in PRESETS if not n.startswith("paper-")))
 @pytest.mark.slow
 def test_cpu_preset_takes_one_step(name, tmp_path, tiny_cifar10_dir):
+    """The CPU presets find their data in the data home ($SAT_DATA_ROOT) with no path given."""
     cfg = load_config(PRESETS[name])
-    if cfg.data.name in ("cifar10", "stl10"):      # the GPU self-supervised presets, on tiny local copies
-        root = tiny_cifar10_dir if cfg.data.name == "cifar10" else (write_stl10(tmp_path / "stl"), tmp_path / "stl")[1]
-        cfg = load_config(PRESETS[name], [f"data.root={root}", "data.download=false", "data.subset=8",
+    if cfg.data.name == "stl10":      # the GPU self-supervised presets, on tiny local copies
+        write_stl10(tmp_path / "stl")
+        cfg = load_config(PRESETS[name], [f"data.root={tmp_path / 'stl'}", "data.download=false", "data.subset=8",
                                           "data.batch_size=8", "optim.epochs=1", "ssl.knn_k=4", "ssl.monitor_size=8",
                                           "ssl.linear_probe=false", "log.progress=false", "device=cpu"])
         pretrain(cfg, tmp_path / "run", quiet=True)
         assert (tmp_path / "run" / "summary.json").is_file()
         return
-    if cfg.data.name == "npz" and not (SHARED_DATA / cfg.data.root.split("/")[-1]).is_file():
-        pytest.skip("shared data not present")
-    if cfg.data.name == "fashion_mnist" and not __import__("os").path.isdir("/usr/share/datasets/fashion-mnist"):
-        pytest.skip("fashion-mnist package not installed")
-    root = [f"data.root={SHARED_DATA / cfg.data.root.split('/')[-1]}"] if cfg.data.name == "npz" else []
-    cfg = load_config(PRESETS[name], root + ["data.subset=64", "data.test_subset=64", "data.batch_size=64", "optim.epochs=1",
-                                             "log.progress=false", "device=cpu"])
+    home = Path(os.environ["SAT_DATA_ROOT"])
+    if cfg.data.name == "fashion_mnist":
+        if not (home / "fashion-mnist").exists():
+            pytest.skip("fashion-mnist package not installed")
+    elif cfg.data.name != "digits" and not (home / f"{cfg.data.name}.npz").exists():
+        pytest.skip(f"no local copy of {cfg.data.name} in the data home")
+    over = ["data.download=false", "data.subset=64", "data.test_subset=64", "data.batch_size=64", "optim.epochs=1",
+            "log.progress=false", "device=cpu"]
+    if cfg.task == "ssl":
+        over += ["ssl.knn_k=4", "ssl.monitor_size=8", "ssl.linear_probe=false"]
+    cfg = load_config(PRESETS[name], over)
     (pretrain if cfg.task == "ssl" else train)(cfg, tmp_path / "run", quiet=True)
     assert (tmp_path / "run" / "summary.json").is_file()
 

@@ -8,7 +8,7 @@ from .schema import Config
 
 CHOICES = {
     "data.name": ("digits", "npz", "csv", "mnist", "fashion_mnist", "cifar10", "cifar100", "svhn", "stl10",
-                  "image_folder"),
+                  "image_folder", "dogs_vs_cats"),
     "data.augment": ("none", "crop", "crop_flip"),
     "noise.kind": ("none", "uniform", "flip", "asymmetric", "instance", "gaussian", "random_pixels", "shuffled_pixels",
                    "cifar10n", "cifar100n"),
@@ -162,7 +162,7 @@ def validate(cfg: Config) -> None:
     check(not cfg.data.unlabeled or (cfg.data.name == "stl10" and cfg.task == "ssl"),
           "data.unlabeled=true adds STL-10's unlabeled images to self-supervised pretraining (data.name=stl10, task=ssl)")
     check(cfg.data.workers >= 0, f"data.workers must be >= 0, got {cfg.data.workers}")
-    check(not cfg.data.stream or cfg.data.name == "image_folder",
+    check(not cfg.data.stream or cfg.data.name in ("image_folder", "dogs_vs_cats"),
           f"data.stream=true reads image folders from disk; data.name={cfg.data.name} is loaded into memory")
     from ..noise.labels import IMAGE_NOISE_KINDS
     check(not cfg.data.stream or cfg.noise.kind != "instance",

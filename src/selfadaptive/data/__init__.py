@@ -14,14 +14,21 @@ from sklearn.model_selection import train_test_split
 
 from ..errors import UserError
 from .base import ArrayDataset, DataBundle, batches, input_stats, to_float
-from .cifar import load_cifar
-from .idx import DEFAULT_ROOTS, FASHION_CLASSES, load_idx_folder
-from .image_folder import load_image_folder
+from .cifar import CIFAR10_CLASSES, load_cifar
+from .home import PREPARED, prepared_copy, source_root
+from .idx import FASHION_CLASSES, find_idx_folder, load_idx_folder
+from .image_folder import dogs_vs_cats_root, load_image_folder
 from .labels import read_label_file
 from .sources import encode_labels, images_to_nchw, load_digits_arrays, load_npz_arrays, read_csv_table
+from .stl10 import CLASSES as STL10_CLASSES
 from .stl10 import load_stl10
 from .streaming import ImageFiles, read_batches, take_rows
+from .svhn import CLASSES as SVHN_CLASSES
 from .svhn import load_svhn
+
+#: class names of the named data sets, for prepared copies that carry none
+KNOWN_CLASSES = {"mnist": [str(i) for i in range(10)], "fashion_mnist": FASHION_CLASSES, "cifar10": CIFAR10_CLASSES,
+                 "svhn": SVHN_CLASSES, "stl10": STL10_CLASSES}
 
 
 def _check_labels(y: np.ndarray, where: str) -> np.ndarray:
@@ -47,6 +54,30 @@ def _split(n: int, fraction: float, y: np.ndarray, seed: int) -> tuple[np.ndarra
     return np.sort(kept), np.sort(held)
 
 
+def _npz_source(path: str):
+    """x_train, y_train, x_test, y_test, class names (or None) and the coarse class of each fine class
+    (or None) from a .npz of arrays; images come out (N, C, H, W)."""
+    arrays = load_npz_arrays(path)
+    x_tr, x_te = (images_to_nchw(arrays[k], f"{path} {k}") for k in ("x_train", "x_test"))
+    y_tr = _check_labels(arrays["y_train"], f"{path} y_train")
+    y_te = _check_labels(arrays["y_test"], f"{path} y_test")
+    names = [str(c) for c in arrays["classes"]] if "classes" in arrays else None
+    if x_tr.shape[1:] != x_te.shape[1:]:
+        raise UserError(f"{path}: x_train has sample shape {x_tr.shape[1:]} but x_test has {x_te.shape[1:]}")
+    for k, xx, yy in (("train", x_tr, y_tr), ("test", x_te, y_te)):
+        if len(xx) != len(yy):
+            raise UserError(f"{path}: x_{k} has {len(xx)} rows but y_{k} has {len(yy)}")
+    coarse = None
+    if "coarse_train" in arrays:        # CIFAR-100's super-classes, for the asymmetric noise
+        coarse_train = _check_labels(arrays["coarse_train"], f"{path} coarse_train")
+        if len(coarse_train) != len(y_tr):
+            raise UserError(f"{path}: coarse_train has {len(coarse_train)} rows but y_train has {len(y_tr)}")
+        table = np.zeros(int(y_tr.max()) + 1, dtype=np.int64)
+        table[y_tr] = coarse_train
+        coarse = table.tolist()
+    return x_tr, y_tr, x_te, y_te, names, coarse
+
+
 def _to_tensor(x: np.ndarray) -> torch.Tensor:
     if isinstance(x, ImageFiles):       # streamed: stays on disk
         return x
@@ -68,25 +99,27 @@ def build_data(cfg) -> DataBundle:
         x_tr, y_tr, x_te, y_te = x[train_rows], y[train_rows], x[test_rows], y[test_rows]
         where = "digits"
     elif cfg.name == "npz":
-        arrays = load_npz_arrays(cfg.root)
         where = cfg.root
-        x_tr, x_te = (images_to_nchw(arrays[k], f"{where} {k}") for k in ("x_train", "x_test"))
-        y_tr = _check_labels(arrays["y_train"], f"{where} y_train")
-        y_te = _check_labels(arrays["y_test"], f"{where} y_test")
-        names = [str(c) for c in arrays["classes"]] if "classes" in arrays else None
-        if x_tr.shape[1:] != x_te.shape[1:]:
-            raise UserError(f"{where}: x_train has sample shape {x_tr.shape[1:]} but x_test has {x_te.shape[1:]}")
-        for k, xx, yy in (("train", x_tr, y_tr), ("test", x_te, y_te)):
-            if len(xx) != len(yy):
-                raise UserError(f"{where}: x_{k} has {len(xx)} rows but y_{k} has {len(yy)}")
+        x_tr, y_tr, x_te, y_te, names, coarse = _npz_source(where)
+        if coarse is not None:
+            info["coarse_of_class"] = coarse
+    elif cfg.name in PREPARED and (prepared := prepared_copy(cfg.name, source_root(cfg.root))) is not None:
+        if cfg.name == "stl10" and cfg.unlabeled:
+            raise UserError(f"{prepared} is a prepared copy without STL-10's unlabeled images; data.unlabeled=true "
+                            f"needs the official stl10_binary folder")
+        where = str(prepared)
+        x_tr, y_tr, x_te, y_te, names, coarse = _npz_source(where)
+        names = names or KNOWN_CLASSES.get(cfg.name)
+        if coarse is not None:
+            info["coarse_of_class"] = coarse
     elif cfg.name in ("mnist", "fashion_mnist"):
-        where = cfg.root or DEFAULT_ROOTS[cfg.name]
+        where = str(find_idx_folder(cfg.name, source_root(cfg.root), explicit=bool(cfg.root), download=cfg.download))
         arrays = load_idx_folder(where)
         x_tr, x_te = arrays["x_train"][:, None], arrays["x_test"][:, None]
         y_tr, y_te = arrays["y_train"].astype(np.int64), arrays["y_test"].astype(np.int64)
-        names = FASHION_CLASSES if cfg.name == "fashion_mnist" else [str(i) for i in range(10)]
+        names = KNOWN_CLASSES[cfg.name]
     elif cfg.name in ("cifar10", "cifar100"):
-        where = cfg.root or "data"
+        where = source_root(cfg.root)
         arrays = load_cifar(cfg.name, where, cfg.download)
         x_tr, y_tr, x_te, y_te, names = (arrays[k] for k in ("x_train", "y_train", "x_test", "y_test", "classes"))
         if cfg.name == "cifar100":
@@ -94,18 +127,20 @@ def build_data(cfg) -> DataBundle:
             coarse[y_tr] = arrays["coarse_train"]
             info["coarse_of_class"] = coarse.tolist()
     elif cfg.name == "svhn":
-        where = cfg.root or "data"
+        where = source_root(cfg.root)
         arrays = load_svhn(where, cfg.download)
         x_tr, y_tr, x_te, y_te, names = (arrays[k] for k in ("x_train", "y_train", "x_test", "y_test", "classes"))
     elif cfg.name == "stl10":
-        where = cfg.root or "data"
+        where = source_root(cfg.root)
         arrays = load_stl10(where, cfg.download, unlabeled=cfg.unlabeled)
         x_tr, y_tr, x_te, y_te, names = (arrays[k] for k in ("x_train", "y_train", "x_test", "y_test", "classes"))
         if cfg.unlabeled:
             unlabeled = torch.from_numpy(arrays["x_unlabeled"])
-    elif cfg.name == "image_folder":
-        where = cfg.root
-        arrays = load_image_folder(cfg.root, cfg.image_size, stream=cfg.stream, workers=cfg.workers)
+    elif cfg.name in ("image_folder", "dogs_vs_cats"):
+        where = cfg.root if cfg.name == "image_folder" else str(dogs_vs_cats_root(source_root(cfg.root)))
+        if not where:
+            raise UserError("data.name=image_folder needs data.root: the folder of class folders (or of train/ and test/)")
+        arrays = load_image_folder(where, cfg.image_size, stream=cfg.stream, workers=cfg.workers)
         names = arrays["classes"]
         info["source_paths"] = arrays["paths"]
         if "x_test" in arrays:

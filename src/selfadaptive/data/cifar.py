@@ -10,16 +10,14 @@ read with a numpy-only unpickler, never plain ``pickle.load``.
 """
 from __future__ import annotations
 
-import hashlib
 import tarfile
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import UserError, first_line
 from . import safe_pickle
+from .download import fetch
 
 ARCHIVES = {
     "cifar10": ("https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz", "c58f30108f718f92721af3b95e74349a",
@@ -28,36 +26,7 @@ ARCHIVES = {
                  "cifar-100-python"),
 }
 
-
-def md5sum(path: Path, chunk: int = 1 << 20) -> str:
-    h = hashlib.md5()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(chunk), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
-def fetch(url: str, md5: str, path: Path, timeout: float = 30.0) -> Path:
-    """Download ``url`` to ``path`` (kept if it is already there with the right MD5), checking the
-    MD5.  Offline or on a bad checksum: a UserError naming the URL, checksum and folder."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if path.is_file() and md5sum(path) == md5:
-        return path
-    part = path.with_suffix(path.suffix + ".part")
-    try:
-        with urllib.request.urlopen(url, timeout=timeout) as resp, open(part, "wb") as fh:
-            while block := resp.read(1 << 20):
-                fh.write(block)
-    except (urllib.error.URLError, OSError) as e:
-        part.unlink(missing_ok=True)
-        reason = getattr(e, "reason", e)
-        raise UserError(f"could not download {url} ({reason}); without internet, fetch it elsewhere "
-                        f"(md5 {md5}) and put it in {path.parent}") from None
-    part.replace(path)
-    if md5sum(path) != md5:
-        raise UserError(f"{path} has the wrong MD5 checksum (expected {md5}); delete it and retry")
-    return path
+CIFAR10_CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
 
 
 def download_cifar(name: str, root: str | Path, timeout: float = 30.0) -> Path:

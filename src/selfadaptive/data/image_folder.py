@@ -71,3 +71,16 @@ def load_image_folder(root: str | Path, image_size: int = 64, stream: bool = Fal
     if stream:
         decode_image(train[0][0], image_size)
     return out
+
+
+DOGS_VS_CATS = "https://www.kaggle.com/c/dogs-vs-cats/data"
+
+
+def dogs_vs_cats_root(home: Path) -> Path:
+    """Kaggle's Dogs vs Cats (``data.name=dogs_vs_cats``): ``home/dogs-vs-cats``, or ``home`` itself when
+    it holds ``train/``.  Kaggle needs a login, so there is no download: the error says what to fetch."""
+    for folder in (home / "dogs-vs-cats", home):
+        if (folder / "train").is_dir():
+            return folder
+    raise UserError(f"no dogs-vs-cats/train under {home}: download train.zip from {DOGS_VS_CATS} (a Kaggle login), "
+                    f"unzip it into {home / 'dogs-vs-cats'}, or set data.root to the folder that holds train/")

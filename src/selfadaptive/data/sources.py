@@ -38,8 +38,8 @@ def load_npz_arrays(path: str | Path) -> dict[str, np.ndarray]:
             missing = [k for k in ("x_train", "y_train", "x_test", "y_test") if k not in z.files]
             if missing:
                 raise UserError(f"{path} lacks array(s) {', '.join(missing)}; it has {', '.join(z.files) or 'none'}")
-            return {k: z[k] for k in ("x_train", "y_train", "x_test", "y_test")} | (
-                {"classes": z["classes"]} if "classes" in z.files else {})
+            return {k: z[k] for k in ("x_train", "y_train", "x_test", "y_test")} | {
+                k: z[k] for k in ("classes", "coarse_train") if k in z.files}
     except UserError:
         raise
     except Exception as e:  # a damaged archive can fail in zipfile, zlib or the array header parser

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import UserError
-from .cifar import fetch
+from .download import fetch
 
 URL = "http://ai.stanford.edu/~acoates/stl10/stl10_binary.tar.gz"
 MD5 = "91f7769df0f17e558f3565bffb0c7dfb"

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import UserError, first_line
-from .cifar import fetch
+from .download import fetch
 
 URL = "http://ufldl.stanford.edu/housenumbers/"
 FILES = {"train": ("train_32x32.mat", "e26dedcc434d2e4c54c9b2d4a06d8373"),
