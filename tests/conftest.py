@@ -10,7 +10,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from helpers import link_data_home, shared_file, write_cifar10_folder, write_cifar100_folder, write_image_folder, write_svhn_folder
+from helpers import (
+    link_data_home,
+    shared_file,
+    write_cifar10_folder,
+    write_cifar100_folder,
+    write_image_folder,
+    write_svhn_folder,
+)
 
 # Tests compare bit-exact results between processes; keep the thread count fixed.
 torch.set_num_threads(int(os.environ.get("SAT_TEST_THREADS", "2")))

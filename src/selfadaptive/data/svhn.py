@@ -40,14 +40,15 @@ def read_svhn_mat(path: Path) -> tuple[np.ndarray, np.ndarray]:
 
 
 def load_svhn(root: str | Path, download: bool = False) -> dict:
+    """The .mat files in ``root`` itself or in ``root/svhn`` (where the download puts them)."""
     root = Path(root)
     out = {"classes": CLASSES}
     for split, (name, md5) in FILES.items():
-        path = root / name
+        path = next((p for p in (root / name, root / "svhn" / name) if p.is_file()), root / "svhn" / name)
         if not path.is_file():
             if not download:
-                raise UserError(f"no {name} under {root}; set data.root to the folder that holds it, "
-                                f"or data.download=true")
+                raise UserError(f"no {name} under {root} or {root / 'svhn'}; set data.root to the folder that "
+                                f"holds it, or data.download=true")
             fetch(URL + name, md5, path)
         out[f"x_{split}"], out[f"y_{split}"] = read_svhn_mat(path)
     return out
