@@ -5,6 +5,7 @@ import json
 
 import numpy as np
 import pytest
+import torch
 from test_cli import assert_one_line_error, sat
 
 from selfadaptive.cli import main as cli_main
@@ -220,3 +221,28 @@ def test_clean_label_file_turns_on_detection_metrics(tmp_path):
     assert summary["detection_auroc"] > 0.9
     with pytest.raises(UserError, match="noise.kind=none"):
         load_config(None, [f"data.clean_labels={clean}"])     # default noise is synthetic flip
+
+
+def test_prediction_targets_keep_the_mean_given_mass_and_point_at_the_last_prediction():
+    from selfadaptive.issues.tracker import prediction_targets
+    labels = torch.tensor([0, 1, 2, 1])
+    t = prediction_targets(torch.tensor([1.8, 0.4, 1.0, 0.0], dtype=torch.float64), torch.tensor([0, 2, 2, -1]),
+                           2, labels, 3)
+    expected = torch.tensor([[0.9, 0.05, 0.05], [0.0, 0.2, 0.8], [0.25, 0.25, 0.5], [0.5, 0.0, 0.5]])
+    assert torch.allclose(t, expected) and torch.allclose(t.sum(1), torch.ones(4))
+    assert torch.equal(t.argmax(1), torch.tensor([0, 2, 2, 0]))      # ties: the lowest class
+
+
+def test_a_run_whose_sat_never_started_still_ranks_its_labels(tmp_path):
+    """SAT that never starts (here E_s beyond the run) leaves the bank at the labels; the ranking
+    then comes from the training passes, and it still finds the flipped labels."""
+    from selfadaptive.issues.evaluate import issues_from_run
+    run = tmp_path / "never"
+    train(load_config(None, ["optim.epochs=10", "loss.start_epoch=50", "log.progress=false", "optim.lr=0.05",
+                             "data.batch_size=32", "model.base_width=64"]), run, quiet=True)
+    assert np.array_equal(np.load(run / "soft_targets.npy").argmax(1), np.load(run / "noise.npz")["noisy_labels"])
+    found = issues_from_run(run)
+    assert found.from_predictions and found.issues.score_name == "given_mass"
+    assert found.metrics["auroc"] > 0.85, found.metrics         # measured 0.95 on this default (40% flip)
+    flagged = found.issues.flagged
+    assert flagged.sum() > 0.5 * found.metrics["num_noisy"]

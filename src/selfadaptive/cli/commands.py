@@ -127,10 +127,10 @@ def cmd_issues(args) -> int:
     found = issues_from_run(run.path, score=args.score or DEFAULT_SCORE)
     write_report(run, found)
     li = found.issues
-    if len(li) and bool((li.given_mass >= 1.0).all()):
-        print("warning: the soft targets never moved off the given labels (SAT did not start: loss.start_epoch was "
-              "not reached, or start_epoch=auto never fired), so every score is 0 and nothing is flagged; train "
-              "longer, or with loss.start_epoch=auto", file=sys.stderr)
+    if found.from_predictions:
+        print("note: SAT's targets never moved off the given labels (loss.start_epoch was not reached, or "
+              "start_epoch=auto never fired), so the ranking comes from the training passes: each sample's mean "
+              "probability on its label, and the class last predicted", file=sys.stderr)
     print(f"{int(li.flagged.sum())} of {len(li)} training labels flagged (suggestion differs from the given label); "
           f"ranked list: {run.label_issues}")
     m = found.metrics
@@ -156,6 +156,25 @@ def cmd_issues(args) -> int:
         png = run.path / "label_issues.png"
         plot_issues(found, png)
         print(f"plot: {png}")
+    return 0
+
+
+def cmd_audit(args) -> int:
+    from ..runs.audit import audit
+
+    if args.top < 0:
+        raise UserError(f"--top must be >= 0, got {args.top}")
+    result = audit(args.data, args.out, args.overrides, quiet=args.quiet, top=args.top)
+    s = result["summary"]
+    start = result["start_epoch_chosen"]
+    print(f"{result['num_flagged']} of {result['num_samples']} training labels look wrong (ranked: "
+          f"{Path(result['run']) / 'label_issues.csv'}); {result['num_changed']} confident fixes in "
+          f"{Path(result['run']) / 'corrected_labels.csv'}")
+    print("SAT started at epoch " + (str(start) if start is not None else "- (its rule never fired: the run is plain CE)")
+          + f"; test accuracy {100 * s['test_acc_last']:.2f}% at the last epoch"
+          + (f", {100 * s['test_acc_at_selected']:.2f}% for the model kept at epoch {s['selected_epoch']} "
+             f"(best on your validation labels)" if s.get("selected_epoch") is not None else ""))
+    print(f"page: {result['page']}")
     return 0
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 
 from .commands import (
+    cmd_audit,
     cmd_eval,
     cmd_issues,
     cmd_presets,
@@ -76,6 +77,17 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("--force", action="store_true", help="let --export replace an existing file")
     i.add_argument("--plot", action="store_true", help="write RUN/label_issues.png (needs matplotlib)")
     i.set_defaults(func=cmd_issues)
+
+    au = sub.add_parser("audit", help="find the wrong labels in your data, suggest fixes, and train a model despite them",
+                        description="Train SAT (automatic start epoch, model kept on a validation split of your own "
+                                    "labels) on DATA and write DIR/label_issues.csv, DIR/corrected_labels.csv and "
+                                    "DIR/audit.html. DATA: an image folder, a .csv, an .npz, or a data set name.")
+    au.add_argument("data", help="image folder (class folders), table.csv, arrays.npz, or a name such as mnist")
+    au.add_argument("overrides", nargs="*", help="dotted overrides, e.g. optim.epochs=20 data.label_column=y")
+    au.add_argument("--out", required=True, help="run folder to create (must not exist)")
+    au.add_argument("--top", type=int, default=48, help="suspicious samples shown on the page (default 48)")
+    au.add_argument("--quiet", action="store_true", help="print nothing but errors and the result")
+    au.set_defaults(func=cmd_audit)
 
     sl = sub.add_parser("selective", help="risk-coverage evaluation of one or more runs",
                         description="Write RUN/selective.json for each run: the risk-coverage curve, AURC, E-AURC, "

@@ -20,6 +20,7 @@ from ..errors import UserError
 from ..noise.labels import LabelNoise
 from .metrics import detection_metrics, flagged_set_metrics
 from .ranking import DEFAULT_SCORE, LabelIssues, label_issues, prior_weight
+from .tracker import prediction_targets
 
 
 @dataclass
@@ -28,6 +29,7 @@ class RunIssues:
     noisy_mask: np.ndarray | None      # (N,) truth in index order, when the run knows it
     clean_labels: np.ndarray | None    # (N,) in index order
     metrics: dict                      # detection metrics (empty without truth)
+    from_predictions: bool = False     # the bank never moved: ranked from the training passes instead
 
 
 def _bank_and_history(run: RunDir, loss_name: str) -> tuple[np.ndarray, dict | None]:
@@ -59,13 +61,18 @@ def issues_from_run(path: str | Path, score: str = DEFAULT_SCORE) -> RunIssues:
         raise UserError(f"{run.soft_targets} has shape {bank.shape}, but {run.noise} holds {given.shape[0]} labels")
     source_index, class_names = run.read_samples()
     mean_mass = first = None
-    prior = 0.0
+    prior, from_predictions = 0.0, False
     if history is not None:
         tracked = int(history["epochs_tracked"])
         if tracked:
             mean_mass = history["given_mass_sum"] / tracked
         first = history["first_flagged_epoch"]
         prior = prior_weight(history.get("momentum", float("nan")), tracked)
+        if not tracked and int(history.get("epochs_predicted", 0)):
+            # the bank never moved (SAT did not start): rank from what the training passes saw
+            bank = prediction_targets(history["prediction_mass_sum"], history["last_prediction"],
+                                      history["epochs_predicted"], given, bank.shape[1]).numpy()
+            score, first, from_predictions = "given_mass", None, True
     issues = label_issues(bank, given, score, mean_given_mass=mean_mass, first_flagged_epoch=first,
                           source_index=source_index, class_names=class_names, prior_weight=prior,
                           source_paths=run.read_source_paths())
@@ -77,7 +84,7 @@ def issues_from_run(path: str | Path, score: str = DEFAULT_SCORE) -> RunIssues:
             issues.in_index_order("suggested_label") != given, truth)}
         metrics["num_noisy"] = int(truth.sum())
     return RunIssues(issues=issues, noisy_mask=truth, clean_labels=noise.clean_labels if truth is not None else None,
-                     metrics=metrics)
+                     metrics=metrics, from_predictions=from_predictions)
 
 
 def export_labels(found: RunIssues, path: str | Path, threshold: float = 0.2, force: bool = False) -> dict:

@@ -62,8 +62,11 @@ def train(cfg: Config, out: str | Path, resume: bool = False, model: torch.nn.Mo
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()
-                pred = logits.detach()[:, :k].argmax(dim=1)        # an abstain output never votes
+                scores = logits.detach()[:, :k]         # an abstain output never votes
+                pred = scores.argmax(dim=1)
                 s.train_pred[idx] = pred
+                if s.tracker is not None:               # label issues even if SAT never starts
+                    s.train_given_prob[idx] = scores.float().softmax(dim=1).gather(1, y.view(-1, 1)).squeeze(1)
                 # a rank's loss is its share of the global mean times the world size (see distributed)
                 s.sums += torch.stack([loss.detach() * len(batch) / dist.world, (pred == y).sum().float(),
                                        torch.tensor(float(len(idx)), device=device)])
@@ -74,6 +77,7 @@ def train(cfg: Config, out: str | Path, resume: bool = False, model: torch.nn.Mo
             s.step = 0
             merge_epoch_state(s, order, -1)
             if s.tracker is not None:
+                s.tracker.update_predictions(s.train_given_prob, s.train_pred)
                 s.tracker.update(loss_fn.bank(), epoch)
             with s.autocast():
                 test, val, val_noisy = (evaluate_on(model, split, device, cfg.data.eval_batch_size, k,

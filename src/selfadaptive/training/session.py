@@ -49,6 +49,7 @@ class Session:
     clean_labels: torch.Tensor      # (N,) on device
     noisy_mask: torch.Tensor        # (N,) bool on device
     train_pred: torch.Tensor        # (N,) last training-pass prediction of each sample, -1 if unseen
+    train_given_prob: torch.Tensor  # (N,) last training-pass probability on the given label (label issues)
     sums: torch.Tensor              # (3,) loss sum, correct, seen in the current epoch
     tracker: LabelIssueTracker | None = None    # per-epoch soft-target history, for losses with a bank
     epoch: int = 0                  # first epoch to run
@@ -80,7 +81,7 @@ class Session:
     def save_checkpoint(self, epoch: int, step: int) -> None:
         """Everything a resume needs, at ``epoch`` with ``step`` steps of it done (a collective)."""
         self.checkpointer.save(epoch, step, sums=self.sums.cpu(), train_pred=self.train_pred.cpu(),
-                               elapsed=self.wall_time())
+                               train_given_prob=self.train_given_prob.cpu(), elapsed=self.wall_time())
 
 
 def loss_config_for_width(cfg: Config) -> LossConfig:
@@ -166,6 +167,7 @@ def setup(cfg: Config, out, resume: bool, model=None, data=None, quiet: bool = F
                 clean_labels=torch.from_numpy(noise.clean_labels).to(device),
                 noisy_mask=torch.from_numpy(noise.noisy_mask).to(device),
                 train_pred=torch.full((n,), -1, dtype=torch.long, device=device),
+                train_given_prob=torch.zeros(n, device=device),
                 sums=torch.zeros(3, device=device), tracker=tracker, quiet=quiet, dist=dist)
     s.task = build_task(cfg, run, data, placement.model, dist, device, s.autocast)
     s.progress_lines = cfg.log.progress and not quiet and not sys.stderr.isatty()
@@ -185,6 +187,8 @@ def setup(cfg: Config, out, resume: bool, model=None, data=None, quiet: bool = F
         if dist.is_main:        # the saved sums are global: count them once
             s.sums.copy_(state["sums"])
         s.train_pred.copy_(state["train_pred"])
+        if "train_given_prob" in state:         # checkpoints written before it existed resume without it
+            s.train_given_prob.copy_(state["train_given_prob"])
         if dist.is_main:
             run.keep_metrics_before(s.epoch)
         dist.barrier()
@@ -207,7 +211,7 @@ def setup(cfg: Config, out, resume: bool, model=None, data=None, quiet: bool = F
 
 def merge_epoch_state(s: Session, order: torch.Tensor, steps_done: int) -> None:
     """Data-parallel runs: turn each rank's epoch counters (``sums``) and the predictions of the
-    samples it trained on (``train_pred``) into the global ones, on every rank.  ``steps_done``
+    samples it trained on (``train_pred``, ``train_given_prob``) into the global ones, on every rank.  ``steps_done``
     global batches of ``order`` have run (-1: the whole epoch).  A no-op for one process."""
     dist = s.dist
     if not dist.enabled:
@@ -219,8 +223,12 @@ def merge_epoch_state(s: Session, order: torch.Tensor, steps_done: int) -> None:
     votes = torch.zeros_like(s.train_pred)
     votes[mine] = s.train_pred[mine] + 1
     dist.sum_(votes)
+    probs = torch.zeros_like(s.train_given_prob)
+    probs[mine] = s.train_given_prob[mine]
+    dist.sum_(probs)
     seen = seen.to(s.device)
     s.train_pred[seen] = votes[seen] - 1
+    s.train_given_prob[seen] = probs[seen]
 
 
 def say(s: Session, msg: str) -> None:
