@@ -1,3 +1,4 @@
+import errno
 import random
 
 import numpy as np
@@ -44,10 +45,31 @@ def test_failed_write_keeps_the_old_file(tmp_path):
 
     def boom(fh):
         fh.write(b"half")
-        raise OSError("disk full")
-    with pytest.raises(OSError):
+        raise OSError(errno.ENOSPC, "No space left on device")
+    with pytest.raises(UserError, match=r"cannot write .*f.bin: No space left on device; the previous file.*kept"):
         atomic_write(path, boom)
     assert path.read_bytes() == b"old" and not list(tmp_path.glob(".*tmp"))
+
+
+def test_torch_writer_failing_part_way_is_our_line_and_keeps_the_old_file(tmp_path, monkeypatch):
+    """On a full disk torch.save reports only "[enforce fail at inline_container.cc:...] unexpected pos"."""
+    path = tmp_path / "checkpoint.pt"
+    save_checkpoint(path, {"model": {"w": torch.ones(2)}})
+    old = path.read_bytes()
+
+    def full_disk(obj, fh):
+        fh.write(b"PK")
+        raise RuntimeError("[enforce fail at inline_container.cc:672] . unexpected pos 64 vs 0")
+    monkeypatch.setattr(torch, "save", full_disk)
+    with pytest.raises(UserError, match="the write failed part-way .is the disk full"):
+        save_checkpoint(path, {"model": {"w": torch.zeros(2)}})
+    assert path.read_bytes() == old and not list(tmp_path.glob(".*tmp"))
+
+
+def test_a_folder_that_cannot_be_written_is_our_line(tmp_path):
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(UserError, match="cannot write .*file/out.bin"):
+        atomic_write(tmp_path / "file" / "out.bin", lambda fh: fh.write(b"x"))
 
 
 def test_rng_state_round_trip(tmp_path):

@@ -4,7 +4,7 @@ from __future__ import annotations
 import os
 import sys
 
-from ..errors import Interrupted, TrainingDiverged, UserError
+from ..errors import Interrupted, TrainingDiverged, UserError, first_line
 from .parser import build_parser
 
 
@@ -33,6 +33,10 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:         # `sat presets | head`: the reader left; not an error of ours
         sys.stdout = open(os.devnull, "w")
         return 0
+    except OSError as e:            # the file system said no: read-only, not a folder, disk full, ...
+        where = f"{e.filename}: " if e.filename else ""
+        print(f"sat: error: {where}{e.strerror or first_line(e)}", file=sys.stderr)
+        return 2
 
 
 __all__ = ["main", "build_parser"]

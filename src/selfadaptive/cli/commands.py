@@ -42,9 +42,17 @@ def cmd_train(args) -> int:
         if args.overrides:
             raise UserError("--resume continues the run exactly as configured; overrides are not allowed")
         cfg = load_config(run.config)
+        if run.is_dead_end():       # it died before its first checkpoint: nothing to resume, so start it again
+            if not args.quiet:
+                print(f"note: {run.path} has no checkpoint yet (its run ended before the first one); starting it "
+                      f"again from its config")
+            if args.nproc > 1:
+                return _launch(args.nproc, ["train", "--config", str(run.config), "--out", str(run.path)], args.quiet)
+            train(cfg, run.path, quiet=args.quiet)
+            return 0
         if args.nproc > 1:
-            return _launch(args.nproc, ["train", "--resume", str(run.path)], args.quiet)
-        train(cfg, run.path, resume=True, quiet=args.quiet)
+            return _launch(args.nproc, ["train", "--resume", str(run.path), *(["--force"] if args.force else [])], args.quiet)
+        train(cfg, run.path, resume=True, quiet=args.quiet, force=args.force)
         return 0
     config = args.config or (None if _names_own_data(args.overrides) else DEFAULT_PRESET)
     cfg = load_config(resolve_config(config) if config else None, args.overrides)

@@ -30,6 +30,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--config", help="a YAML file or a preset name (see `sat presets`); default digits-flip40-sat")
     t.add_argument("--out", help="run folder to create (default runs/<data>-<loss>-s<seed>-<time>)")
     t.add_argument("--resume", metavar="RUN", help="continue the run in folder RUN from its checkpoint")
+    t.add_argument("--force", action="store_true",
+                   help="with --resume: continue although metrics.jsonl lacks epochs the checkpoint has done")
     t.add_argument("--quiet", action="store_true", help="print nothing but errors")
     t.add_argument("--nproc", type=int, default=1,
                    help="data-parallel worker processes on this machine (gloo on CPU, NCCL on GPU); for several "

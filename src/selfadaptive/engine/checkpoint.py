@@ -20,17 +20,30 @@ def atomic_write(path: str | Path, write) -> None:
     A crash at any point leaves either the old file or the new one, never a torn file.
     """
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as e:
+        raise UserError(f"cannot write {path}: {e.strerror or first_line(e)}") from None
     try:
         with os.fdopen(fd, "wb") as fh:
             write(fh)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
         if os.path.exists(tmp):
             os.unlink(tmp)
+        if isinstance(e, OSError):
+            raise UserError(f"cannot write {path}: {e.strerror or first_line(e)}; the previous file, if any, "
+                            f"is kept") from None
+        if isinstance(e, RuntimeError) and _STREAM_WRITER_FAILED in str(e):    # torch.save on a full disk
+            raise UserError(f"cannot write {path}: the write failed part-way (is the disk full?); the previous "
+                            f"file, if any, is kept") from None
         raise
+
+
+#: what torch's zip writer says when the file system refuses a write (e.g. a full disk)
+_STREAM_WRITER_FAILED = "inline_container"
 
 
 def save_checkpoint(path: str | Path, state: dict) -> None:

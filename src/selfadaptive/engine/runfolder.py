@@ -71,11 +71,50 @@ class RunDir:
         return self
 
     def require_new(self) -> "RunDir":
-        """Check that no run lives here yet (nothing on disk is overwritten); a UserError otherwise."""
-        if self.config.exists() or self.checkpoint.exists():
+        """Check that no run lives here yet (nothing on disk is overwritten); a UserError otherwise.
+
+        A folder whose run died before its first checkpoint (a config, no checkpoint, no summary)
+        is not a run: it holds nothing a resume could use, so a new run may start in it (``start``
+        clears its leftovers).  A run still in its first epoch looks the same; its lock tells them
+        apart (``lock``)."""
+        if self.checkpoint.exists() or self.summary.exists():
             raise UserError(f"{self.path} already holds a run; resume it with --resume {self.path} "
                             f"or choose another --out")
+        if self.path.exists() and not self.path.is_dir():
+            raise UserError(f"--out {self.path} is a file, not a folder")
         return self
+
+    def is_dead_end(self) -> bool:
+        """A config but no checkpoint and no summary: the run died before its first checkpoint."""
+        return self.config.is_file() and not self.checkpoint.exists() and not self.summary.exists()
+
+    def lock(self) -> None:
+        """Hold this folder for this process until ``unlock`` or exit (``lock.RunLock``)."""
+        from .lock import RunLock
+        RunLock(self.path).acquire()
+
+    def unlock(self) -> None:
+        from .lock import RunLock
+        RunLock(self.path).release()
+
+    def start(self) -> None:
+        """Create (or take over) the folder for a new run: lock it, check again that no run lives
+        here, and remove what a run that died before its first checkpoint, or a write cut by a
+        kill, left behind."""
+        try:
+            self.path.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise UserError(f"cannot create run folder {self.path}: {e.strerror or e}") from None
+        self.lock()
+        self.require_new()
+        for leftover in (self.metrics, self.selected_model, self.best_model, self.soft_targets, self.label_history):
+            leftover.unlink(missing_ok=True)
+        self.remove_partial_writes()
+
+    def remove_partial_writes(self) -> None:
+        """Delete temporary files of atomic writes cut short by a kill (``.NAME.*.tmp``)."""
+        for tmp in self.path.glob(".*.tmp"):
+            tmp.unlink(missing_ok=True)
 
     def append_metrics(self, row: dict) -> None:
         with open(self.metrics, "a") as fh:

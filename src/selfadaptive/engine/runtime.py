@@ -39,13 +39,16 @@ def join_processes(device_name: str) -> tuple[Distributed, torch.device]:
 
 
 def open_run(cfg, out, resume: bool, quiet: bool = False) -> tuple[RunDir, Distributed, torch.device, bool]:
-    """Join the process group, check the run folder (an existing run with a checkpoint to resume, or
-    a new folder) and seed every generator.  Returns (run, dist, device, quiet); ``quiet`` is true
+    """Join the process group, check the run folder (an existing run with a checkpoint to resume,
+    locked by rank 0 from here to the end, or a new folder) and seed every generator.  Returns (run, dist, device, quiet); ``quiet`` is true
     on every rank but 0.  Nothing is written yet: rank 0 creates the folder once the run is built."""
     dist, device = join_processes(cfg.device)
     run = RunDir(out)
     if resume:
         run.require()
+        if dist.is_main:
+            run.lock()
+            run.remove_partial_writes()
         if not run.checkpoint.is_file():
             raise UserError(f"{run.path} has no checkpoint.pt to resume from")
     else:
@@ -53,6 +56,14 @@ def open_run(cfg, out, resume: bool, quiet: bool = False) -> tuple[RunDir, Distr
     dist.barrier()      # every rank has looked before rank 0 creates the folder
     seed_everything(cfg.seed)
     return run, dist, device, quiet or not dist.is_main
+
+
+def kept_checkpoint(run: RunDir) -> str:
+    """What a stopped run leaves, told truthfully: its last good checkpoint, or none yet."""
+    if run.checkpoint.is_file():
+        return f"The last good checkpoint is kept in {run.checkpoint} (--resume continues from it)"
+    return (f"No checkpoint was written yet; `sat train --out {run.path}` starts the run again in the same "
+            f"folder")
 
 
 @dataclass

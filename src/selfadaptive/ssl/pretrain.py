@@ -22,7 +22,7 @@ from ..engine.devices import bf16_autocast, resolve_device
 from ..engine.evaluation import logits_of
 from ..engine.optimizers import build_optimizer
 from ..engine.runfolder import RunDir
-from ..engine.runtime import Checkpointer, StopSignals, open_run, place_model
+from ..engine.runtime import Checkpointer, StopSignals, kept_checkpoint, open_run, place_model
 from ..engine.schedules import epoch_order, optim_learning_rate, step_seed
 from ..errors import TrainingDiverged, UserError, first_line
 from ..losses import build_loss
@@ -103,7 +103,7 @@ def pretrain(cfg: Config, out: str | Path, resume: bool = False, quiet: bool = F
             loss_sum.copy_(state["loss_sum"])
             run.keep_metrics_before(first_epoch)
     elif dist.is_main:
-        run.path.mkdir(parents=True, exist_ok=True)
+        run.start()         # locks the folder for this process, then checks it again
         save_config(cfg, run.config)
     dist.barrier()
     t0 = time.time()
@@ -113,7 +113,7 @@ def pretrain(cfg: Config, out: str | Path, resume: bool = False, quiet: bool = F
         total = dist.sum_(loss_sum.clone())
         checkpointer.save(epoch, step, loss_sum=total.cpu(), elapsed=elapsed + time.time() - t0)
 
-    with StopSignals(on_error=dist.close) as stop:
+    with StopSignals(on_error=lambda: (dist.close(), run.unlock())) as stop:
         for epoch in range(first_epoch, epochs):
             lr = optim_learning_rate(cfg.optim, epoch)
             for group in optimizer.param_groups:
@@ -137,7 +137,7 @@ def pretrain(cfg: Config, out: str | Path, resume: bool = False, quiet: bool = F
                 loss = loss_fn(q1, q2, z1, z2, idx, epoch)
                 if dist.any(not torch.isfinite(loss)):
                     raise TrainingDiverged(f"loss became {loss.item()} at epoch {epoch} step {step} (lr {lr:g}); "
-                                           f"stopped. The last good checkpoint is kept in {run.checkpoint}")
+                                           f"stopped. {kept_checkpoint(run)}")
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()
@@ -165,6 +165,7 @@ def pretrain(cfg: Config, out: str | Path, resume: bool = False, quiet: bool = F
     summary = finish(cfg, run, net, loss_fn, data, device, elapsed + time.time() - t0, say) if dist.is_main else {}
     dist.barrier()
     dist.close()
+    run.unlock()
     return summary
 
 

@@ -17,7 +17,7 @@ from ..config import Config
 from ..data import batches, read_batches, to_float
 from ..data.augment import build_augment
 from ..engine.evaluation import evaluate_on
-from ..engine.runtime import StopSignals
+from ..engine.runtime import StopSignals, kept_checkpoint
 from ..engine.schedules import epoch_order, optim_learning_rate
 from ..errors import TrainingDiverged
 from .records import epoch_row, log_row, progress_line, summarize
@@ -25,11 +25,12 @@ from .session import Session, merge_epoch_state, setup
 
 
 def train(cfg: Config, out: str | Path, resume: bool = False, model: torch.nn.Module | None = None,
-          data=None, quiet: bool = False) -> dict:
+          data=None, quiet: bool = False, force: bool = False) -> dict:
     """Train per ``cfg`` into run folder ``out``; returns the summary dict (also in summary.json).
     Under torchrun-style variables each process trains its share of every global batch (see
-    ``distributed``); rank 0 writes the folder and returns the summary, the others return ``{}``."""
-    s: Session = setup(cfg, out, resume=resume, model=model, data=data, quiet=quiet)
+    ``distributed``); rank 0 writes the folder and returns the summary, the others return ``{}``.
+    ``force`` resumes a run whose metrics.jsonl lost epochs the checkpoint has done."""
+    s: Session = setup(cfg, out, resume=resume, model=model, data=data, quiet=quiet, force=force)
     model, loss_fn, optimizer, device, dist, task = s.model, s.loss_fn, s.optimizer, s.device, s.dist, s.task
     x_train, y_train, n, k = s.x_train, s.y_train, len(s.y_train), s.data.num_classes
     epochs, bs = cfg.optim.epochs, cfg.data.batch_size
@@ -38,7 +39,7 @@ def train(cfg: Config, out: str | Path, resume: bool = False, model: torch.nn.Mo
     bar = tqdm(total=epochs, initial=s.epoch, disable=True if s.quiet or not cfg.log.progress else None,
                unit="epoch", leave=False, mininterval=0.5)
 
-    with StopSignals(on_error=dist.close) as stop:
+    with StopSignals(on_error=s.close) as stop:
         for epoch in range(s.epoch, epochs):
             lr = optim_learning_rate(cfg.optim, epoch)
             for group in optimizer.param_groups:
@@ -58,7 +59,7 @@ def train(cfg: Config, out: str | Path, resume: bool = False, model: torch.nn.Mo
                     value = loss.item() if not torch.isfinite(loss) else "non-finite on another rank"
                     raise TrainingDiverged(
                         f"loss became {value} at epoch {epoch} step {step} (lr {lr:g}); stopped. "
-                        f"The last good checkpoint is kept in {s.run.checkpoint}; try a lower optim.lr")
+                        f"{kept_checkpoint(s.run)}; try a lower optim.lr")
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()
@@ -102,5 +103,5 @@ def train(cfg: Config, out: str | Path, resume: bool = False, model: torch.nn.Mo
     if dist.is_main:
         summary = summarize(s, task.finish())
     dist.barrier()
-    dist.close()
+    s.close()
     return summary

@@ -75,6 +75,11 @@ class Session:
         """The training pass: the model as the step calls it (DDP, compiled), in the run's memory layout."""
         return self.placement.net(self.placement.layout(x))
 
+    def close(self) -> None:
+        """Leave the process group and release the run folder (at the end, or on any error)."""
+        self.dist.close()
+        self.run.unlock()
+
     def wall_time(self) -> float:
         return self.elapsed + time.time() - self.t0
 
@@ -123,7 +128,8 @@ def build_task(cfg: Config, run: RunDir, data: DataBundle, model: torch.nn.Modul
     return Task()
 
 
-def setup(cfg: Config, out, resume: bool, model=None, data=None, quiet: bool = False) -> Session:
+def setup(cfg: Config, out, resume: bool, model=None, data=None, quiet: bool = False,
+          force: bool = False) -> Session:
     """Build (or restore, with ``resume``) every object of a run.  Under torchrun-style variables
     (WORLD_SIZE > 1) every rank builds the same run; only rank 0 writes to the folder."""
     if cfg.task == "ssl":
@@ -187,6 +193,13 @@ def setup(cfg: Config, out, resume: bool, model=None, data=None, quiet: bool = F
         if dist.is_main:        # the saved sums are global: count them once
             s.sums.copy_(state["sums"])
         s.train_pred.copy_(state["train_pred"])
+        logged = {r.get("epoch") for r in run.read_metrics()}
+        missing = [e for e in range(s.epoch) if e not in logged]
+        if missing and not force:
+            which = f"epoch {missing[0]}" if len(missing) == 1 else f"{len(missing)} epochs ({missing[0]}..{missing[-1]})"
+            raise UserError(f"{run.metrics} lacks {which} of the {s.epoch} the checkpoint has "
+                            f"done, so the summary (best epoch, selected model) would disagree with an uninterrupted "
+                            f"run; pass --force to resume anyway without them")
         if "train_given_prob" in state:         # checkpoints written before it existed resume without it
             s.train_given_prob.copy_(state["train_given_prob"])
         if dist.is_main:
@@ -197,7 +210,7 @@ def setup(cfg: Config, out, resume: bool, model=None, data=None, quiet: bool = F
             s.selector.restore(run.read_metrics())
         say(s, f"resuming {run.path} at epoch {s.epoch}" + (f", step {s.step}" if s.step else ""))
     elif dist.is_main:
-        run.path.mkdir(parents=True, exist_ok=True)
+        run.start()         # locks the folder for this process, then checks it again
         save_config(cfg, run.config)
         noise.save(run.noise)
         run.write_samples(data.train.source_index.numpy(), data.class_names, data.info.get("source_paths"))
