@@ -40,10 +40,37 @@ def _check_labels(y: np.ndarray, where: str) -> np.ndarray:
             raise UserError(f"{where}: labels must be whole numbers")
     elif y.dtype.kind not in "iu":
         raise UserError(f"{where}: labels must be integers, got dtype {y.dtype}")
-    y = y.astype(np.int64)
     if y.size and y.min() < 0:
-        raise UserError(f"{where}: labels must be >= 0, found {int(y.min())}")
-    return y
+        raise UserError(f"{where}: labels must be >= 0, found {int(y.min())} (at row {int(np.argmin(y))})")
+    if y.size and y.max() >= MAX_CLASSES:   # before anything allocates one slot per class
+        raise UserError(f"{where}: label {int(y.max())} (at row {int(np.argmax(y))}) is not a class number; labels "
+                        f"must be 0..K-1 with K at most {MAX_CLASSES:,}")
+    return y.astype(np.int64)
+
+
+#: labels at or above this are a broken file, not a class (data.num_classes has the same bound)
+MAX_CLASSES = 1_000_000
+#: float images beyond this magnitude are not pixels (0..1, 0..255 or normalised values)
+MAX_PIXEL = 1e4
+#: float table features beyond this overflow the float32 statistics used to normalise them
+MAX_FEATURE = 1e15
+
+
+def _check_inputs(x, where: str, split: str) -> None:
+    """Finite values in range, with the first bad sample named; uint8 images are fine by their dtype."""
+    if isinstance(x, ImageFiles) or x.dtype.kind not in "f" or x.size == 0:
+        return
+    flat = x.reshape(len(x), -1)
+    bad = ~np.isfinite(flat).all(axis=1)
+    if bad.any():
+        raise UserError(f"{where}: {split} sample {int(np.argmax(bad))} holds NaN or infinite values "
+                        f"({int(bad.sum())} such samples)")
+    limit, what = (MAX_PIXEL, "pixel values") if x.ndim >= 3 else (MAX_FEATURE, "feature values")
+    big = (np.abs(flat) > limit).any(axis=1)
+    if big.any():
+        i = int(np.argmax(big))
+        raise UserError(f"{where}: {split} sample {i} has {what} up to {float(np.abs(flat[i]).max()):.3g}, beyond "
+                        f"{limit:g}; scale the data (images: 0..1 or 0..255)")
 
 
 def _split(n: int, fraction: float, y: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -170,9 +197,16 @@ def build_data(cfg) -> DataBundle:
         raise UserError(f"{where}: the training set is empty")
     if len(y_te) == 0:
         raise UserError(f"{where}: the test set is empty")
+    y_tr, y_te = _check_labels(y_tr, f"{where} training labels"), _check_labels(y_te, f"{where} test labels")
+    _check_inputs(x_tr, where, "training")
+    _check_inputs(x_te, where, "test")
     k_seen = int(max(y_tr.max(), y_te.max())) + 1
+    if names and k_seen > len(names) and not cfg.num_classes:
+        split, y = ("training", y_tr) if y_tr.max() + 1 == k_seen else ("test", y_te)
+        raise UserError(f"{where}: {split} label {k_seen - 1} (at row {int(np.argmax(y))}) is beyond the source's "
+                        f"{len(names)} classes ({', '.join(map(str, names[:5]))}{', ...' if len(names) > 5 else ''})")
     # a known class list fixes K even when a subset misses some classes
-    num_classes = cfg.num_classes or (len(names) if names and len(names) >= k_seen else k_seen)
+    num_classes = cfg.num_classes or (len(names) if names else k_seen)
     if k_seen > num_classes:
         raise UserError(f"{where}: label {k_seen - 1} is out of range for data.num_classes={num_classes}")
     if num_classes < 2:
@@ -195,6 +229,12 @@ def build_data(cfg) -> DataBundle:
         rows = np.sort(np.random.default_rng(cfg.split_seed).choice(len(train), cfg.subset, replace=False))
         train, split_y = train.take(rows), split_y[rows]
         clean = None if clean is None else clean[rows]
+    held = cfg.val_size or round(cfg.val_fraction * len(train))
+    if held and len(train) - held < num_classes:
+        raise UserError(f"{where}: data.val_{'size' if cfg.val_size else 'fraction'}={cfg.val_size or cfg.val_fraction} "
+                        f"leaves {len(train) - held} training samples for {num_classes} classes; hold out fewer")
+    if len(train) - held < 2:       # one sample has no spread to normalise by: the loss would be NaN
+        raise UserError(f"{where}: {len(train) - held} training sample(s); need at least 2")
     val = None
     if cfg.val_size:
         if cfg.val_size >= len(train):

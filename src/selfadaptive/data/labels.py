@@ -61,7 +61,7 @@ def read_label_file(path: str | Path, class_names: list[str], num_rows: int) -> 
     else:
         complete = False
         try:
-            text = path.read_text()
+            text = path.read_text(encoding="utf-8-sig")
         except UnicodeDecodeError:
             raise UserError(f"{path} is not a text CSV file") from None
         reader = csv.DictReader(io.StringIO(text))
@@ -78,11 +78,16 @@ def read_label_file(path: str | Path, class_names: list[str], num_rows: int) -> 
                 rows_l.append(int(raw_row))
             except ValueError:
                 raise UserError(f"{path} line {line}: {row_col} {raw_row!r} is not an integer") from None
+            if not 0 <= rows_l[-1] < num_rows:      # before numpy, which cannot hold 10**23
+                raise UserError(f"{path} line {line}: source row {rows_l[-1]} is outside the training file's "
+                                f"{num_rows} rows")
             if raw_label in by_name:
                 labels_l.append(by_name[raw_label])
                 continue
             try:
                 labels_l.append(int(raw_label))
+                if not 0 <= labels_l[-1] < k:
+                    raise UserError(f"{path} line {line}: label {labels_l[-1]} is out of range for {k} classes")
             except ValueError:
                 raise UserError(f"{path} line {line}: label {raw_label!r} is neither a class name nor a class id "
                                 f"(classes: {', '.join(class_names[:12])}{' ...' if k > 12 else ''})") from None
