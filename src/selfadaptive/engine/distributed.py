@@ -27,39 +27,8 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 
+from ..losses.collectives import gather_rows, global_mean
 from .checkpoint import rng_state, set_rng_state
-
-
-def global_mean(values: torch.Tensor, weights: torch.Tensor | None = None) -> torch.Tensor:
-    """This rank's share of the weighted mean over the global batch, scaled by the world size so
-    that DDP's gradient averaging yields the global mean's gradient.  values, weights: (b,) -> scalar."""
-    world = dist.get_world_size()
-    w = torch.ones_like(values) if weights is None else weights
-    total = w.detach().sum().reshape(1).clone()
-    dist.all_reduce(total)
-    return (w * values).sum() * world / total.squeeze(0)
-
-
-def gather_rows(index: torch.Tensor, rows: torch.Tensor):
-    """All-gather (index (b,), rows (b, K)) from every rank, ranks in order; shards may differ in
-    size by one.  Returns (index (B,), rows (B, K), slice of this rank's rows in them)."""
-    world, rank = dist.get_world_size(), dist.get_rank()
-    sizes = torch.tensor([len(index)], device=index.device)
-    all_sizes = [torch.zeros_like(sizes) for _ in range(world)]
-    dist.all_gather(all_sizes, sizes)
-    sizes = [int(s) for s in all_sizes]
-    top = max(sizes)
-    pad_idx = torch.zeros(top, dtype=index.dtype, device=index.device)
-    pad_rows = torch.zeros(top, *rows.shape[1:], dtype=rows.dtype, device=rows.device)
-    pad_idx[:len(index)], pad_rows[:len(rows)] = index, rows
-    got_idx = [torch.empty_like(pad_idx) for _ in range(world)]
-    got_rows = [torch.empty_like(pad_rows) for _ in range(world)]
-    dist.all_gather(got_idx, pad_idx)
-    dist.all_gather(got_rows, pad_rows)
-    all_index = torch.cat([g[:s] for g, s in zip(got_idx, sizes)])
-    all_rows = torch.cat([g[:s] for g, s in zip(got_rows, sizes)])
-    start = sum(sizes[:rank])
-    return all_index, all_rows, slice(start, start + sizes[rank])
 
 
 @dataclass

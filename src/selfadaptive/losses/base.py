@@ -7,19 +7,7 @@ import torch
 from torch import nn
 
 from .. import functional as SF
-
-
-def local_mean(values: torch.Tensor, weights: torch.Tensor | None = None) -> torch.Tensor:
-    """Mean (or ``weights``-weighted mean) over this batch.  values, weights: (B,) -> scalar."""
-    if weights is None:
-        return values.mean()
-    return (weights * values).sum() / weights.sum()
-
-
-def local_rows(index: torch.Tensor, rows: torch.Tensor):
-    """Single process: the batch is the global batch.  Returns (index, rows, local positions)."""
-    return index, rows, slice(None)
-
+from .collectives import auto_mean, auto_rows, local_mean, local_rows  # noqa: F401 (re-exported)
 
 #: ``reduce(values (B,), weights (B,) | None) -> scalar``
 Reduce = Callable[[torch.Tensor, "torch.Tensor | None"], torch.Tensor]
@@ -35,9 +23,10 @@ class IndexedLoss(nn.Module):
     self-supervised ones as ``loss(q1, q2, z1, z2, index, epoch)``.
 
     ``reduce`` (the batch mean every loss ends with) and ``gather`` (the rows a bank update applies)
-    are given at construction: the defaults are this process's batch; a data-parallel run passes
-    the global versions (``engine.distributed``), so the bank's data path is visible where the loss
-    is built.
+    are given at construction (``collectives``).  The defaults follow the default process group at
+    each call: this process's batch alone, or, under torch.distributed with several processes, the
+    global batch, so a loss in your own DDP, Lightning or Accelerate loop keeps one bank for all
+    ranks.  Our trainer passes the global versions explicitly.
     """
 
     #: name of the per-sample target buffer, or None when the loss keeps none
@@ -45,8 +34,8 @@ class IndexedLoss(nn.Module):
 
     def __init__(self, reduce: Reduce | None = None, gather: Gather | None = None):
         super().__init__()
-        self.reduce = reduce or local_mean
-        self.gather = gather or local_rows
+        self.reduce = reduce or auto_mean
+        self.gather = gather or auto_rows
 
     def bank(self) -> torch.Tensor | None:
         """The (N, K) per-sample targets, if this loss keeps any."""

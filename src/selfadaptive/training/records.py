@@ -36,8 +36,10 @@ def progress_line(s: Session, row: dict, epochs: int) -> None:
     if not s.progress_lines or not (last or row["epoch"] == 0 or now - s.last_progress >= PROGRESS_EVERY_S):
         return
     s.last_progress = now
+    left = row["time_s"] / (row["epoch"] + 1) * (epochs - row["epoch"] - 1)
+    eta = "" if last else f"; about {left / 60:.1f} min left" if left >= 60 else f"; about {left:.0f} s left"
     say(s, f"epoch {row['epoch'] + 1}/{epochs}: train loss {row['train_loss']:.4f}, train acc {row['train_acc']:.4f}, "
-           f"test acc {row['test_acc']:.4f} ({row['time_s']:.0f} s)")
+           f"test acc {row['test_acc']:.4f} ({row['time_s']:.0f} s{eta})")
 
 
 def _frac(mask_hits: torch.Tensor) -> float | None:
