@@ -73,9 +73,10 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("--score", choices=["margin", "given_mass", "mean_given_mass"], default=None,
                    help="suspicion score (default: mean_given_mass, see selfadaptive.label_issues)")
     i.add_argument("--export", metavar="CSV", help="write corrected labels for `sat train data.labels=CSV`")
-    i.add_argument("--threshold", type=float, default=0.2,
+    i.add_argument("--threshold", type=float, default=None,
                    help="--export changes a flagged label when the suggestion's (debiased) soft-target mass is "
-                        ">= this (default 0.2, best of 0-0.6 in docs/benchmarks.md §5b)")
+                        ">= this (default 0.2, best of 0-0.6 in docs/benchmarks.md §5b; 0.4 when SAT never "
+                        "started and the ranking comes from the training passes, §14)")
     i.add_argument("--force", action="store_true", help="let --export replace an existing file")
     i.add_argument("--plot", action="store_true", help="write RUN/label_issues.png (needs matplotlib)")
     i.set_defaults(func=cmd_issues)

@@ -19,8 +19,8 @@ from ..engine.runfolder import RunDir
 from ..errors import UserError
 from ..noise.labels import LabelNoise
 from .metrics import detection_metrics, flagged_set_metrics
-from .ranking import DEFAULT_SCORE, LabelIssues, label_issues, prior_weight
-from .tracker import prediction_targets
+from .ranking import DEFAULT_SCORE, LabelIssues
+from .tracker import rank_from_history
 
 
 @dataclass
@@ -60,22 +60,8 @@ def issues_from_run(path: str | Path, score: str = DEFAULT_SCORE) -> RunIssues:
     if bank.ndim != 2 or bank.shape[0] != given.shape[0]:
         raise UserError(f"{run.soft_targets} has shape {bank.shape}, but {run.noise} holds {given.shape[0]} labels")
     source_index, class_names = run.read_samples()
-    mean_mass = first = None
-    prior, from_predictions = 0.0, False
-    if history is not None:
-        tracked = int(history["epochs_tracked"])
-        if tracked:
-            mean_mass = history["given_mass_sum"] / tracked
-        first = history["first_flagged_epoch"]
-        prior = prior_weight(history.get("momentum", float("nan")), tracked)
-        if not tracked and int(history.get("epochs_predicted", 0)):
-            # the bank never moved (SAT did not start): rank from what the training passes saw
-            bank = prediction_targets(history["prediction_mass_sum"], history["last_prediction"],
-                                      history["epochs_predicted"], given, bank.shape[1]).numpy()
-            score, first, from_predictions = "given_mass", None, True
-    issues = label_issues(bank, given, score, mean_given_mass=mean_mass, first_flagged_epoch=first,
-                          source_index=source_index, class_names=class_names, prior_weight=prior,
-                          source_paths=run.read_source_paths())
+    issues, from_predictions = rank_from_history(bank, given, history, score, source_index=source_index,
+                                                 class_names=class_names, source_paths=run.read_source_paths())
     truth = noise.noisy_mask if noise.noisy_mask.any() else None
     metrics = {}
     if truth is not None:
@@ -87,16 +73,24 @@ def issues_from_run(path: str | Path, score: str = DEFAULT_SCORE) -> RunIssues:
                      metrics=metrics, from_predictions=from_predictions)
 
 
-def export_labels(found: RunIssues, path: str | Path, threshold: float = 0.2, force: bool = False) -> dict:
+#: export thresholds: on the debiased bank's mass (docs/benchmarks.md §5b), and on one training pass's
+#: probability when the bank never moved (§14: 0.4 left the fewest wrong labels on 10k CIFAR-10 images)
+EXPORT_THRESHOLD, EXPORT_THRESHOLD_FROM_PREDICTIONS = 0.2, 0.4
+
+
+def export_labels(found: RunIssues, path: str | Path, threshold: float | None = None, force: bool = False) -> dict:
     """Write corrected training labels for ``sat train data.labels=PATH``.
 
     A sample's label is replaced by the suggestion when it is flagged and the suggestion's
     (debiased) soft-target mass is at least ``threshold``; every training row is written, so the
     file alone defines the retraining labels.  Columns: source_index, label, given_label,
-    changed, confidence.  Higher thresholds trade recall for precision; why the default is 0.2,
-    with the measurements: docs/benchmarks.md §5b.  Returns counts (and, when the truth is known,
-    how many changes fix a wrong label).
+    changed, confidence.  Higher thresholds trade recall for precision; the default is 0.2 on a
+    SAT bank (docs/benchmarks.md §5b) and 0.4 when the ranking came from the training passes
+    because SAT never started (§14).  Returns counts (and, when the truth is known, how many
+    changes fix a wrong label).
     """
+    if threshold is None:
+        threshold = EXPORT_THRESHOLD_FROM_PREDICTIONS if found.from_predictions else EXPORT_THRESHOLD
     path = Path(path)
     if not 0.0 <= threshold <= 1.0:
         raise UserError(f"--threshold must be in [0, 1], got {threshold}")
@@ -116,7 +110,7 @@ def export_labels(found: RunIssues, path: str | Path, threshold: float = 0.2, fo
     for i in range(len(new)):
         w.writerow([int(source[i]), name(new[i]), name(given[i]), int(change[i]), f"{confidence[i]:.4f}"])
     atomic_write(path, lambda fh: fh.write(text.getvalue().encode()))
-    out = {"num_changed": int(change.sum()), "num_samples": int(len(new))}
+    out = {"num_changed": int(change.sum()), "num_samples": int(len(new)), "threshold": threshold}
     if found.clean_labels is not None:
         clean = found.clean_labels
         out.update(changes_correct=int((new[change] == clean[change]).sum()),

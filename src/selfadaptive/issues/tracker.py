@@ -29,6 +29,7 @@ class LabelIssueTracker(nn.Module):
     * ``prediction_mass_sum`` (N,) float64: sum over epochs of the model's probability ``p_iy`` on
       the given label, from the training forward pass;
     * ``last_prediction`` (N,) int64: the class the last training pass predicted (-1: unseen);
+    * ``last_prediction_mass`` (N,) float32: the probability the last pass gave that class;
     * ``epochs_predicted`` (): how many epochs were summed.
 
     ``prediction_targets`` turns them into an (N, K) stand-in for the bank.
@@ -45,13 +46,17 @@ class LabelIssueTracker(nn.Module):
         self.register_buffer("epochs_tracked", torch.zeros((), dtype=torch.long))
         self.register_buffer("prediction_mass_sum", torch.zeros(labels.shape[0], dtype=torch.float64))
         self.register_buffer("last_prediction", torch.full((labels.shape[0],), -1, dtype=torch.long))
+        self.register_buffer("last_prediction_mass", torch.zeros(labels.shape[0]))
         self.register_buffer("epochs_predicted", torch.zeros((), dtype=torch.long))
 
     @torch.no_grad()
-    def update_predictions(self, given_prob: torch.Tensor, prediction: torch.Tensor) -> None:
-        """Record one epoch of training passes: ``p_iy`` (N,) and the predicted class (N,)."""
+    def update_predictions(self, given_prob: torch.Tensor, prediction: torch.Tensor,
+                           prediction_mass: torch.Tensor) -> None:
+        """Record one epoch of training passes: ``p_iy`` (N,), the predicted class (N,) and its
+        probability (N,)."""
         self.prediction_mass_sum += given_prob.double()
         self.last_prediction.copy_(prediction)
+        self.last_prediction_mass.copy_(prediction_mass)
         self.epochs_predicted += 1
 
     @torch.no_grad()
@@ -79,6 +84,74 @@ class LabelIssueTracker(nn.Module):
             return None
         return cls(labels, loss_fn.momentum if getattr(loss_fn, "starts_one_hot", False) else None)
 
+    @classmethod
+    def attach(cls, criterion, labels) -> "LabelIssueTracker":
+        """A tracker that follows ``criterion`` (a loss with a bank, called as
+        ``criterion(logits, targets, index, epoch)``) in your own loop, through forward hooks: it
+        records each sample's training-pass probability on its label and its prediction, and closes
+        an epoch (as the trainer does at each epoch's end) when the first batch of the next one
+        arrives.  ``tracker.label_issues()`` is then the ranking ``sat issues`` gives for the same
+        run.  Under a process group the records are gathered like the loss's bank rows.
+
+            criterion = SelfAdaptiveLoss(train_labels, num_classes=10)
+            tracker = LabelIssueTracker.attach(criterion, train_labels)
+            ...  # train
+            issues = tracker.label_issues()
+        """
+        tracker = cls.for_loss(torch.as_tensor(labels), criterion)
+        if tracker is None:
+            raise ValueError(f"{type(criterion).__name__} keeps no per-sample bank to rank labels from")
+        tracker.to(criterion.bank().device)
+        tracker._follow(criterion)
+        return tracker
+
+    def _follow(self, criterion) -> None:
+        n = self.labels.shape[0]
+        device = self.labels.device
+        self.register_buffer("epoch_given_prob", torch.zeros(n, device=device))
+        self.register_buffer("epoch_prediction", torch.full((n,), -1, dtype=torch.long, device=device))
+        self.register_buffer("epoch_prediction_mass", torch.zeros(n, device=device))
+        self.register_buffer("open_epoch", torch.tensor(-1, device=device))       # -1: none open
+        self._criterion = [criterion]       # a list: not a submodule (its state is the loss's own)
+
+        def before(module, args):
+            epoch = int(args[3])
+            if int(self.open_epoch) >= 0 and epoch != int(self.open_epoch):
+                self.close_epoch()
+            self.open_epoch.fill_(epoch)
+
+        def after(module, args, output):
+            logits, targets, index = args[0], args[1], args[2]
+            with torch.no_grad():
+                probs = logits.detach()[:, :module.bank().shape[1]].float().softmax(dim=1)
+                top = probs.max(dim=1)
+                record = torch.stack([probs.gather(1, targets.view(-1, 1)).squeeze(1), top.indices.float(),
+                                      top.values], dim=1)
+                all_index, all_record, _ = module.gather(index, record)
+                all_index = all_index.to(self.epoch_given_prob.device)
+                self.epoch_given_prob[all_index] = all_record[:, 0].to(self.epoch_given_prob.device)
+                self.epoch_prediction[all_index] = all_record[:, 1].long().to(self.epoch_given_prob.device)
+                self.epoch_prediction_mass[all_index] = all_record[:, 2].to(self.epoch_given_prob.device)
+        criterion.register_forward_pre_hook(before)
+        criterion.register_forward_hook(after)
+
+    def close_epoch(self) -> None:
+        """Record the open epoch (its predictions, then the bank at its end); a no-op when none is open."""
+        epoch = int(self.open_epoch)
+        if epoch < 0:
+            return
+        self.update_predictions(self.epoch_given_prob, self.epoch_prediction, self.epoch_prediction_mass)
+        self.update(self._criterion[0].bank(), epoch)
+        self.open_epoch.fill_(-1)
+
+    def label_issues(self, score: str = DEFAULT_SCORE, **kwargs):
+        """The ranked ``LabelIssues`` of the samples so far (closing the open epoch first); ``kwargs``
+        (source_index, class_names, source_paths) name the samples as in ``label_issues``."""
+        self.close_epoch()
+        history = {k: v.detach().cpu().numpy() for k, v in self.state_dict().items()}
+        return rank_from_history(self._criterion[0].bank().detach().float().cpu().numpy(),
+                                 self.labels.cpu().numpy(), history, score, **kwargs)[0]
+
     def prior_weight(self) -> float:
         """Weight ``a^m`` that the starting one-hot still has in the bank after m tracked epochs."""
         return prior_weight(self.momentum, self.epochs_tracked)
@@ -90,21 +163,53 @@ class LabelIssueTracker(nn.Module):
         return issue_scores(soft_targets, self.labels, score, mean)
 
 
-def prediction_targets(prediction_mass_sum, last_prediction, epochs_predicted, labels,
-                       num_classes: int) -> torch.Tensor:
-    """An (N, K) stand-in for a bank that never moved, from the training passes alone: the mean
-    probability on the given label ``m_i`` stays on y_i, and the rest, ``1 - m_i``, goes to the
-    class the last pass predicted, or is spread over the other classes where that class is y_i
-    (or the sample was never seen).  Its ``given_mass`` is ``m_i`` for every sample (the ranking);
-    its argmax, the suggestion, leaves y_i where the model disagrees by less than half its mass."""
+def prediction_targets(prediction_mass_sum, last_prediction, epochs_predicted, labels, num_classes: int,
+                       last_prediction_mass=None) -> torch.Tensor:
+    """An (N, K) stand-in for a bank that never moved, from the training passes alone.
+
+    Row i holds the mean probability on the given label ``m_i`` at y_i; where the last pass
+    predicted another class c_i, that class gets the probability q_i the pass gave it (at most
+    ``1 - m_i``; all of ``1 - m_i`` when q_i is unknown), and what is left is spread over the
+    other classes.  Its ``given_mass`` is ``m_i`` for every sample (the ranking); its argmax, the
+    suggestion, is c_i where q_i > m_i; the mass on the suggestion is how sure the model was.
+    """
     labels = torch.as_tensor(labels).long()
     n = labels.shape[0]
     mass = (torch.as_tensor(prediction_mass_sum, dtype=torch.float64) / max(int(epochs_predicted), 1)).float()
     other = torch.as_tensor(last_prediction).long()
     agrees = (other < 0) | (other == labels)
-    t = ((1 - mass) / max(num_classes - 1, 1)).view(-1, 1).expand(n, num_classes).clone()
-    t[~agrees] = 0.0
+    q = (1 - mass) if last_prediction_mass is None else torch.minimum(
+        torch.as_tensor(last_prediction_mass, dtype=torch.float32), 1 - mass)
+    q = torch.where(agrees, torch.zeros_like(q), q)
+    rest = (1 - mass - q).clamp_min(0)
+    spread = rest / max(num_classes - 1 - 1, 1)
+    t = spread.view(-1, 1).expand(n, num_classes).clone()
     rows = torch.arange(n)
-    t[rows[~agrees], other[~agrees]] = 1 - mass[~agrees]
+    t[rows[agrees]] = (rest[agrees] / max(num_classes - 1, 1)).view(-1, 1).expand(-1, num_classes)
+    t[rows[~agrees], other[~agrees]] = q[~agrees]
     t[rows, labels] = mass
     return t
+
+
+def rank_from_history(bank, given, history: dict | None, score: str = DEFAULT_SCORE, **names):
+    """The ranking ``sat issues`` gives: ``label_issues`` of the bank (N, K) and given labels (N,),
+    read with a tracker's history (its buffers as arrays, or None).  A bank that never moved (SAT
+    did not start) is replaced by ``prediction_targets``.  Returns (LabelIssues, from_predictions)."""
+    import numpy as np
+
+    from .ranking import label_issues
+    mean_mass = first = None
+    prior, from_predictions = 0.0, False
+    if history is not None:
+        tracked = int(history["epochs_tracked"])
+        if tracked:
+            mean_mass = history["given_mass_sum"] / tracked
+        first = history["first_flagged_epoch"]
+        prior = prior_weight(history.get("momentum", float("nan")), tracked)
+        if not tracked and int(history.get("epochs_predicted", 0)):
+            bank = prediction_targets(history["prediction_mass_sum"], history["last_prediction"],
+                                      history["epochs_predicted"], given, np.asarray(bank).shape[1],
+                                      history.get("last_prediction_mass")).numpy()
+            score, first, from_predictions = "given_mass", None, True
+    return label_issues(bank, given, score, mean_given_mass=mean_mass, first_flagged_epoch=first,
+                        prior_weight=prior, **names), from_predictions

@@ -39,7 +39,6 @@ COMMON = ["task=classify", "loss.name=sat", "loss.start_epoch=auto", "noise.kind
 IMAGES = ["model.name=cnn", "model.base_width=16", "data.augment=crop", "data.crop_padding=2"]
 #: tables: a two-layer MLP
 TABLES = ["model.name=mlp"]
-THRESHOLD = 0.2     # corrected_labels.csv: the `sat issues --export` default (docs/benchmarks.md §5b)
 
 
 def source_overrides(data: str) -> list[str]:
@@ -89,7 +88,7 @@ def audit(data: str, out: str | Path, overrides: list[str] = (), quiet: bool = F
     run = RunDir(out).require()
     found = issues_from_run(run.path)
     write_report(run, found)
-    exported = export_labels(found, run.path / "corrected_labels.csv", threshold=THRESHOLD)
+    exported = export_labels(found, run.path / "corrected_labels.csv")      # `sat issues --export`'s defaults
     page = write_audit_page(run, found, summary, top=top)
     li = found.issues
     return {"run": str(run.path), "num_samples": len(li), "num_flagged": int(li.flagged.sum()),

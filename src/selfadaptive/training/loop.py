@@ -67,7 +67,9 @@ def train(cfg: Config, out: str | Path, resume: bool = False, model: torch.nn.Mo
                 pred = scores.argmax(dim=1)
                 s.train_pred[idx] = pred
                 if s.tracker is not None:               # label issues even if SAT never starts
-                    s.train_given_prob[idx] = scores.float().softmax(dim=1).gather(1, y.view(-1, 1)).squeeze(1)
+                    probs = scores.float().softmax(dim=1)
+                    s.train_given_prob[idx] = probs.gather(1, y.view(-1, 1)).squeeze(1)
+                    s.train_pred_prob[idx] = probs.gather(1, pred.view(-1, 1)).squeeze(1)
                 # a rank's loss is its share of the global mean times the world size (see distributed)
                 s.sums += torch.stack([loss.detach() * len(batch) / dist.world, (pred == y).sum().float(),
                                        torch.tensor(float(len(idx)), device=device)])
@@ -78,7 +80,7 @@ def train(cfg: Config, out: str | Path, resume: bool = False, model: torch.nn.Mo
             s.step = 0
             merge_epoch_state(s, order, -1)
             if s.tracker is not None:
-                s.tracker.update_predictions(s.train_given_prob, s.train_pred)
+                s.tracker.update_predictions(s.train_given_prob, s.train_pred, s.train_pred_prob)
                 s.tracker.update(loss_fn.bank(), epoch)
             with s.autocast():
                 test, val, val_noisy = (evaluate_on(model, split, device, cfg.data.eval_batch_size, k,

@@ -50,6 +50,7 @@ class Session:
     noisy_mask: torch.Tensor        # (N,) bool on device
     train_pred: torch.Tensor        # (N,) last training-pass prediction of each sample, -1 if unseen
     train_given_prob: torch.Tensor  # (N,) last training-pass probability on the given label (label issues)
+    train_pred_prob: torch.Tensor   # (N,) last training-pass probability of the predicted class (label issues)
     sums: torch.Tensor              # (3,) loss sum, correct, seen in the current epoch
     tracker: LabelIssueTracker | None = None    # per-epoch soft-target history, for losses with a bank
     epoch: int = 0                  # first epoch to run
@@ -86,7 +87,8 @@ class Session:
     def save_checkpoint(self, epoch: int, step: int) -> None:
         """Everything a resume needs, at ``epoch`` with ``step`` steps of it done (a collective)."""
         self.checkpointer.save(epoch, step, sums=self.sums.cpu(), train_pred=self.train_pred.cpu(),
-                               train_given_prob=self.train_given_prob.cpu(), elapsed=self.wall_time())
+                               train_given_prob=self.train_given_prob.cpu(), train_pred_prob=self.train_pred_prob.cpu(),
+                               elapsed=self.wall_time())
 
 
 def loss_config_for_width(cfg: Config) -> LossConfig:
@@ -173,7 +175,7 @@ def setup(cfg: Config, out, resume: bool, model=None, data=None, quiet: bool = F
                 clean_labels=torch.from_numpy(noise.clean_labels).to(device),
                 noisy_mask=torch.from_numpy(noise.noisy_mask).to(device),
                 train_pred=torch.full((n,), -1, dtype=torch.long, device=device),
-                train_given_prob=torch.zeros(n, device=device),
+                train_given_prob=torch.zeros(n, device=device), train_pred_prob=torch.zeros(n, device=device),
                 sums=torch.zeros(3, device=device), tracker=tracker, quiet=quiet, dist=dist)
     s.task = build_task(cfg, run, data, placement.model, dist, device, s.autocast)
     s.progress_lines = cfg.log.progress and not quiet and not sys.stderr.isatty()
@@ -200,8 +202,9 @@ def setup(cfg: Config, out, resume: bool, model=None, data=None, quiet: bool = F
             raise UserError(f"{run.metrics} lacks {which} of the {s.epoch} the checkpoint has "
                             f"done, so the summary (best epoch, selected model) would disagree with an uninterrupted "
                             f"run; pass --force to resume anyway without them")
-        if "train_given_prob" in state:         # checkpoints written before it existed resume without it
-            s.train_given_prob.copy_(state["train_given_prob"])
+        for name in ("train_given_prob", "train_pred_prob"):    # absent from checkpoints written before them
+            if name in state:
+                getattr(s, name).copy_(state[name])
         if dist.is_main:
             run.keep_metrics_before(s.epoch)
         dist.barrier()
@@ -224,7 +227,7 @@ def setup(cfg: Config, out, resume: bool, model=None, data=None, quiet: bool = F
 
 def merge_epoch_state(s: Session, order: torch.Tensor, steps_done: int) -> None:
     """Data-parallel runs: turn each rank's epoch counters (``sums``) and the predictions of the
-    samples it trained on (``train_pred``, ``train_given_prob``) into the global ones, on every rank.  ``steps_done``
+    samples it trained on (``train_pred``, ``train_given_prob``, ``train_pred_prob``) into the global ones, on every rank.  ``steps_done``
     global batches of ``order`` have run (-1: the whole epoch).  A no-op for one process."""
     dist = s.dist
     if not dist.enabled:
@@ -236,12 +239,12 @@ def merge_epoch_state(s: Session, order: torch.Tensor, steps_done: int) -> None:
     votes = torch.zeros_like(s.train_pred)
     votes[mine] = s.train_pred[mine] + 1
     dist.sum_(votes)
-    probs = torch.zeros_like(s.train_given_prob)
-    probs[mine] = s.train_given_prob[mine]
+    probs = torch.zeros(2, len(s.train_given_prob), device=s.device)
+    probs[0, mine], probs[1, mine] = s.train_given_prob[mine], s.train_pred_prob[mine]
     dist.sum_(probs)
     seen = seen.to(s.device)
     s.train_pred[seen] = votes[seen] - 1
-    s.train_given_prob[seen] = probs[seen]
+    s.train_given_prob[seen], s.train_pred_prob[seen] = probs[0, seen], probs[1, seen]
 
 
 def say(s: Session, msg: str) -> None:
