@@ -71,3 +71,23 @@ def test_round_trip_through_saved_yaml(tmp_path):
 def test_config_is_frozen():
     with pytest.raises(Exception):
         Config().seed = 3
+
+
+def test_sat_config_prints_every_key_with_its_help_and_default():
+    import dataclasses
+
+    from test_cli import assert_one_line_error, sat
+
+    from selfadaptive.config.loading import to_dict
+    from selfadaptive.config.schema import Config
+    r = sat("config", "data.name=csv", "data.root=t.csv", "optim.lr=0.05")
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    for f in dataclasses.fields(Config):
+        value = to_dict(Config())[f.name]
+        keys = [f"  {k}:" for k in value] if isinstance(value, dict) else [f"{f.name}:"]
+        assert all(any(line.startswith(k) for line in lines) for k in keys), f.name
+    assert any(line.startswith("  lr: 0.05") and "(default: 0.01)" in line for line in lines)
+    # your own data starts from the library defaults: no injected noise, said with the help text
+    assert any(line.startswith("  kind: none") and "never corrupted" in line for line in lines)
+    assert_one_line_error(sat("config", "optim.lrr=1"), "unknown config key 'optim.lrr'")

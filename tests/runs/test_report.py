@@ -106,3 +106,13 @@ def test_tensorboard_logging_mirrors_metrics(tmp_path):
     assert [e.step for e in events] == [0, 1, 2]
     assert [e.value for e in events] == pytest.approx([r["test_acc"] for r in rows])
     assert "target_recovery" in acc.Tags()["scalars"]
+
+
+def test_report_without_matplotlib_names_the_extra(tmp_path, monkeypatch):
+    import sys
+
+    from selfadaptive.errors import UserError
+    monkeypatch.setitem(sys.modules, "matplotlib", None)      # as on the base install
+    with pytest.raises(UserError, match=r"pip install 'selfadaptive\[plot\]'"):
+        build_report([tmp_path], tmp_path / "r.html")
+    assert not (tmp_path / "r.html").exists()

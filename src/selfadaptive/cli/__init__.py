@@ -12,7 +12,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
     # `sat train --out X key=value` puts overrides after an option, which argparse leaves over
-    if extra and getattr(args, "command", None) in ("train", "sweep", "pretrain", "audit") and all("=" in e and not e.startswith("-") for e in extra):
+    if extra and getattr(args, "command", None) in ("train", "sweep", "pretrain", "audit", "config") and all("=" in e and not e.startswith("-") for e in extra):
         args.overrides = list(args.overrides) + extra
     elif extra:
         parser.error(f"unrecognized arguments: {' '.join(extra)}")

@@ -260,6 +260,16 @@ def cmd_report(args) -> int:
     return 0
 
 
+def cmd_config(args) -> int:
+    from ..config import DEFAULT_PRESET, load_config
+    from ..config.describe import describe_config
+    from ..config.presets import resolve_config
+
+    config = args.config or (None if _names_own_data(args.overrides) else DEFAULT_PRESET)
+    print(describe_config(load_config(resolve_config(config) if config else None, args.overrides)))
+    return 0
+
+
 def cmd_presets(args) -> int:
     from ..config.presets import describe, preset_paths
 

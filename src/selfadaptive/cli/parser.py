@@ -5,6 +5,7 @@ import argparse
 
 from .commands import (
     cmd_audit,
+    cmd_config,
     cmd_eval,
     cmd_issues,
     cmd_presets,
@@ -141,6 +142,12 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("runs", nargs="+", metavar="RUN", help="run folders")
     rp.add_argument("--out", default="report.html", help="HTML file to write (default report.html)")
     rp.set_defaults(func=cmd_report)
+
+    cf = sub.add_parser("config", help="print the resolved config: every key, its value, default and help",
+                        description="The config `sat train` would use with the same --config and overrides.")
+    cf.add_argument("overrides", nargs="*", help="dotted overrides, e.g. data.name=csv optim.lr=0.05")
+    cf.add_argument("--config", help="a YAML file or a preset name (default as for sat train)")
+    cf.set_defaults(func=cmd_config)
 
     pr = sub.add_parser("presets", help="list the shipped config presets")
     pr.set_defaults(func=cmd_presets)

@@ -11,7 +11,7 @@ class DataConfig:
     name: str = "digits"            # digits | npz | csv | mnist | fashion_mnist | cifar10 | cifar100 | svhn | stl10
                                     # | image_folder | dogs_vs_cats
     root: str = ""                  # file or folder the loader reads; for a named data set (mnist, cifar10, ...)
-                                    # empty = the data home, $SAT_DATA_ROOT or ./data (docs/data.md)
+                                    # empty = the data home, $SAT_DATA_ROOT or ./data (README)
     download: bool = False          # named data sets: fetch the official files (MD5-checked) when the data
                                     # home has neither them nor a prepared <name>.npz
     image_size: int = 64            # image_folder: images are resized to this square size

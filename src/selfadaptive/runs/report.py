@@ -186,6 +186,11 @@ def build_report(paths, out) -> Path:
     """Write the HTML report of runs ``paths`` to ``out``; returns its path."""
     if not paths:
         raise UserError("sat report needs at least one run folder")
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        raise UserError("sat report draws its plots with matplotlib: pip install 'selfadaptive[plot]' (sat audit's "
+                        "page needs no extra)") from None
     runs = [read_run(p) for p in paths]
     parts = [summary_section(runs)]
     curves = [_figure(_curves(runs, "train_loss", "training loss", 1.0)), _figure(_curves(runs, "test_acc", "test accuracy (%)"))]
