@@ -14,8 +14,9 @@ TINY = ["data.download=false", "data.subset=8", "data.test_subset=8", "data.batc
 
 def overrides(cfg) -> list[str]:
     over = list(TINY)
-    if cfg.task == "robust":        # one-step attacks keep a WRN-34-10 step within seconds
-        over += ["data.val_fraction=0.5", "adversarial.steps=1", "adversarial.eval_steps=1",
+    if cfg.task == "robust":        # one-step attacks keep a WRN-34-10 step within seconds; the validation
+        # split must leave at least one training sample per class (10)
+        over += ["data.subset=24", "data.val_fraction=0.5", "adversarial.steps=1", "adversarial.eval_steps=1",
                  "adversarial.test_steps=1"]
     if cfg.task == "ssl":
         over += ["ssl.knn_k=4", "ssl.monitor_size=8", "ssl.linear_probe=false"]
