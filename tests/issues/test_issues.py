@@ -296,3 +296,14 @@ def test_a_tracker_attached_in_your_own_loop_ranks_exactly_as_sat_issues(tmp_pat
             assert np.allclose(getattr(got, column), getattr(expected, column), atol=1e-6, rtol=0), (start, column)
         assert np.array_equal(got.suggested_label, expected.suggested_label)
         assert np.array_equal(got.first_flagged_epoch, expected.first_flagged_epoch)
+
+
+def test_a_tracker_checkpointed_before_the_prediction_buffers_still_loads():
+    from selfadaptive.issues.tracker import LabelIssueTracker
+    old = LabelIssueTracker(torch.tensor([0, 1, 2])).state_dict()
+    for name in LabelIssueTracker.PREDICTION_BUFFERS:
+        del old[name]
+    old["given_mass_sum"] = torch.tensor([1.0, 0.5, 2.0], dtype=torch.float64)
+    fresh = LabelIssueTracker(torch.tensor([0, 1, 2]))
+    fresh.load_state_dict(old)
+    assert torch.equal(fresh.given_mass_sum, old["given_mass_sum"]) and int(fresh.epochs_predicted) == 0

@@ -49,6 +49,16 @@ class LabelIssueTracker(nn.Module):
         self.register_buffer("last_prediction_mass", torch.zeros(labels.shape[0]))
         self.register_buffer("epochs_predicted", torch.zeros((), dtype=torch.long))
 
+    #: buffers added after runs were already being checkpointed: absent from older checkpoints
+    PREDICTION_BUFFERS = ("prediction_mass_sum", "last_prediction", "last_prediction_mass", "epochs_predicted")
+
+    def load_state_dict(self, state_dict, strict: bool = True, assign: bool = False):
+        """A checkpoint written before the prediction buffers existed resumes with them empty."""
+        state_dict = dict(state_dict)
+        for name in self.PREDICTION_BUFFERS:
+            state_dict.setdefault(name, getattr(self, name).clone())
+        return super().load_state_dict(state_dict, strict=strict, assign=assign)
+
     @torch.no_grad()
     def update_predictions(self, given_prob: torch.Tensor, prediction: torch.Tensor,
                            prediction_mass: torch.Tensor) -> None:
