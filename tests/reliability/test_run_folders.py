@@ -125,3 +125,17 @@ def test_an_unusable_out_path_is_one_line(tmp_path, case):
     r = sat("train", *SHORT, "--out", str(out))
     assert_one_line_error(r, str(tmp_path / "f"))
     assert (tmp_path / "f").read_text() == "x"
+
+
+@pytest.mark.parametrize("case", ["symlink_loop", "under_proc", "read_only_sysfs"])
+def test_out_paths_the_system_refuses_are_one_line(tmp_path, case):
+    if case == "symlink_loop":
+        (tmp_path / "a").symlink_to(tmp_path / "b")
+        (tmp_path / "b").symlink_to(tmp_path / "a")
+        out, reason = tmp_path / "a" / "run", "Too many levels of symbolic links"
+    else:
+        root = "/proc" if case == "under_proc" else "/sys"
+        if not os.path.isdir(root):
+            pytest.skip(f"no {root} on this system")
+        out, reason = f"{root}/sat-run", "cannot create run folder"
+    assert_one_line_error(sat("train", *SHORT, "--out", str(out)), reason)
