@@ -192,10 +192,9 @@ def prediction_targets(prediction_mass_sum, last_prediction, epochs_predicted, l
         torch.as_tensor(last_prediction_mass, dtype=torch.float32), 1 - mass)
     q = torch.where(agrees, torch.zeros_like(q), q)
     rest = (1 - mass - q).clamp_min(0)
-    spread = rest / max(num_classes - 1 - 1, 1)
-    t = spread.view(-1, 1).expand(n, num_classes).clone()
+    others = (num_classes - 1 - (~agrees).long()).clamp_min(1)     # classes besides y_i (and c_i) that share it
+    t = (rest / others).view(-1, 1).expand(n, num_classes).clone()
     rows = torch.arange(n)
-    t[rows[agrees]] = (rest[agrees] / max(num_classes - 1, 1)).view(-1, 1).expand(-1, num_classes)
     t[rows[~agrees], other[~agrees]] = q[~agrees]
     t[rows, labels] = mass
     return t
