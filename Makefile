@@ -17,8 +17,12 @@ $(VENV)/.env-ok: pyproject.toml
 
 # the [attacks] extra (torchattacks) is installed with torch pinned in the same command, so that
 # pip keeps the CPU wheel instead of resolving torchattacks' torchvision to a new CUDA torch
-$(VENV)/.dev-ok: $(VENV)/.env-ok
+# torchattacks' metadata pulls a PyPI torchvision built for another torch: it fails at import
+# ("operator torchvision::nms does not exist") and torchmetrics (Lightning) imports it when present.
+# We never use it, so it goes.
+$(VENV)/.dev-ok: $(VENV)/.env-ok pyproject.toml
 	$(PIP) install -q -e ".[dev,attacks]" "$(TORCH)"
+	$(PIP) uninstall -y -q torchvision
 	touch $@
 
 env: $(VENV)/.env-ok

@@ -122,3 +122,69 @@ def write_stl10(root, n_train=20, n_test=10, n_unlabeled=30, seed=0):
         if split != "unlabeled":
             (folder / f"{split}_y.bin").write_bytes((np.arange(n) % 10 + 1).astype(np.uint8).tobytes())
     return images
+
+
+class SatTrainRun:
+    """One `sat train` run on the digits default (5 epochs, SAT from ``start_epoch``), ranked from its
+    folder as `sat issues` does, with what a hand-written loop needs to replay the same training:
+    a copy of the initial model, the noisy labels, the config and ``batch_order(epoch)``, the batches
+    the trainer took.  The recipes (own loop, Lightning, Hugging Face) must rank exactly as it does."""
+
+    def __init__(self, out: Path, start_epoch: int):
+        import copy
+
+        import torch
+
+        from selfadaptive.config import load_config
+        from selfadaptive.data import build_data
+        from selfadaptive.issues.evaluate import issues_from_run
+        from selfadaptive.models import build_classifier
+        from selfadaptive.training.loop import train
+        from selfadaptive.training.noise import make_noise
+        self.cfg = load_config(None, ["optim.epochs=5", f"loss.start_epoch={start_epoch}", "model.base_width=64",
+                                      "log.progress=false", "optim.lr=0.05", "data.batch_size=32",
+                                      "optim.momentum=0.9", "optim.weight_decay=5e-4", "optim.nesterov=false",
+                                      "optim.schedule=cosine", "loss.momentum=0.9"])
+        self.start_epoch = start_epoch
+        self.data = build_data(self.cfg.data)
+        torch.manual_seed(0)
+        model = build_classifier(self.cfg.model, "classes", self.data.num_classes, self.data.input_shape,
+                                 self.data.mean, self.data.std)
+        self.initial_model = copy.deepcopy(model)
+        train(self.cfg, out, model=model, data=self.data, quiet=True)
+        self.found = issues_from_run(out)
+        self.expected = self.found.issues
+        self.labels = torch.from_numpy(make_noise(self.cfg, self.data).noisy_labels)
+
+    def batch_order(self, epoch: int):
+        from selfadaptive.data import batches
+        from selfadaptive.engine.schedules import epoch_order
+        n = len(self.labels)
+        return batches(n, self.cfg.data.batch_size, epoch_order(n, self.cfg.seed, epoch))
+
+    def batch_sampler(self):
+        """The trainer's batches as a ``DataLoader`` batch sampler: each pass over it is the next epoch."""
+        run = self
+
+        class EpochBatches:
+            def __init__(self):
+                self.epoch = 0
+
+            def __len__(self):
+                return -(-len(run.labels) // run.cfg.data.batch_size)
+
+            def __iter__(self):
+                epoch, self.epoch = self.epoch, self.epoch + 1
+                return (b.tolist() for b in run.batch_order(epoch))
+        return EpochBatches()
+
+    def assert_same_ranking(self, got) -> None:
+        import numpy as np
+        expected = self.expected
+        assert np.ptp(expected.score) > 0.1 and len(np.unique(expected.score)) > 1000       # a ranking, not ties
+        assert np.array_equal(got.index, expected.index), self.start_epoch
+        for column in ("score", "given_mass", "suggested_mass", "margin"):
+            assert np.allclose(getattr(got, column), getattr(expected, column), atol=1e-6, rtol=0), \
+                (self.start_epoch, column, np.abs(getattr(got, column) - getattr(expected, column)).max())
+        assert np.array_equal(got.suggested_label, expected.suggested_label)
+        assert np.array_equal(got.first_flagged_epoch, expected.first_flagged_epoch)

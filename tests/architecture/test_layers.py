@@ -15,7 +15,7 @@ PACKAGE = Path(__file__).resolve().parents[2] / "src" / "selfadaptive"
 
 #: top to bottom; the key is a folder (or a top-level module) of ``selfadaptive``
 LAYERS = [
-    ("__init__", "__main__", "cli"),
+    ("__init__", "__main__", "cli", "integrations"),
     ("runs",),
     ("training", "ssl", "estimator"),
     ("robust", "selective", "issues"),

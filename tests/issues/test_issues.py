@@ -252,52 +252,6 @@ def test_a_run_whose_sat_never_started_still_ranks_its_labels(tmp_path):
     assert flagged.sum() > 0.5 * found.metrics["num_noisy"]
 
 
-def test_a_tracker_attached_in_your_own_loop_ranks_exactly_as_sat_issues(tmp_path):
-    """The same training twice, once by `train` (then ranked from its folder, as `sat issues` does) and
-    once in a hand-written loop with `LabelIssueTracker.attach`: the rankings agree to 1e-6.  The
-    SAT run starts at epoch 2; with E_s beyond the run the fallback from predictions must agree too."""
-    import copy
-
-    from selfadaptive import LabelIssueTracker, SelfAdaptiveLoss
-    from selfadaptive.data import batches, to_float
-    from selfadaptive.engine.optimizers import build_optimizer
-    from selfadaptive.engine.schedules import epoch_order, optim_learning_rate
-    from selfadaptive.models import build_classifier
-    from selfadaptive.training.noise import make_noise
-    for start in (2, 50):
-        cfg = load_config(None, ["optim.epochs=5", f"loss.start_epoch={start}", "model.base_width=64",
-                                 "log.progress=false", "optim.lr=0.05", "data.batch_size=32"])
-        data = build_data(cfg.data)
-        torch.manual_seed(0)
-        model = build_classifier(cfg.model, "classes", data.num_classes, data.input_shape, data.mean, data.std)
-        own_model = copy.deepcopy(model)
-        out = tmp_path / f"run{start}"
-        train(cfg, out, model=model, data=data, quiet=True)
-        expected = issues_from_run(out).issues
-
-        labels = torch.from_numpy(make_noise(cfg, data).noisy_labels)
-        criterion = SelfAdaptiveLoss(labels, data.num_classes, momentum=0.9, start_epoch=start)
-        tracker = LabelIssueTracker.attach(criterion, labels)
-        optimizer = build_optimizer(cfg.optim, own_model)
-        x_all, n = data.train.x, len(labels)
-        for epoch in range(cfg.optim.epochs):
-            for group in optimizer.param_groups:
-                group["lr"] = optim_learning_rate(cfg.optim, epoch)
-            own_model.train()
-            for idx in batches(n, cfg.data.batch_size, epoch_order(n, cfg.seed, epoch)):
-                loss = criterion(own_model(to_float(x_all[idx])), labels[idx], idx, epoch)
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
-        got = tracker.label_issues()
-        assert np.ptp(expected.score) > 0.1 and len(np.unique(expected.score)) > 1000       # a ranking, not ties
-        assert np.array_equal(got.index, expected.index), start
-        for column in ("score", "given_mass", "suggested_mass", "margin"):
-            assert np.allclose(getattr(got, column), getattr(expected, column), atol=1e-6, rtol=0), (start, column)
-        assert np.array_equal(got.suggested_label, expected.suggested_label)
-        assert np.array_equal(got.first_flagged_epoch, expected.first_flagged_epoch)
-
-
 def test_a_tracker_checkpointed_before_the_prediction_buffers_still_loads():
     from selfadaptive.issues.tracker import LabelIssueTracker
     old = LabelIssueTracker(torch.tensor([0, 1, 2])).state_dict()

@@ -20,7 +20,7 @@ from ..errors import UserError
 from ..noise.labels import LabelNoise
 from .metrics import detection_metrics, flagged_set_metrics
 from .ranking import DEFAULT_SCORE, LabelIssues
-from .tracker import rank_from_history
+from .tracker import pred_probs_from_history, rank_from_history
 
 
 @dataclass
@@ -30,6 +30,7 @@ class RunIssues:
     clean_labels: np.ndarray | None    # (N,) in index order
     metrics: dict                      # detection metrics (empty without truth)
     from_predictions: bool = False     # the bank never moved: ranked from the training passes instead
+    pred_probs: np.ndarray | None = None   # (N, K) in index order, for cleanlab (``pred_probs_from_history``)
 
 
 def _bank_and_history(run: RunDir, loss_name: str) -> tuple[np.ndarray, dict | None]:
@@ -70,7 +71,8 @@ def issues_from_run(path: str | Path, score: str = DEFAULT_SCORE) -> RunIssues:
             issues.in_index_order("suggested_label") != given, truth)}
         metrics["num_noisy"] = int(truth.sum())
     return RunIssues(issues=issues, noisy_mask=truth, clean_labels=noise.clean_labels if truth is not None else None,
-                     metrics=metrics, from_predictions=from_predictions)
+                     metrics=metrics, from_predictions=from_predictions,
+                     pred_probs=pred_probs_from_history(bank, given, history))
 
 
 #: export thresholds: on the debiased bank's mass (docs/benchmarks.md §5b), and on one training pass's

@@ -162,6 +162,14 @@ class LabelIssueTracker(nn.Module):
         return rank_from_history(self._criterion[0].bank().detach().float().cpu().numpy(),
                                  self.labels.cpu().numpy(), history, score, **kwargs)[0]
 
+    def pred_probs(self):
+        """(N, K) float64 numpy rows summing to 1, cleanlab's ``pred_probs`` from this run (closing the
+        open epoch first); see ``pred_probs_from_history``."""
+        self.close_epoch()
+        history = {k: v.detach().cpu().numpy() for k, v in self.state_dict().items()}
+        return pred_probs_from_history(self._criterion[0].bank().detach().float().cpu().numpy(),
+                                       self.labels.cpu().numpy(), history)
+
     def prior_weight(self) -> float:
         """Weight ``a^m`` that the starting one-hot still has in the bank after m tracked epochs."""
         return prior_weight(self.momentum, self.epochs_tracked)
@@ -198,6 +206,28 @@ def prediction_targets(prediction_mass_sum, last_prediction, epochs_predicted, l
     t[rows[~agrees], other[~agrees]] = q[~agrees]
     t[rows, labels] = mass
     return t
+
+
+def pred_probs_from_history(bank, given, history: dict | None):
+    """(N, K) float64 rows summing to 1: the run's estimate of each sample's class probabilities, for
+    tools that take ``pred_probs`` (cleanlab's ``find_label_issues``, ``estimate_joint``).  It is the
+    bank with its one-hot start removed (``debiased_targets``: the averaged predictions P of the
+    epochs since E_s), or, when the bank never moved, ``prediction_targets`` from the training passes.
+    Either way these are training-pass predictions, not cross-validated ones: SAT's slow average is
+    what keeps them from simply repeating memorised labels."""
+    import numpy as np
+    bank = torch.as_tensor(np.asarray(bank), dtype=torch.float32)
+    given = torch.as_tensor(np.asarray(given)).long()
+    tracked = int(history["epochs_tracked"]) if history is not None else 0
+    if history is not None and not tracked and int(history.get("epochs_predicted", 0)):
+        probs = prediction_targets(history["prediction_mass_sum"], history["last_prediction"],
+                                   history["epochs_predicted"], given, bank.shape[1],
+                                   history.get("last_prediction_mass"))
+    else:
+        weight = prior_weight(history.get("momentum", float("nan")), tracked) if history is not None else 0.0
+        probs = debiased_targets(bank, given, weight)
+    probs = probs.double().clamp_min(0)
+    return (probs / probs.sum(dim=1, keepdim=True).clamp_min(1e-12)).numpy()
 
 
 def rank_from_history(bank, given, history: dict | None, score: str = DEFAULT_SCORE, **names):
