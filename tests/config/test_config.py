@@ -91,3 +91,35 @@ def test_sat_config_prints_every_key_with_its_help_and_default():
     # your own data starts from the library defaults: no injected noise, said with the help text
     assert any(line.startswith("  kind: none") and "never corrupted" in line for line in lines)
     assert_one_line_error(sat("config", "optim.lrr=1"), "unknown config key 'optim.lrr'")
+
+
+def test_a_config_inherits_from_its_base_file_or_preset(tmp_path):
+    (tmp_path / "common.yaml").write_text("description: shared\noptim: {lr: 0.2, epochs: 7}\nnoise: {kind: uniform, rate: 0.3}\n")
+    (tmp_path / "mid.yaml").write_text("base: common\noptim: {epochs: 9}\n")
+    (tmp_path / "run.yaml").write_text("base: mid.yaml\nnoise: {rate: 0.5}\n")
+    cfg = load_config(tmp_path / "run.yaml", ["optim.epochs=11"])
+    # the child wins key by key, mappings merge, overrides win last
+    assert (cfg.optim.lr, cfg.optim.epochs, cfg.noise.kind, cfg.noise.rate) == (0.2, 11, "uniform", 0.5)
+    assert load_config(tmp_path / "mid.yaml").optim.epochs == 9
+    # a shipped preset's name works as a base from anywhere
+    (tmp_path / "paper.yaml").write_text("base: paper-cifar10-resnet34-u40-sat\noptim: {epochs: 3}\n")
+    cfg = load_config(tmp_path / "paper.yaml")
+    assert (cfg.loss.name, cfg.loss.start_epoch, cfg.noise.rate, cfg.optim.epochs, cfg.model.name) == \
+        ("sat", 60, 0.4, 3, "resnet34")
+    # what a run saves is resolved: no base left, and it loads alone
+    save_config(cfg, tmp_path / "saved.yaml")
+    assert "\nbase:" not in "\n" + (tmp_path / "saved.yaml").read_text() and load_config(tmp_path / "saved.yaml") == cfg
+
+
+@pytest.mark.parametrize("files, needle", [
+    ({"a.yaml": "base: b\n", "b.yaml": "base: a.yaml\n"}, "inherit in a cycle: a.yaml -> b.yaml -> a.yaml"),
+    ({"a.yaml": "base: a\n"}, "inherit in a cycle"),
+    ({"a.yaml": "base: nowhere\n"}, "its base 'nowhere' is neither a file beside it nor a preset"),
+    ({"a.yaml": "base: [1, 2]\n"}, "base must name a config file or preset"),
+    ({"a.yaml": "base: b\n", "b.yaml": "optim: {nosuch: 1}\n"}, "nosuch"),
+])
+def test_a_bad_base_is_one_clear_error(tmp_path, files, needle):
+    for name, text in files.items():
+        (tmp_path / name).write_text(text)
+    with pytest.raises(UserError, match=needle.replace("(", r"\(").replace("[", r"\[")):
+        load_config(tmp_path / "a.yaml")

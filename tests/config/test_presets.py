@@ -92,3 +92,22 @@ def test_paper_presets_build_the_published_network_size(data, model, millions):
     k = 10 if data == "cifar10" else 100
     net = build_model(cfg.model, k, (3, 32, 32), torch.zeros(3), torch.ones(3))
     assert sum(p.numel() for p in net.parameters()) / 1e6 == pytest.approx(millions, abs=0.05)
+
+
+def test_each_paper_sat_row_is_its_ce_row_plus_one_line():
+    """The 32 rows of the label-noise table: a SAT row says only its loss, on top of its CE row, and
+    each CE row says only its data set, rate and model on top of the shared base."""
+    import dataclasses
+
+    import yaml
+    for name in PAPER:
+        if not (name.startswith("paper-cifar10-") or name.startswith("paper-cifar100-")):
+            continue
+        tree = yaml.safe_load(PRESETS[name].read_text())
+        tree.pop("description")
+        if name.endswith("-sat"):
+            assert tree == {"base": name[:-4] + "-ce", "loss": {"name": "sat", "momentum": 0.9, "start_epoch": 60}}
+            ce, sat = load_config(PRESETS[name[:-4] + "-ce"]), load_config(PRESETS[name])
+            assert ce.loss.name == "ce" and dataclasses.replace(ce, loss=sat.loss) == sat
+        else:
+            assert tree["base"] == "base/paper-noise" and set(tree) == {"base", "data", "noise", "model", "loss"}

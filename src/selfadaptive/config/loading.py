@@ -12,6 +12,7 @@ from typing import Any
 import yaml
 
 from ..errors import UserError, first_line
+from .presets import preset_paths
 from .schema import Config
 from .validation import validate
 
@@ -125,7 +126,14 @@ def parse_override(text: str) -> tuple[str, Any]:
     return key, value
 
 
-def read_yaml(path: str | Path) -> dict:
+def read_yaml(path: str | Path, _chain: tuple[Path, ...] = ()) -> dict:
+    """The config tree of YAML file ``path``, with what it inherits resolved.
+
+    A file may name another as its ``base`` (a path relative to its own folder, ``.yaml`` optional,
+    or a shipped preset's name); its keys then override the base's, mapping by mapping, so a
+    preset that differs from another in one setting says only that setting.  Chains are followed;
+    a cycle is an error.
+    """
     path = Path(path)
     if not path.is_file():
         raise UserError(f"config file not found: {path}")
@@ -140,7 +148,28 @@ def read_yaml(path: str | Path) -> dict:
     if not isinstance(data, dict):
         raise UserError(f"config file {path} must hold a mapping at the top level")
     data.pop("description", None)   # presets carry a one-line description for `sat presets`
-    return data
+    if "base" not in data:
+        return data
+    base = data.pop("base")
+    chain = _chain + (path.resolve(),)
+    base_path = _base_path(path, base)
+    if base_path.resolve() in chain:
+        names = " -> ".join(p.name for p in chain + (base_path.resolve(),))
+        raise UserError(f"config files inherit in a cycle: {names}")
+    return _merge(read_yaml(base_path, chain), data)
+
+
+def _base_path(path: Path, base) -> Path:
+    if not isinstance(base, str) or not base.strip():
+        raise UserError(f"config file {path}: base must name a config file or preset, got {base!r}")
+    for candidate in (path.parent / base, path.parent / f"{base}.yaml"):
+        if candidate.is_file():
+            return candidate
+    presets = preset_paths()
+    if base in presets:
+        return presets[base]
+    raise UserError(f"config file {path}: its base {base!r} is neither a file beside it nor a preset "
+                    f"(`sat presets` lists them)")
 
 
 def load_config(path: str | Path | None = None, overrides: list[str] | tuple[str, ...] = ()) -> Config:
