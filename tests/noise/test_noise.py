@@ -40,7 +40,8 @@ def test_seeded_and_reproducible(labels):
 
 def test_zero_and_none(labels):
     assert corrupt_labels(labels, 10, 0.0, "flip").noisy_mask.sum() == 0
-    assert corrupt_labels(labels, 10, 0.9, "none").noisy_mask.sum() == 0
+    none = corrupt_labels(labels, 10, 0.9, "none")
+    assert none.noisy_mask.sum() == 0 and none.rate == 0.0      # summary.json must not claim 90% noise
 
 
 def test_rate_out_of_range():

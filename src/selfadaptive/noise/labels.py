@@ -155,4 +155,4 @@ def corrupt_labels(labels: np.ndarray, num_classes: int, rate: float, kind: str 
             # an offset in [1, K) moves every chosen label to a different class, uniformly
             noisy[chosen] = (labels[chosen] + rng.integers(1, num_classes, size=chosen.size)) % num_classes
     return LabelNoise(clean_labels=labels, noisy_labels=noisy, noisy_mask=noisy != labels,
-                      corrupted_indices=chosen, kind=kind, rate=float(rate))
+                      corrupted_indices=chosen, kind=kind, rate=0.0 if kind == "none" else float(rate))
