@@ -13,6 +13,9 @@ Both sides see the same noisy labels and train the same model family with the sa
   seen, so SAT gets E = 2 b* epochs (E * N samples), with E_s = max(1, round(E / 4)).  Ranked by
   ``selfadaptive.label_issues`` (all three scores are reported), flagged where the debiased soft
   target's argmax differs from the given label.
+* cleanlab on SAT: the same SAT run's ``pred_probs`` (the debiased bank,
+  ``pred_probs_from_history``) fed to cleanlab's ``find_label_issues`` and ``estimate_joint``, beside
+  cleanlab's pruning and noise-rate estimate on its own 5-fold probabilities.
 
 Results go to a JSON file; docs/benchmarks.md §5 summarises them.
 
@@ -36,6 +39,7 @@ from selfadaptive.config import LossConfig, ModelConfig
 from selfadaptive.data import input_stats
 from selfadaptive.estimator import fit_network, predict_proba_network
 from selfadaptive.issues import SCORES, LabelIssueTracker, detection_metrics, flagged_set_metrics, label_issues
+from selfadaptive.issues.tracker import pred_probs_from_history
 from selfadaptive.losses import build_loss
 from selfadaptive.models import build_model
 from selfadaptive.noise.labels import corrupt_labels
@@ -83,6 +87,7 @@ def train_kwargs(setup: dict, epochs: int, seed: int) -> dict:
 
 
 def run_cleanlab(setup, x, given, k, truth, seed) -> list[dict]:
+    from cleanlab.count import estimate_joint
     from cleanlab.filter import find_label_issues
     from cleanlab.rank import get_label_quality_scores
 
@@ -105,10 +110,11 @@ def run_cleanlab(setup, x, given, k, truth, seed) -> list[dict]:
         quality = get_label_quality_scores(given, probs[b], method="self_confidence")
         flagged = find_label_issues(given, probs[b], filter_by="prune_by_noise_rate")
         det = detection_metrics(1.0 - quality, truth)
+        noise_estimate = 1.0 - float(np.trace(estimate_joint(given, probs[b])))
         rows.append({"budget_epochs": b, "compute_samples": 5 * b * round(0.8 * len(given)),
                      "oos_accuracy_vs_given": float((probs[b].argmax(1) == given).mean()),
                      **{k_: det[k_] for k_ in ("auroc", "ap", "precision_at_k")},
-                     "flagged": flagged_set_metrics(flagged, truth)})
+                     "flagged": flagged_set_metrics(flagged, truth), "estimated_noise_rate": noise_estimate})
     rows.append({"wall_s_all_budgets": seconds})
     return rows
 
@@ -130,6 +136,13 @@ def run_sat(setup, x, given, k, truth, seed, epochs: int) -> dict:
         det = detection_metrics(issues.in_index_order("score"), truth)
         out[score] = {k_: det[k_] for k_ in ("auroc", "ap", "precision_at_k")}
     out["flagged"] = flagged_set_metrics(issues.flagged[np.argsort(issues.index)], truth)
+    from cleanlab.count import estimate_joint
+    from cleanlab.filter import find_label_issues
+    history = {k_: v.detach().cpu().numpy() for k_, v in tracker.state_dict().items()}
+    probs = pred_probs_from_history(bank.detach().float().cpu().numpy(), given, history)
+    pruned = find_label_issues(given, probs, filter_by="prune_by_noise_rate")
+    out["cleanlab_on_sat_pred_probs"] = {"flagged": flagged_set_metrics(pruned, truth),
+                                         "estimated_noise_rate": 1.0 - float(np.trace(estimate_joint(given, probs)))}
     return out
 
 
@@ -165,6 +178,10 @@ def main(argv=None) -> int:
             print(f"  SAT {sat['epochs']} epochs (E_s {sat['start_epoch']}): "
                   + ", ".join(f"{s} AUROC {sat[s]['auroc']:.4f}" for s in SCORES)
                   + f"; flagged F1 {sat['flagged']['f1']:.3f} ({sat['wall_s']:.0f} s)", flush=True)
+            on_sat = sat["cleanlab_on_sat_pred_probs"]
+            print(f"  cleanlab on SAT's pred_probs: pruned F1 {on_sat['flagged']['f1']:.3f}, estimated noise "
+                  f"{on_sat['estimated_noise_rate']:.3f} (cleanlab at its best budget: F1 {best['flagged']['f1']:.3f}, "
+                  f"{best['estimated_noise_rate']:.3f}; true {truth.mean():.3f})", flush=True)
             results[f"{name}/seed{seed}"] = {
                 "dataset": name, "seed": seed, "num_samples": len(given), "num_classes": k, "noise_kind": kind,
                 "noise_rate": rate, "num_noisy": int(truth.sum()), "model": list(setup["model"]),
