@@ -56,6 +56,16 @@ def test_audit_of_a_folder_with_moved_images_finds_them_and_renders(tmp_path):
     summary = json.loads((out / "summary.json").read_text())
     assert summary["loss"] == "sat" and summary["start_epoch"] == "auto" and summary["selected_epoch"] is not None
     assert (out / "selected_model.pt").is_file() and "look wrong" in r.stdout
+    # the held-out 19% are ranked too, by the kept model: together the two files check every label once
+    held = list(csv.DictReader(open(out / "held_out_label_issues.csv")))
+    assert {row["split"] for row in held} == {"val", "test"} and "held out for validation and test" in r.stdout
+    assert sorted([row["path"] for row in rows] + [row["path"] for row in held]) == sorted(truth)
+    held_scores = np.array([float(row["score"]) for row in held])
+    assert (np.diff(held_scores) <= 0).all()
+    held_auroc = detection_metrics(held_scores, np.array([truth[row["path"]] for row in held]))["auroc"]
+    assert held_auroc >= 0.85, held_auroc
+    for row in held:
+        assert row["flagged"] == str(int(row["suggested_label"] != row["given_label"]))
     # the page, in a headless browser: its script ran and nothing was logged as an error
     exe = _chromium()
     flags = ["--headless", "--no-sandbox", "--disable-gpu", "--enable-logging=stderr", "--v=0",

@@ -178,6 +178,9 @@ def cmd_audit(args) -> int:
     print(f"{result['num_flagged']} of {result['num_samples']} training labels look wrong (ranked: "
           f"{Path(result['run']) / 'label_issues.csv'}); {result['num_changed']} confident fixes in "
           f"{Path(result['run']) / 'corrected_labels.csv'}")
+    if result["num_held_out"]:
+        print(f"{result['num_held_out_flagged']} of the {result['num_held_out']} labels held out for validation and "
+              f"test disagree with the kept model ({Path(result['run']) / 'held_out_label_issues.csv'})")
     print("SAT started at epoch " + (str(start) if start is not None else "- (its rule never fired: the run is plain CE)")
           + f"; test accuracy {100 * s['test_acc_last']:.2f}% at the last epoch"
           + (f", {100 * s['test_acc_at_selected']:.2f}% for the model kept at epoch {s['selected_epoch']} "

@@ -252,12 +252,15 @@ def build_data(cfg) -> DataBundle:
         mean, std = torch.tensor(cfg.mean, dtype=torch.float32), torch.tensor(cfg.std, dtype=torch.float32)
     else:
         mean, std = input_stats(train.x)
-    test = ArrayDataset(_to_tensor(x_te), torch.from_numpy(y_te))
+    # a test split carved from the training file keeps its file rows (held-out samples can be named)
+    test = ArrayDataset(_to_tensor(x_te), torch.from_numpy(y_te),
+                        None if train_rows is None else torch.from_numpy(test_rows))
     if cfg.test_subset and cfg.test_subset < len(test):
         test = test.take(np.sort(np.random.default_rng(cfg.split_seed + 2).choice(len(test), cfg.test_subset, replace=False)))
     return DataBundle(train=train, test=test, val=val,
                       num_classes=num_classes, class_names=names, mean=mean, std=std,
-                      info={"source": str(where), "source_rows": source_rows, **info}, train_clean_labels=clean,
+                      info={"source": str(where), "source_rows": source_rows, "test_from_source": train_rows is not None,
+                            **info}, train_clean_labels=clean,
                       unlabeled=unlabeled)
 
 

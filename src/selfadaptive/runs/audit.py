@@ -8,6 +8,9 @@ validation split of the data's own, noisy labels (``selected_model.pt``): no cle
 needed anywhere.  ``DIR`` is an ordinary run folder plus
 
 * ``label_issues.csv``: every training sample, most suspicious first, with its ``path``;
+* ``held_out_label_issues.csv``: the samples held out for validation and test (19% by default),
+  ranked by the kept model's probability on their label: out-of-sample, so every label the user
+  gave is checked;
 * ``corrected_labels.csv``: every training label, with the suggestion where it is confident
   (``sat train ... data.labels=DIR/corrected_labels.csv`` retrains on them);
 * ``audit.html``: the most suspicious samples with given and suggested labels, the score
@@ -89,9 +92,73 @@ def audit(data: str, out: str | Path, overrides: list[str] = (), quiet: bool = F
     found = issues_from_run(run.path)
     write_report(run, found)
     exported = export_labels(found, run.path / "corrected_labels.csv")      # `sat issues --export`'s defaults
+    held_out = rank_held_out(run, cfg)
     page = write_audit_page(run, found, summary, top=top)
     li = found.issues
     return {"run": str(run.path), "num_samples": len(li), "num_flagged": int(li.flagged.sum()),
+            "num_held_out": len(held_out), "num_held_out_flagged": int(sum(r["flagged"] for r in held_out)),
             "num_changed": exported["num_changed"], "page": str(page), "summary": summary,
             "start_epoch_chosen": summary.get("start_epoch_chosen"), "metrics": found.metrics,
             "flagged_fraction": float(np.mean(li.flagged)) if len(li) else 0.0}
+
+
+HELD_OUT_COLUMNS = ("rank", "split", "source_index", "path", "given_label", "suggested_label", "score", "given_prob",
+                    "suggested_prob", "flagged")
+
+
+def rank_held_out(run: RunDir, cfg) -> list[dict]:
+    """Rank the validation and test samples (those the bank never saw) by the kept model's
+    probability on their label, write ``held_out_label_issues.csv`` and return its rows.
+
+    The kept model is ``selected_model.pt`` (best on the noisy validation split), else the last
+    checkpoint.  Its predictions on these samples are out-of-sample, as cleanlab's are, so the
+    score is ``1 - p(given label)``; the suggestion is the predicted class, and a row is flagged
+    when that differs from the given label.  A test set from separate files (a ``test/`` folder,
+    ``data.test_path``) has no rows in the source and is ranked without paths.
+    """
+    import torch
+
+    from ..data import build_data
+    from ..engine.checkpoint import atomic_write, load_checkpoint
+    from ..engine.evaluation import logits_of
+    from ..losses import loss_spec
+    from ..models import build_classifier
+
+    data = build_data(cfg.data)
+    model = build_classifier(cfg.model, loss_spec(cfg.loss.name).head, data.num_classes, data.input_shape,
+                             data.mean, data.std)
+    kept = run.selected_model if run.selected_model.is_file() else run.checkpoint
+    model.load_state_dict(load_checkpoint(kept, map_location="cpu")["model"])
+    paths = run.read_source_paths()
+    rows = []
+    for split, ds in (("val", data.val), ("test", data.test)):
+        if ds is None or len(ds) == 0:
+            continue
+        named = split == "val" or data.info.get("test_from_source", False)
+        probs = logits_of(model, ds.x, torch.device("cpu"))[:, :data.num_classes].softmax(dim=1)
+        given = ds.y.long()
+        given_prob = probs.gather(1, given.view(-1, 1)).squeeze(1)
+        top = probs.max(dim=1)
+        for i in range(len(ds)):
+            source = int(ds.source_index[i])
+            rows.append({"split": split, "source_index": source if named else "",
+                         "path": paths[source] if named and paths is not None else "",
+                         "given_label": data.class_names[int(given[i])],
+                         "suggested_label": data.class_names[int(top.indices[i])],
+                         "score": 1.0 - float(given_prob[i]), "given_prob": float(given_prob[i]),
+                         "suggested_prob": float(top.values[i]), "flagged": int(top.indices[i] != given[i])})
+    rows.sort(key=lambda r: -r["score"])
+    for rank, row in enumerate(rows, 1):
+        row["rank"] = rank
+
+    def write(fh):
+        import csv
+        import io
+        text = io.StringIO()
+        w = csv.DictWriter(text, fieldnames=HELD_OUT_COLUMNS, lineterminator="\n")
+        w.writeheader()
+        for row in rows:
+            w.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in row.items()})
+        fh.write(text.getvalue().encode())
+    atomic_write(run.path / "held_out_label_issues.csv", write)
+    return rows
