@@ -133,10 +133,8 @@ class LabelIssueTracker(nn.Module):
         def after(module, args, output):
             logits, targets, index = args[0], args[1], args[2]
             with torch.no_grad():
-                probs = logits.detach()[:, :module.bank().shape[1]].float().softmax(dim=1)
-                top = probs.max(dim=1)
-                record = torch.stack([probs.gather(1, targets.view(-1, 1)).squeeze(1), top.indices.float(),
-                                      top.values], dim=1)
+                given_prob, prediction, prediction_mass = prediction_record(logits, targets, module.bank().shape[1])
+                record = torch.stack([given_prob, prediction.float(), prediction_mass], dim=1)
                 all_index, all_record, _ = module.gather(index, record)
                 all_index = all_index.to(self.epoch_given_prob.device)
                 self.epoch_given_prob[all_index] = all_record[:, 0].to(self.epoch_given_prob.device)
@@ -179,6 +177,15 @@ class LabelIssueTracker(nn.Module):
         if score == "mean_given_mass" and mean is None:
             score = "given_mass"
         return issue_scores(soft_targets, self.labels, score, mean)
+
+
+def prediction_record(logits: torch.Tensor, targets: torch.Tensor, num_classes: int):
+    """What a training pass tells the tracker about its batch: (B, K') logits (an abstain output
+    beyond ``num_classes`` never votes) and (B,) labels -> ``p_iy`` (B,), the predicted class (B,)
+    and its probability (B,).  Shared by the trainer and ``attach``'s hook, so both rank alike."""
+    probs = logits.detach()[:, :num_classes].float().softmax(dim=1)
+    top = probs.max(dim=1)
+    return probs.gather(1, targets.view(-1, 1)).squeeze(1), top.indices, top.values
 
 
 def prediction_targets(prediction_mass_sum, last_prediction, epochs_predicted, labels, num_classes: int,

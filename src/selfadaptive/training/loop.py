@@ -20,6 +20,7 @@ from ..engine.evaluation import evaluate_on
 from ..engine.runtime import StopSignals, kept_checkpoint
 from ..engine.schedules import epoch_order, optim_learning_rate
 from ..errors import TrainingDiverged
+from ..issues.tracker import prediction_record
 from .records import epoch_row, log_row, progress_line, summarize
 from .session import Session, merge_epoch_state, setup
 
@@ -63,13 +64,10 @@ def train(cfg: Config, out: str | Path, resume: bool = False, model: torch.nn.Mo
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()
-                scores = logits.detach()[:, :k]         # an abstain output never votes
-                pred = scores.argmax(dim=1)
+                given_prob, pred, pred_prob = prediction_record(logits, y, k)   # an abstain output never votes
                 s.train_pred[idx] = pred
                 if s.tracker is not None:               # label issues even if SAT never starts
-                    probs = scores.float().softmax(dim=1)
-                    s.train_given_prob[idx] = probs.gather(1, y.view(-1, 1)).squeeze(1)
-                    s.train_pred_prob[idx] = probs.gather(1, pred.view(-1, 1)).squeeze(1)
+                    s.train_given_prob[idx], s.train_pred_prob[idx] = given_prob, pred_prob
                 # a rank's loss is its share of the global mean times the world size (see distributed)
                 s.sums += torch.stack([loss.detach() * len(batch) / dist.world, (pred == y).sum().float(),
                                        torch.tensor(float(len(idx)), device=device)])
