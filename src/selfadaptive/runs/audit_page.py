@@ -17,6 +17,7 @@ import numpy as np
 
 from ..engine.checkpoint import atomic_write
 from ..engine.runfolder import RunDir
+from .page_head import PAGE_HEAD
 
 
 def png_bytes(image: np.ndarray) -> bytes:
@@ -178,19 +179,15 @@ def write_audit_page(run: RunDir, found, summary: dict, top: int = 48) -> Path:
         title=html.escape(f"Label audit: {run.path.name}"),
         facts="".join(f"<li>{html.escape(f)}</li>" for f in facts),
         cards="".join(cards), top=len(rows), histogram=histogram, curves=curves,
-        files="label_issues.csv (every sample, most suspicious first), corrected_labels.csv (retrain with "
+        files="label_issues.csv (every training sample, most suspicious first), held_out_label_issues.csv "
+              "(the validation and test samples, by the kept model), corrected_labels.csv (retrain with "
               "data.labels=...), selected_model.pt, metrics.jsonl")
     path = run.path / "audit.html"
     atomic_write(path, lambda fh: fh.write(page.encode()))
     return path
 
 
-PAGE = """<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>{title}</title>
-<style>
-body {{ font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1100px; color: #222; }}
-h1 {{ font-size: 1.5em; }} h2 {{ font-size: 1.2em; border-bottom: 1px solid #ccc; padding-bottom: .2em; }}
-.cards {{ display: flex; flex-wrap: wrap; gap: .6em; }}
+PAGE = PAGE_HEAD + """.cards {{ display: flex; flex-wrap: wrap; gap: .6em; }}
 .card {{ margin: 0; width: 150px; font-size: .8em; border: 1px solid #ddd; padding: .3em; }}
 .card img {{ width: 96px; height: 96px; image-rendering: pixelated; display: block; margin: 0 auto .3em; }}
 .card code {{ display: block; word-break: break-all; }}

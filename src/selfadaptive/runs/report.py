@@ -28,6 +28,7 @@ import yaml
 
 from ..engine.runfolder import RunDir
 from ..errors import UserError
+from .page_head import PAGE_HEAD
 
 SECTIONS = ("summary", "learning-curves", "noise", "dynamics", "detection", "risk-coverage", "robust", "sweep")
 
@@ -250,12 +251,7 @@ def build_report(paths, out) -> Path:
     return out
 
 
-PAGE = """<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>{title}</title>
-<style>
-body {{ font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1100px; color: #222; }}
-h1 {{ font-size: 1.5em; }} h2 {{ font-size: 1.2em; border-bottom: 1px solid #ccc; padding-bottom: .2em; }}
-table {{ border-collapse: collapse; margin: .5em 0 1em; font-size: .9em; }}
+PAGE = PAGE_HEAD + """table {{ border-collapse: collapse; margin: .5em 0 1em; font-size: .9em; }}
 th, td {{ border: 1px solid #ccc; padding: .25em .6em; text-align: right; }}
 th {{ background: #f0f0f0; cursor: pointer; }} td:first-child, th:first-child {{ text-align: left; }}
 img {{ max-width: 49%; margin: .2em; vertical-align: top; }} .note {{ color: #555; font-size: .9em; }}
