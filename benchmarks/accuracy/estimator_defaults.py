@@ -27,13 +27,14 @@ def main(argv=None) -> int:
         X, y = getattr(datasets, f"load_{name}")(return_X_y=True)
         noise = corrupt_labels(y, len(np.unique(y)), 0.3, "flip", seed=0)
         for opt, lr in (("sgd", 0.01), ("adam", 1e-3)):
-            for start in (5, 10):
+            for start in (5, 10, "auto"):
                 for epochs in (50, 200):
                     clf = SATClassifier(max_epochs=epochs, start_epoch=start, optimizer=opt, lr=lr, random_state=0)
                     clf.fit(X, noise.noisy_labels)
                     auroc = detection_metrics(clf.label_issues_.in_index_order("score"), noise.noisy_mask)["auroc"]
                     row = {"data": name, "optimizer": opt, "lr": lr, "start_epoch": start, "max_epochs": epochs,
-                           "detection_auroc": auroc, "accuracy_vs_true_labels": clf.score(X, y)}
+                           "detection_auroc": auroc, "accuracy_vs_true_labels": clf.score(X, y),
+                           "start_epoch_chosen": clf.start_epoch_chosen_}
                     print(json.dumps(row), flush=True)
                     rows.append(row)
     write_result(args.out, rows)

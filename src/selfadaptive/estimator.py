@@ -27,7 +27,7 @@ from .data import batches, input_stats, to_float
 from .engine.evaluation import logits_of
 from .engine.optimizers import build_optimizer
 from .engine.schedules import epoch_order, learning_rate
-from .issues import DEFAULT_SCORE, LabelIssueTracker, label_issues
+from .issues import LabelIssueTracker
 from .losses import build_loss, loss_names
 from .models import build_model
 
@@ -101,9 +101,12 @@ class SATClassifier(ClassifierMixin, BaseEstimator):
         "ce", "elr", "gce", "sce", "bootstrap", or one of your own.
         ``ce`` is plain ERM (no soft targets, no label issues).
     max_epochs, start_epoch : SAT trains for ``max_epochs``; its targets start moving at
-        ``start_epoch`` (E_s).  E_s must come before the network starts fitting the wrong labels;
+        ``start_epoch`` (E_s), an int or ``"auto"`` (chosen during training from the prediction
+        changes; ``start_epoch_chosen_`` says when, None if never: then the labels are ranked from
+        the training passes).  E_s must come before the network starts fitting the wrong labels;
         how the defaults (50, 5, SGD lr 0.01) were chosen, with the measurements:
-        docs/benchmarks.md §5c.
+        docs/benchmarks.md §5c (``auto`` was measured there too and trails E_s = 5 slightly on
+        these small tables, so 5 stays the default).
     momentum : SAT's EMA momentum alpha.
     optimizer, lr, weight_decay, batch_size : Adam or SGD(0.9), cosine schedule per epoch.
     augment : callable applied to each float training batch, e.g. ``selfadaptive.data.augment.crop_flip``.
@@ -165,7 +168,7 @@ class SATClassifier(ClassifierMixin, BaseEstimator):
         if not (isinstance(self.max_epochs, (int, np.integer)) and self.max_epochs >= 1):
             raise ValueError(f"max_epochs must be a positive int, got {self.max_epochs!r}")
         k = len(self.classes_)
-        self.start_epoch_ = int(self.start_epoch)
+        self.start_epoch_ = "auto" if self.start_epoch == "auto" else int(self.start_epoch)
         seed = int(check_random_state(self.random_state).randint(2**31 - 1))
         x_t, y_t = self._tensor(X), torch.as_tensor(y_enc, dtype=torch.long)
         self.soft_targets_, self.label_issues_, self.history_ = None, None, []
@@ -178,22 +181,15 @@ class SATClassifier(ClassifierMixin, BaseEstimator):
             self.module_ = self._make_module(x_t, k).to(device)
             cfg = LossConfig(name=self.loss, momentum=self.momentum, start_epoch=self.start_epoch_)
             loss_fn = build_loss(cfg, y_t, k).to(device)
-            tracker = LabelIssueTracker.for_loss(y_t, loss_fn)
-            if tracker is not None:
-                tracker.to(device)
+            # the ranking `sat issues` gives, also when SAT never started (the training passes' record)
+            tracker = LabelIssueTracker.attach(loss_fn, y_t) if loss_fn.bank() is not None else None
             self.history_ = fit_network(self.module_, x_t, y_t, loss_fn, epochs=int(self.max_epochs), lr=self.lr,
                                         optimizer=self.optimizer, weight_decay=self.weight_decay,
-                                        batch_size=int(self.batch_size), seed=seed, augment=self.augment,
-                                        tracker=tracker)
+                                        batch_size=int(self.batch_size), seed=seed, augment=self.augment)
         if tracker is not None:
-            bank = loss_fn.bank().float().cpu()
-            self.soft_targets_ = bank.numpy()
-            self.label_issues_ = label_issues(bank, y_t, DEFAULT_SCORE,
-                                              mean_given_mass=tracker.mean_given_mass().cpu()
-                                              if int(tracker.epochs_tracked) else None,
-                                              first_flagged_epoch=tracker.first_flagged_epoch.cpu().numpy(),
-                                              prior_weight=tracker.prior_weight(),
-                                              class_names=tuple(str(c) for c in self.classes_))
+            self.soft_targets_ = loss_fn.bank().float().cpu().numpy()
+            self.label_issues_ = tracker.label_issues(class_names=tuple(str(c) for c in self.classes_))
+            self.start_epoch_chosen_ = getattr(loss_fn, "start_epoch_chosen", None)
         return self
 
     def _make_module(self, x: torch.Tensor, k: int) -> nn.Module:
