@@ -73,3 +73,19 @@ def test_any_module_for_images_and_ce_has_no_issues():
         ce.noisy_label_mask_
     with pytest.raises(ValueError, match="loss must be"):
         SATClassifier(loss="nope").fit(X.reshape(64, -1), y)
+
+
+def test_auto_start_and_a_ranking_when_sat_never_starts():
+    from sklearn.datasets import load_digits
+
+    from selfadaptive.issues import detection_metrics
+    from selfadaptive.noise.labels import corrupt_labels
+    X, y = load_digits(return_X_y=True)
+    noisy = corrupt_labels(y, 10, 0.3, "flip", seed=0)
+    auto = SATClassifier(max_epochs=30, start_epoch="auto", random_state=0).fit(X, noisy.noisy_labels)
+    assert auto.start_epoch_ == "auto" and isinstance(auto.start_epoch_chosen_, int)      # measured: epoch 17
+    late = SATClassifier(max_epochs=6, start_epoch=50, random_state=0).fit(X, noisy.noisy_labels)
+    assert set(np.unique(late.soft_targets_)) == {0.0, 1.0}          # E_s beyond the run: the bank never moved
+    # the bank never moved, yet the labels are ranked (from the training passes), not all tied at 0
+    auroc = detection_metrics(late.label_issues_.in_index_order("score"), noisy.noisy_mask)["auroc"]
+    assert auroc > 0.85, auroc
