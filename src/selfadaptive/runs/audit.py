@@ -81,18 +81,20 @@ def audit_config(data: str, overrides: list[str]):
 
 def audit(data: str, out: str | Path, overrides: list[str] = (), quiet: bool = False, top: int = 48) -> dict:
     """Train, rank and write the audit of ``data`` into run folder ``out``; returns a summary of it."""
+    from ..data import build_data
     from ..issues.evaluate import export_labels, issues_from_run, write_report
     from ..training.loop import train
     from .audit_page import write_audit_page
 
     cfg = audit_config(data, overrides)
     RunDir(Path(out)).require_new()             # before any work: nothing on disk is ever overwritten
-    summary = train(cfg, out, quiet=quiet)
+    data = build_data(cfg.data)                 # read once (decoding a folder is much of an audit's time)
+    summary = train(cfg, out, data=data, quiet=quiet)
     run = RunDir(out).require()
     found = issues_from_run(run.path)
     write_report(run, found)
     exported = export_labels(found, run.path / "corrected_labels.csv")      # `sat issues --export`'s defaults
-    held_out = rank_held_out(run, cfg)
+    held_out = rank_held_out(run, cfg, data)
     page = write_audit_page(run, found, summary, top=top)
     li = found.issues
     return {"run": str(run.path), "num_samples": len(li), "num_flagged": int(li.flagged.sum()),
@@ -106,7 +108,7 @@ HELD_OUT_COLUMNS = ("rank", "split", "source_index", "path", "given_label", "sug
                     "suggested_prob", "flagged")
 
 
-def rank_held_out(run: RunDir, cfg) -> list[dict]:
+def rank_held_out(run: RunDir, cfg, data=None) -> list[dict]:
     """Rank the validation and test samples (those the bank never saw) by the kept model's
     probability on their label, write ``held_out_label_issues.csv`` and return its rows.
 
@@ -124,7 +126,7 @@ def rank_held_out(run: RunDir, cfg) -> list[dict]:
     from ..losses import loss_spec
     from ..models import build_classifier
 
-    data = build_data(cfg.data)
+    data = build_data(cfg.data) if data is None else data
     model = build_classifier(cfg.model, loss_spec(cfg.loss.name).head, data.num_classes, data.input_shape,
                              data.mean, data.std)
     kept = run.selected_model if run.selected_model.is_file() else run.checkpoint
