@@ -39,7 +39,7 @@ test-fast: env-dev
 	$(PY) -m pytest -q -m "not slow"
 
 lint: env-dev
-	$(VENV)/bin/ruff check src tests benchmarks
+	$(VENV)/bin/ruff check src tests benchmarks examples
 
 bench: env-dev
 	$(PIP) install -q -e ".[bench]"
