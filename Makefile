@@ -15,14 +15,13 @@ $(VENV)/.env-ok: pyproject.toml
 	$(PIP) install -q -e .
 	touch $@
 
-# the [attacks] extra (torchattacks) is installed with torch pinned in the same command, so that
-# pip keeps the CPU wheel instead of resolving torchattacks' torchvision to a new CUDA torch
-# torchattacks' metadata pulls a PyPI torchvision built for another torch: it fails at import
-# ("operator torchvision::nms does not exist") and torchmetrics (Lightning) imports it when present.
-# We never use it, so it goes.
+# torchattacks (the [attacks] extra) goes in without its dependencies: its metadata pins
+# requests~=2.25.1 (idna<3), which no resolver can square with the Hugging Face stack, and asks for a
+# torchvision built for another torch; it imports neither (its other needs, numpy, scipy and tqdm, are
+# already here).
 $(VENV)/.dev-ok: $(VENV)/.env-ok pyproject.toml
-	$(PIP) install -q -e ".[dev,attacks]" "$(TORCH)"
-	$(PIP) uninstall -y -q torchvision
+	$(PIP) install -q -e ".[dev]" "$(TORCH)"
+	$(PIP) install -q --no-deps "torchattacks>=3.5"
 	touch $@
 
 env: $(VENV)/.env-ok
