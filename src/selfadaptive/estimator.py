@@ -171,7 +171,7 @@ class SATClassifier(ClassifierMixin, BaseEstimator):
         self.start_epoch_ = "auto" if self.start_epoch == "auto" else int(self.start_epoch)
         seed = int(check_random_state(self.random_state).randint(2**31 - 1))
         x_t, y_t = self._tensor(X), torch.as_tensor(y_enc, dtype=torch.long)
-        self.soft_targets_, self.label_issues_, self.history_ = None, None, []
+        self.soft_targets_, self.label_issues_, self.history_, self.start_epoch_chosen_ = None, None, [], None
         if k == 1:      # nothing to learn: predict the only class
             self.module_ = None
             return self

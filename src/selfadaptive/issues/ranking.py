@@ -153,17 +153,7 @@ class LabelIssues:
                    "first_flagged_epoch": int(self.first_flagged_epoch[r]), "flagged": int(self.flagged[r])}
 
     def to_csv(self, path: str | Path) -> None:
-        from ..engine.checkpoint import atomic_write
-
-        def write(fh):
-            import io
-            text = io.StringIO()
-            w = csv.DictWriter(text, fieldnames=self.columns, lineterminator="\n")
-            w.writeheader()
-            for row in self.rows():
-                w.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in row.items()})
-            fh.write(text.getvalue().encode())
-        atomic_write(path, write)
+        write_rows_csv(path, self.columns, self.rows())
 
     def to_pandas(self):
         """The ranked table as a DataFrame (needs pandas: ``pip install "selfadaptive[frames]"``)."""
@@ -184,6 +174,21 @@ class LabelIssues:
             "label_quality": np.clip(quality, 0.0, 1.0),
             "given_label": lookup(self.in_index_order("given_label")),
             "predicted_label": lookup(self.in_index_order("suggested_label"))})
+
+
+def write_rows_csv(path: str | Path, columns, rows) -> None:
+    """Write dict ``rows`` under the header ``columns`` atomically; floats to 6 significant digits."""
+    from ..engine.checkpoint import atomic_write
+
+    def write(fh):
+        import io
+        text = io.StringIO()
+        w = csv.DictWriter(text, fieldnames=columns, lineterminator="\n")
+        w.writeheader()
+        for row in rows:
+            w.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in row.items()})
+        fh.write(text.getvalue().encode())
+    atomic_write(path, write)
 
 
 def _pandas():

@@ -155,18 +155,19 @@ class LabelIssueTracker(nn.Module):
     def label_issues(self, score: str = DEFAULT_SCORE, **kwargs):
         """The ranked ``LabelIssues`` of the samples so far (closing the open epoch first); ``kwargs``
         (source_index, class_names, source_paths) name the samples as in ``label_issues``."""
-        self.close_epoch()
-        history = {k: v.detach().cpu().numpy() for k, v in self.state_dict().items()}
-        return rank_from_history(self._criterion[0].bank().detach().float().cpu().numpy(),
-                                 self.labels.cpu().numpy(), history, score, **kwargs)[0]
+        return rank_from_history(*self._closed_run(), score, **kwargs)[0]
 
     def pred_probs(self):
         """(N, K) float64 numpy rows summing to 1, cleanlab's ``pred_probs`` from this run (closing the
         open epoch first); see ``pred_probs_from_history``."""
+        return pred_probs_from_history(*self._closed_run())
+
+    def _closed_run(self):
+        """(bank (N, K), labels (N,), history) as numpy, after closing the open epoch: what
+        ``rank_from_history`` and ``pred_probs_from_history`` read, as from a run folder."""
         self.close_epoch()
         history = {k: v.detach().cpu().numpy() for k, v in self.state_dict().items()}
-        return pred_probs_from_history(self._criterion[0].bank().detach().float().cpu().numpy(),
-                                       self.labels.cpu().numpy(), history)
+        return self._criterion[0].bank().detach().float().cpu().numpy(), self.labels.cpu().numpy(), history
 
     def prior_weight(self) -> float:
         """Weight ``a^m`` that the starting one-hot still has in the bank after m tracked epochs."""
@@ -215,6 +216,17 @@ def prediction_targets(prediction_mass_sum, last_prediction, epochs_predicted, l
     return t
 
 
+def stand_in_bank(bank, given, history: dict | None):
+    """The bank to rank from: ``bank`` (N, K) itself, or, when it never moved (no epoch tracked) but
+    training passes were recorded, ``prediction_targets`` in its place.  Returns (bank, from_predictions)."""
+    import numpy as np
+    if history is not None and not int(history["epochs_tracked"]) and int(history.get("epochs_predicted", 0)):
+        return prediction_targets(history["prediction_mass_sum"], history["last_prediction"],
+                                  history["epochs_predicted"], given, np.asarray(bank).shape[1],
+                                  history.get("last_prediction_mass")).numpy(), True
+    return bank, False
+
+
 def pred_probs_from_history(bank, given, history: dict | None):
     """(N, K) float64 rows summing to 1: the run's estimate of each sample's class probabilities, for
     tools that take ``pred_probs`` (cleanlab's ``find_label_issues``, ``estimate_joint``).  It is the
@@ -223,16 +235,12 @@ def pred_probs_from_history(bank, given, history: dict | None):
     Either way these are training-pass predictions, not cross-validated ones: SAT's slow average is
     what keeps them from simply repeating memorised labels."""
     import numpy as np
-    bank = torch.as_tensor(np.asarray(bank), dtype=torch.float32)
     given = torch.as_tensor(np.asarray(given)).long()
-    tracked = int(history["epochs_tracked"]) if history is not None else 0
-    if history is not None and not tracked and int(history.get("epochs_predicted", 0)):
-        probs = prediction_targets(history["prediction_mass_sum"], history["last_prediction"],
-                                   history["epochs_predicted"], given, bank.shape[1],
-                                   history.get("last_prediction_mass"))
-    else:
-        weight = prior_weight(history.get("momentum", float("nan")), tracked) if history is not None else 0.0
-        probs = debiased_targets(bank, given, weight)
+    bank, _ = stand_in_bank(bank, given, history)
+    # no tracked epoch: a^0 = 1 (or 0 without a one-hot start), and debiasing leaves the stand-in alone
+    weight = 0.0 if history is None else prior_weight(history.get("momentum", float("nan")),
+                                                      int(history["epochs_tracked"]))
+    probs = debiased_targets(torch.as_tensor(np.asarray(bank), dtype=torch.float32), given, weight)
     probs = probs.double().clamp_min(0)
     return (probs / probs.sum(dim=1, keepdim=True).clamp_min(1e-12)).numpy()
 
@@ -241,21 +249,17 @@ def rank_from_history(bank, given, history: dict | None, score: str = DEFAULT_SC
     """The ranking ``sat issues`` gives: ``label_issues`` of the bank (N, K) and given labels (N,),
     read with a tracker's history (its buffers as arrays, or None).  A bank that never moved (SAT
     did not start) is replaced by ``prediction_targets``.  Returns (LabelIssues, from_predictions)."""
-    import numpy as np
-
     from .ranking import label_issues
     mean_mass = first = None
-    prior, from_predictions = 0.0, False
+    prior = 0.0
+    bank, from_predictions = stand_in_bank(bank, given, history)
     if history is not None:
         tracked = int(history["epochs_tracked"])
         if tracked:
             mean_mass = history["given_mass_sum"] / tracked
-        first = history["first_flagged_epoch"]
+        first = None if from_predictions else history["first_flagged_epoch"]
         prior = prior_weight(history.get("momentum", float("nan")), tracked)
-        if not tracked and int(history.get("epochs_predicted", 0)):
-            bank = prediction_targets(history["prediction_mass_sum"], history["last_prediction"],
-                                      history["epochs_predicted"], given, np.asarray(bank).shape[1],
-                                      history.get("last_prediction_mass")).numpy()
-            score, first, from_predictions = "given_mass", None, True
+    if from_predictions:
+        score = "given_mass"
     return label_issues(bank, given, score, mean_given_mass=mean_mass, first_flagged_epoch=first,
                         prior_weight=prior, **names), from_predictions

@@ -121,8 +121,10 @@ def rank_held_out(run: RunDir, cfg, data=None) -> list[dict]:
     import torch
 
     from ..data import build_data
-    from ..engine.checkpoint import atomic_write, load_checkpoint
+    from ..engine.checkpoint import load_checkpoint
     from ..engine.evaluation import logits_of
+    from ..issues.ranking import write_rows_csv
+    from ..issues.tracker import prediction_record
     from ..losses import loss_spec
     from ..models import build_classifier
 
@@ -137,30 +139,18 @@ def rank_held_out(run: RunDir, cfg, data=None) -> list[dict]:
         if ds is None or len(ds) == 0:
             continue
         named = split == "val" or data.info.get("test_from_source", False)
-        probs = logits_of(model, ds.x, torch.device("cpu"))[:, :data.num_classes].softmax(dim=1)
         given = ds.y.long()
-        given_prob = probs.gather(1, given.view(-1, 1)).squeeze(1)
-        top = probs.max(dim=1)
+        given_prob, suggested, suggested_prob = prediction_record(logits_of(model, ds.x, torch.device("cpu")), given,
+                                                                  data.num_classes)
         for i in range(len(ds)):
             source = int(ds.source_index[i])
             rows.append({"split": split, "source_index": source if named else "",
                          "path": paths[source] if named and paths is not None else "",
                          "given_label": data.class_names[int(given[i])],
-                         "suggested_label": data.class_names[int(top.indices[i])],
+                         "suggested_label": data.class_names[int(suggested[i])],
                          "score": 1.0 - float(given_prob[i]), "given_prob": float(given_prob[i]),
-                         "suggested_prob": float(top.values[i]), "flagged": int(top.indices[i] != given[i])})
+                         "suggested_prob": float(suggested_prob[i]), "flagged": int(suggested[i] != given[i])})
     rows.sort(key=lambda r: -r["score"])
-    for rank, row in enumerate(rows, 1):
-        row["rank"] = rank
-
-    def write(fh):
-        import csv
-        import io
-        text = io.StringIO()
-        w = csv.DictWriter(text, fieldnames=HELD_OUT_COLUMNS, lineterminator="\n")
-        w.writeheader()
-        for row in rows:
-            w.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in row.items()})
-        fh.write(text.getvalue().encode())
-    atomic_write(run.path / "held_out_label_issues.csv", write)
+    rows = [{"rank": rank, **row} for rank, row in enumerate(rows, 1)]
+    write_rows_csv(run.path / "held_out_label_issues.csv", HELD_OUT_COLUMNS, rows)
     return rows

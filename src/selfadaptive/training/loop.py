@@ -64,10 +64,12 @@ def train(cfg: Config, out: str | Path, resume: bool = False, model: torch.nn.Mo
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()
-                given_prob, pred, pred_prob = prediction_record(logits, y, k)   # an abstain output never votes
-                s.train_pred[idx] = pred
                 if s.tracker is not None:               # label issues even if SAT never starts
+                    given_prob, pred, pred_prob = prediction_record(logits, y, k)
                     s.train_given_prob[idx], s.train_pred_prob[idx] = given_prob, pred_prob
+                else:                                   # no probabilities needed: skip the softmax
+                    pred = logits.detach()[:, :k].argmax(dim=1)     # an abstain output never votes
+                s.train_pred[idx] = pred
                 # a rank's loss is its share of the global mean times the world size (see distributed)
                 s.sums += torch.stack([loss.detach() * len(batch) / dist.world, (pred == y).sum().float(),
                                        torch.tensor(float(len(idx)), device=device)])
