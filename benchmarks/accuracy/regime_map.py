@@ -48,14 +48,27 @@ METHODS = {
 }
 
 
-def run_regime(name: str, root: Path, jobs: int, noise=NOISE) -> None:
+ALL_METHODS = (*METHODS, "sat_oracle")
+#: the cell fields each method's runs give (what --previous may carry over from an earlier result)
+FIELDS = {
+    "ce": ("ce_last", "ce_noisy_val", "ce_best_test"),
+    "sat_fixed": ("sat_fixed_last", "detection_auroc_fixed"),
+    "sat_auto": ("sat_auto_last", "sat_auto_noisy_val", "auto_start_epochs", "detection_auroc_auto"),
+    "elr": ("elr_last",),
+    "sat_oracle": ("sat_oracle_last", "oracle_by_start_epoch", "oracle_grid_runs"),
+}
+
+
+def run_regime(name: str, root: Path, jobs: int, noise=NOISE, methods=ALL_METHODS) -> None:
     preset, over, fixed_es, grid, seeds = REGIMES[name]
     base = COMMON + over + [f"noise.kind={','.join(noise)}", f"seed={','.join(map(str, seeds))}"]
     for method, extra in METHODS.items():
-        extra = extra + ([f"loss.start_epoch={fixed_es}"] if method == "sat_fixed" else [])
-        sweep(preset, root / name / method, base + extra, jobs=jobs, quiet=True)
-    sweep(preset, root / name / "sat_oracle", base + ["loss.name=sat", f"loss.start_epoch={','.join(map(str, grid))}"],
-          jobs=jobs, quiet=True)
+        if method in methods:
+            extra = extra + ([f"loss.start_epoch={fixed_es}"] if method == "sat_fixed" else [])
+            sweep(preset, root / name / method, base + extra, jobs=jobs, quiet=True)
+    if "sat_oracle" in methods:
+        sweep(preset, root / name / "sat_oracle", base + ["loss.name=sat", f"loss.start_epoch={','.join(map(str, grid))}"],
+              jobs=jobs, quiet=True)
 
 
 def _summaries(folder: Path) -> list[dict]:
@@ -85,7 +98,7 @@ def collect(name: str, root: Path) -> dict:
             rows = [s for s in _summaries(root / name / method) if s["noise_kind"] == kind]
             return [r for r in rows if all(r.get(k) == v for k, v in match.items())]
         ce, fixed, auto, elr = (pick(m) for m in ("ce", "sat_fixed", "sat_auto", "elr"))
-        if not ce:
+        if not any((ce, fixed, auto, elr, pick("sat_oracle"))):
             continue            # this noise kind was not run in this regime (--noise)
         per_seed_oracle = []
         for seed in seeds:         # the fixed E_s is one of the grid's points: its runs count too
@@ -109,19 +122,41 @@ def collect(name: str, root: Path) -> dict:
             "fixed_start_epoch": fixed_es,
             "detection_auroc_fixed": _mean(r.get("detection_auroc") for r in fixed),
             "detection_auroc_auto": _mean(_detection_auroc(r) for r in auto),
-            "seeds": len(ce),
+            "seeds": max(len(ce), len(auto)),
             "oracle_grid_runs": f"{grid_done} of {len(set(grid) | {fixed_es}) * len(seeds)}",
             "per_seed": {m: [round(100 * r["test_acc_last"], 2) for r in rows]
                          for m, rows in (("ce", ce), ("sat_fixed", fixed), ("sat_auto", auto), ("elr", elr))},
         }
-        if None not in (cell["ce_last"], cell["ce_best_test"], cell["sat_auto_last"]):
-            cell["ce_memorises"] = cell["ce_best_test"] - cell["ce_last"] > 3.0
-            cell["auto_vs_ce_last"] = cell["sat_auto_last"] - cell["ce_last"]
-            cell["auto_vs_ce_noisy_val"] = cell["sat_auto_last"] - (cell["ce_noisy_val"] or float("nan"))
-            cell["auto_vs_oracle"] = cell["sat_auto_last"] - cell["sat_oracle_last"]
-            cell["auto_vs_ce_best_test"] = cell["sat_auto_last"] - cell["ce_best_test"]
         cells[kind] = cell
     return cells
+
+
+def carry_over(cells: dict, previous: dict, methods) -> None:
+    """Fill each cell's fields of the methods *not* run now from an earlier result's same cell, and
+    say so in ``carried_over`` (the runs are seeded, so a rerun repeats them; this saves the time)."""
+    for kind, cell in cells.items():
+        old = previous.get(kind)
+        if not old:
+            continue
+        carried = [m for m in ALL_METHODS if m not in methods and all(old.get(f) is not None for f in FIELDS[m])]
+        for m in carried:
+            for f in FIELDS[m]:
+                cell[f] = old[f]
+            if m == "ce":
+                cell["per_seed"]["ce"] = old["per_seed"]["ce"]
+            if m in ("sat_fixed", "elr"):
+                cell["per_seed"][m] = old["per_seed"][m]
+        cell["carried_over"] = carried
+
+
+def derive(cell: dict) -> None:
+    """The comparisons the targets read."""
+    if None not in (cell["ce_last"], cell["ce_best_test"], cell["sat_auto_last"], cell["sat_oracle_last"]):
+        cell["ce_memorises"] = cell["ce_best_test"] - cell["ce_last"] > 3.0
+        cell["auto_vs_ce_last"] = cell["sat_auto_last"] - cell["ce_last"]
+        cell["auto_vs_ce_noisy_val"] = cell["sat_auto_last"] - (cell["ce_noisy_val"] or float("nan"))
+        cell["auto_vs_oracle"] = cell["sat_auto_last"] - cell["sat_oracle_last"]
+        cell["auto_vs_ce_best_test"] = cell["sat_auto_last"] - cell["ce_best_test"]
 
 
 def targets(table: dict) -> dict:
@@ -185,12 +220,24 @@ def main(argv=None) -> int:
     p.add_argument("--noise", default=",".join(NOISE), help="noise kinds to run (the table shows every kind on disk)")
     p.add_argument("--out", default=result_path("regime_map.json"))
     p.add_argument("--figure", default="docs/figures/regime_map.png")
+    p.add_argument("--methods", default=",".join(ALL_METHODS), help="methods to run; the others' fields come from "
+                   "--previous")
+    p.add_argument("--previous", default="", help="an earlier result JSON whose cells supply the methods not run")
     args = p.parse_args(argv)
     root = Path(args.runs)
     names = [n for n in args.regimes.split(",") if n]
+    methods = tuple(m for m in args.methods.split(",") if m)
+    unknown = set(methods) - set(ALL_METHODS)
+    if unknown:
+        p.error(f"unknown methods {sorted(unknown)}; choose from {ALL_METHODS}")
+    previous = json.loads(Path(args.previous).read_text())["table"] if args.previous else {}
     for name in names:
-        run_regime(name, root, args.jobs, tuple(k for k in args.noise.split(",") if k))
+        run_regime(name, root, args.jobs, tuple(k for k in args.noise.split(",") if k), methods)
     table = {name: collect(name, root) for name in names}
+    for name, cells in table.items():
+        carry_over(cells, previous.get(name, {}), methods)
+        for cell in cells.values():
+            derive(cell)
     result = {"regimes": {n: {"preset": REGIMES[n][0], "overrides": REGIMES[n][1], "fixed_start_epoch": REGIMES[n][2],
                               "oracle_grid": REGIMES[n][3], "seeds": REGIMES[n][4]} for n in names},
               "noise": NOISE, "common": COMMON, "table": table, "targets": targets(table)}

@@ -104,9 +104,9 @@ class SATClassifier(ClassifierMixin, BaseEstimator):
         ``start_epoch`` (E_s), an int or ``"auto"`` (chosen during training from the prediction
         changes; ``start_epoch_chosen_`` says when, None if never: then the labels are ranked from
         the training passes).  E_s must come before the network starts fitting the wrong labels;
-        how the defaults (50, 5, SGD lr 0.01) were chosen, with the measurements:
-        docs/benchmarks.md §5c (``auto`` was measured there too and trails E_s = 5 slightly on
-        these small tables, so 5 stays the default).
+        how the defaults (50, "auto", SGD lr 0.01) were chosen, with the measurements:
+        docs/benchmarks.md §5c (``auto`` starts at epoch 4-6 on those tables, as good as the best
+        fixed E_s = 5 with SGD and better with Adam).
     momentum : SAT's EMA momentum alpha.
     optimizer, lr, weight_decay, batch_size : Adam or SGD(0.9), cosine schedule per epoch.
     augment : callable applied to each float training batch, e.g. ``selfadaptive.data.augment.crop_flip``.
@@ -123,7 +123,7 @@ class SATClassifier(ClassifierMixin, BaseEstimator):
     history_ : list of per-epoch dicts (train loss, train accuracy).
     """
 
-    def __init__(self, module=None, loss: str = "sat", max_epochs: int = 50, start_epoch: int = 5,
+    def __init__(self, module=None, loss: str = "sat", max_epochs: int = 50, start_epoch: int | str = "auto",
                  momentum: float = 0.9, hidden_width: int = 256, depth: int = 2, optimizer: str = "sgd",
                  lr: float = 0.01, weight_decay: float = 0.0, batch_size: int = 64, augment=None,
                  random_state=None, device: str = "cpu"):

@@ -17,9 +17,9 @@ BASE = ["model.base_width=64", "loss.start_epoch=1", "log.progress=false", "opti
 SAT_FIXED = BASE + ["optim.epochs=3"]
 CASES = {
     "elr": BASE + ["optim.epochs=2", "loss.name=elr"],
-    # start_epoch=auto fires at epoch 6 here (prediction changes fall to epoch 4 and rise at 5)
+    # start_epoch=auto (the default rule, changes_slowdown) fires within the 8 epochs: the switch is checked
     "sat_auto": [o for o in BASE if not o.startswith("loss.start_epoch")]
-    + ["optim.epochs=8", "optim.schedule=constant", "loss.start_epoch=auto", "loss.auto_window=1"],
+    + ["optim.epochs=8", "optim.schedule=constant", "loss.start_epoch=auto"],
     "pgd_sat": BASE + ["optim.epochs=2", "task=robust", "data.val_fraction=0.2", "noise.kind=none",
                        "adversarial.method=pgd", "adversarial.eps=0.1", "adversarial.step_size=0.05",
                        "adversarial.steps=2", "adversarial.eval_steps=2", "adversarial.eval_size=100",

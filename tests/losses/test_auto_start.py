@@ -8,7 +8,15 @@ import torch
 import torch.nn.functional as F
 
 from selfadaptive import SelfAdaptiveLoss, load_config, train
-from selfadaptive.losses.auto_start import AutoStart, first_local_minimum, moving_average, plateau
+from selfadaptive.losses.auto_start import (
+    DEFAULT_WINDOW,
+    RULES,
+    AutoStart,
+    first_local_minimum,
+    first_slowdown,
+    moving_average,
+    plateau,
+)
 
 
 def test_moving_average_is_trailing():
@@ -28,6 +36,27 @@ def test_first_local_minimum_fires_after_the_dip_and_never_on_flat_or_falling_cu
     assert first_local_minimum(blip, window=1) == 2 and first_local_minimum(blip, window=3) is None
 
 
+def test_first_slowdown_fires_when_the_fall_halves_and_never_on_flat_or_rising_curves():
+    # falls 0.4, 0.04: the second fall is below half the first -> position 2
+    digits_like = [0.6, 0.2, 0.16, 0.15, 0.1]
+    assert first_slowdown(digits_like) == 2
+    assert first_slowdown(digits_like[:2]) is None                  # one fall: nothing to compare with yet
+    # falls 0.1, 0.08, 0.06, 0.045 (ratio 0.75 per epoch): 0.045 <= 0.05 at position 4
+    geometric = [0.5, 0.4, 0.32, 0.26, 0.215, 0.18]
+    assert first_slowdown(geometric) == 4
+    # a steadily falling curve whose falls never shrink does not fire; one that turns up does
+    assert first_slowdown([0.5 - 0.04 * e for e in range(10)]) is None
+    assert first_slowdown([0.5, 0.4, 0.3, 0.35]) == 3
+    assert first_slowdown([0.1] * 30) is None                        # flat: no fall to compare with
+    assert first_slowdown([0.1 + 0.01 * e for e in range(30)]) is None    # rising from the start
+    # the fraction is the threshold: the falls 0.04 and 0.01 are 0.1 and 0.025 of the steepest
+    assert first_slowdown(digits_like, fraction=0.05) == 3
+    # smoothing over 2: 0.6, 0.4, 0.18, 0.155, 0.125 -> falls .2, .22, .025: fires at position 3
+    assert first_slowdown(digits_like, window=2) == 3
+    # every rule has a default window, and the slowdown is the default rule
+    assert RULES[0] == "changes_slowdown" and set(DEFAULT_WINDOW) == set(RULES)
+
+
 def test_plateau():
     assert plateau([0.5, 0.6, 0.7, 0.7, 0.69, 0.68], patience=3) == 5
     assert plateau([0.1, 0.2, 0.3, 0.4], patience=1) is None
@@ -43,7 +72,7 @@ def test_loss_in_a_hand_written_loop_switches_where_the_changes_turn_up():
     m = 50, 30, 10, 5, 20, 40: PC falls to epoch 4 and rises at 5 (window 1), so SAT starts at 6."""
     n, k = 100, 4
     labels = torch.arange(n) % k
-    crit = SelfAdaptiveLoss(labels, k, momentum=0.9, start_epoch="auto", auto_window=1)
+    crit = SelfAdaptiveLoss(labels, k, momentum=0.9, start_epoch="auto", auto_rule="prediction_changes", auto_window=1)
     pred = labels.clone()
     flips = {1: 50, 2: 30, 3: 10, 4: 5, 5: 20, 6: 40, 7: 40}
     for epoch in range(8):
@@ -58,6 +87,31 @@ def test_loss_in_a_hand_written_loop_switches_where_the_changes_turn_up():
     assert crit.start_epoch_chosen == 6
     assert not torch.equal(crit.soft_targets, F.one_hot(labels, k).float())       # SAT ran in epochs 6-7
     assert crit.auto.prediction_changes() == pytest.approx([0.5, 0.3, 0.1, 0.05, 0.2])
+
+
+def test_default_rule_in_a_hand_written_loop_starts_once_the_changes_slow_down():
+    """The README's loop with the default rule: m = 60, 20, 16, 12 of N = 100 samples change class
+    at epochs 1-4, so PC = 0.6, 0.2, 0.16 (falls 0.4, then 0.04 <= 0.2): the rule fires when epoch 3
+    closes and SAT starts at epoch 4, while the changes are still falling (the Label Wave minimum
+    would not have come yet)."""
+    n, k = 100, 4
+    labels = torch.arange(n) % k
+    crit = SelfAdaptiveLoss(labels, k, momentum=0.9, start_epoch="auto")
+    assert crit.auto.rule == "changes_slowdown" and crit.auto.window == 1
+    pred = labels.clone()
+    flips = {1: 60, 2: 20, 3: 16, 4: 12, 5: 8}
+    for epoch in range(6):
+        pred[:flips.get(epoch, 0)] = (pred[:flips.get(epoch, 0)] + 1) % k
+        for idx in torch.arange(n).split(25):
+            logits = _logits_for(pred[idx], k).requires_grad_(True)
+            loss = crit(logits, labels[idx], idx, epoch)
+            if epoch < 4:
+                assert loss.item() == pytest.approx(F.cross_entropy(logits, labels[idx]).item(), rel=1e-6)
+                assert torch.equal(crit.soft_targets, F.one_hot(labels, k).float())
+            loss.backward()
+    assert crit.start_epoch_chosen == 4
+    assert crit.auto.prediction_changes() == pytest.approx([0.6, 0.2, 0.16])
+    assert not torch.equal(crit.soft_targets, F.one_hot(labels, k).float())
 
 
 def test_a_rule_that_never_fires_is_plain_cross_entropy():

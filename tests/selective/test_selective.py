@@ -12,6 +12,7 @@ from selfadaptive.config import load_config
 from selfadaptive.errors import UserError
 from selfadaptive.losses import DeepGamblersLoss, SelectiveNetLoss, SelectiveSATLoss
 from selfadaptive.selective.metrics import (
+    augrc,
     aurc,
     bisect_threshold,
     coverage_and_risk,
@@ -119,6 +120,34 @@ def test_aurc_by_hand_and_matching_torch_uncertainty():
     assert np.isnan(aurc([0.5], [True]))
 
 
+def test_augrc_by_hand_and_the_papers_closed_form():
+    """Traub et al. 2024: AUGRC = err^2 / 2 + err * acc * (1 - AUROC_f), AUROC_f the AUROC of the
+    confidence for correct vs wrong (scikit-learn's, ties counted 1/2)."""
+    from sklearn.metrics import roc_auc_score
+    conf = np.array([0.9, 0.8, 0.7, 0.6])
+    correct = np.array([1, 0, 1, 1], dtype=bool)
+    # generalized risk (accepted errors / N) 0, 1/4, 1/4, 1/4 at coverage 1/4..1, from (0, 0)
+    assert augrc(conf, correct) == pytest.approx(0.25 * (0 + 0.125 + 0.25 + 0.25))
+    # closed form: err 1/4, acc 3/4, AUROC_f 1/3 (the error outranks two of the three correct)
+    assert augrc(conf, correct) == pytest.approx(0.25 ** 2 / 2 + 0.25 * 0.75 * 2 / 3)
+
+    def closed_form(conf, correct):
+        err = 1 - correct.mean()
+        return err ** 2 / 2 + err * (1 - err) * (1 - roc_auc_score(correct, conf))
+
+    rng = np.random.default_rng(0)
+    correct = rng.random(500) < 0.7
+    conf = rng.random(500) + 0.3 * correct                   # informative: correct ones score higher
+    assert augrc(conf, correct) == pytest.approx(closed_form(conf, correct), abs=1e-12)
+    ties = np.round(conf, 1)                                # many exact ties: grouped points, still exact
+    assert augrc(ties, correct) == pytest.approx(closed_form(ties, correct), abs=1e-12)
+    # the oracle ordering reaches the floor err^2 / 2; the reversed one the ceiling err^2 / 2 + err * acc
+    err = 1 - correct.mean()
+    assert augrc(correct.astype(float), correct) == pytest.approx(err ** 2 / 2)
+    assert augrc(-correct.astype(float), correct) == pytest.approx(err ** 2 / 2 + err * (1 - err))
+    assert np.isnan(augrc([], []))
+
+
 def test_curve_groups_ties_and_every_point_is_reachable():
     conf = np.array([0.9, 0.5, 0.5, 0.2])
     correct = np.array([1, 0, 1, 0], dtype=bool)
@@ -191,15 +220,18 @@ def test_sat_selective_cli_end_to_end(tmp_path):
         res = sat("train", "--out", str(tmp_path / loss), *RUN, f"loss.name={loss}", "loss.start_epoch=3")
         assert res.returncode == 0, res.stderr
     rows = [json.loads(l) for l in (tmp_path / "sat_selective" / "metrics.jsonl").read_text().splitlines()]
-    assert all("test_aurc" in r for r in rows)
+    assert all("test_aurc" in r and 0 <= r["test_augrc"] <= 0.5 for r in rows)
     png = tmp_path / "rc.png"
     res = sat("selective", *(str(tmp_path / l) for l in ("sat_selective", "gambler", "ce")), "--val-size", "150",
               "--plot", str(png))
     assert res.returncode == 0, res.stderr
-    assert res.stdout.count("E-AURC") == 3 and "softmax response" in res.stdout and "abstain class" in res.stdout
+    assert res.stdout.count("E-AURC") == 3 and res.stdout.count("AUGRC") == 3 and "softmax response" in res.stdout and "abstain class" in res.stdout
     assert png.read_bytes()[:4] == b"\x89PNG"
     r = json.loads((tmp_path / "sat_selective" / "selective.json").read_text())
     assert r["accuracy"] > 0.85 and 0 <= r["aurc"] < 0.05 and r["e_aurc"] >= 0
+    # AUGRC lies between the oracle's floor err^2 / 2 and the reversed ordering's ceiling
+    err = 1 - r["accuracy"]
+    assert err ** 2 / 2 - 1e-9 <= r["augrc"] <= err ** 2 / 2 + err * (1 - err) + 1e-9
     assert len(r["paper_protocol"]["test_selective_error"]) == 7
     # risk falls as coverage falls, on average
     errs = r["paper_protocol"]["test_selective_error"]

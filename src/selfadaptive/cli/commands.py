@@ -215,7 +215,7 @@ def cmd_selective(args) -> int:
         results.append(r)
         pp = r["paper_protocol"]
         print(f"{run} ({r['loss']}, {r['score']}): accuracy {100 * r['accuracy']:.2f}%, AURC {100 * r['aurc']:.3f}%, "
-              f"E-AURC {100 * r['e_aurc']:.3f}%")
+              f"E-AURC {100 * r['e_aurc']:.3f}%, AUGRC {100 * r['augrc']:.3f}%")
         print("  selective error (%) at coverage " + " / ".join(f"{100 * c:g}" for c in pp["coverages"]) + ": "
               + " / ".join("-" if e is None else f"{100 * e:.2f}" for e in pp["test_selective_error"])
               + f"  (paper protocol, {pp['val_size']} shuffled test samples held out)")

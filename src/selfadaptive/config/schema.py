@@ -61,8 +61,9 @@ class LossConfig:
     momentum: Optional[float] = None    # EMA momentum (SAT alpha 0.9, ELR beta 0.7 when None)
     start_epoch: Optional[Union[int, str]] = None   # SAT E_s, or auto (the default: chosen during training by
                                     # loss.auto_rule); selective losses: pretraining epochs (0)
-    auto_rule: str = "prediction_changes"   # start_epoch=auto: prediction_changes | noisy_val_plateau
-    auto_window: int = 3            # start_epoch=auto: moving-average window (prediction_changes) or patience (plateau)
+    auto_rule: str = "changes_slowdown"     # start_epoch=auto: changes_slowdown | prediction_changes | noisy_val_plateau
+    auto_window: Optional[int] = None   # start_epoch=auto: moving-average window (the PC rules) or patience
+                                    # (plateau); None: the rule's own (1, 3, 3)
     variant: str = "ce"             # SAT: ce | sce
     q: Optional[float] = None       # GCE (0.7)
     alpha: Optional[float] = None   # SCE (0.1); SelectiveNet's selective-loss weight (0.5)

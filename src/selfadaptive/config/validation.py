@@ -18,7 +18,7 @@ CHOICES = {
     "loss.variant": ("ce", "sce"),
     "loss.bank_dtype": ("float32", "float16", "bfloat16"),
     "loss.bank_device": ("auto", "cpu"),
-    "loss.auto_rule": ("prediction_changes", "noisy_val_plateau"),
+    "loss.auto_rule": ("changes_slowdown", "prediction_changes", "noisy_val_plateau"),
     "optim.name": ("sgd", "adam", "lars"),
     "optim.schedule": ("cosine", "step", "constant"),
 }
@@ -120,7 +120,7 @@ def validate(cfg: Config) -> None:
               "loss.auto_rule=noisy_val_plateau reads a validation split; set data.val_fraction (e.g. 0.1)")
     elif cfg.loss.start_epoch is not None:
         check(cfg.loss.start_epoch >= 0, f"loss.start_epoch must be >= 0, got {cfg.loss.start_epoch}")
-    check(cfg.loss.auto_window >= 1, f"loss.auto_window must be >= 1, got {cfg.loss.auto_window}")
+    check(cfg.loss.auto_window is None or cfg.loss.auto_window >= 1, f"loss.auto_window must be >= 1, got {cfg.loss.auto_window}")
     if cfg.loss.reference_width:
         check(cfg.loss.reference_width > 0, f"loss.reference_width must be >= 0, got {cfg.loss.reference_width}")
         check(cfg.loss.name == "sat", f"loss.reference_width rescales SAT's schedule; loss.name is {cfg.loss.name}")

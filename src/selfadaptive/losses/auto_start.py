@@ -9,14 +9,22 @@ memorised the wrong labels.  Two rules read the moment from signals a run has an
   when it starts fitting the wrong labels their predictions begin to flip and PC rises again.
   The rule smooths PC with a trailing moving average of ``window`` epochs and fires at its first
   local minimum, once the next smoothed value is higher.
+* ``changes_slowdown``: the same PC curve, read earlier.  While the network learns the clean
+  patterns PC falls steeply (0.6 to 0.2 within two epochs of digits); once its fall from one epoch
+  to the next has slowed to at most half its steepest fall so far (or PC has turned up), the
+  early-learning phase is over.  The rule fires there, a few epochs before the Label Wave minimum,
+  and it also fires on curves that keep falling slowly without ever turning up (a cooling learning
+  rate), where the minimum never comes.
 * ``noisy_val_plateau``: the accuracy on a validation split that carries the data's own (noisy)
   labels, fed in by the trainer (``observe_validation``), has not improved on its best for
   ``window`` epochs.
 
 When a rule fires at the end of epoch e, SAT starts at epoch e + 1.  A rule that never fires leaves
-the run as plain cross-entropy.  Why ``prediction_changes`` is the default: it needs no held-out
-data and works in any training loop; the measurements behind it are in docs/benchmarks.md.
-These operational details (window, confirmation by one rise, start at the next epoch) are ours.
+the run as plain cross-entropy; a flat curve fires none of them.  Why ``changes_slowdown`` is the
+default: both PC rules need no held-out data and work in any training loop, and on the regime map
+(docs/benchmarks.md §12) the best E_s was early (2-5) in most cells, where the Label Wave minimum
+came at epochs 6-16 or never; the slowdown fires at 3-5 there.  These operational details (windows,
+the half-steepest-fall threshold, confirmation by one rise, start at the next epoch) are ours.
 """
 from __future__ import annotations
 
@@ -27,7 +35,11 @@ import torch
 from torch import nn
 
 AUTO = "auto"
-RULES = ("prediction_changes", "noisy_val_plateau")
+RULES = ("changes_slowdown", "prediction_changes", "noisy_val_plateau")
+#: each rule's window when none is given: smoothing for the PC rules, patience for the plateau
+DEFAULT_WINDOW = {"changes_slowdown": 1, "prediction_changes": 3, "noisy_val_plateau": 3}
+#: changes_slowdown fires once a fall is at most this fraction of the steepest fall so far
+SLOWDOWN_FRACTION = 0.5
 #: epochs of history kept; a rule that has not fired by then never fires
 MAX_EPOCHS = 10_000
 
@@ -52,6 +64,21 @@ def first_local_minimum(values: Sequence[float], window: int = 3) -> int | None:
     for e in range(max(1, window - 1), len(smooth) - 1):
         if smooth[e] < smooth[e - 1] and smooth[e + 1] > smooth[e]:
             return e
+    return None
+
+
+def first_slowdown(values: Sequence[float], window: int = 1, fraction: float = SLOWDOWN_FRACTION) -> int | None:
+    """The first position e at which the fall of the smoothed ``values``, s[e-1] - s[e], is at most
+    ``fraction`` of the steepest fall before it (a rise counts as a fall <= 0); None before that.  A
+    flat or rising curve has no fall to compare with and never fires.
+    """
+    smooth = moving_average(list(values), window)
+    steepest = 0.0
+    for e in range(max(1, window - 1), len(smooth)):
+        fall = smooth[e - 1] - smooth[e]
+        if steepest > 0 and fall <= fraction * steepest:
+            return e
+        steepest = max(steepest, fall)
     return None
 
 
@@ -81,10 +108,11 @@ class AutoStart(nn.Module):
     fired (-1 until then).
     """
 
-    def __init__(self, num_samples: int, rule: str = "prediction_changes", window: int = 3):
+    def __init__(self, num_samples: int, rule: str = RULES[0], window: int | None = None):
         super().__init__()
         if rule not in RULES:
             raise ValueError(f"rule must be one of {RULES}, got {rule!r}")
+        window = DEFAULT_WINDOW[rule] if window is None else window
         if window < 1:
             raise ValueError(f"window must be >= 1, got {window}")
         self.rule, self.window = rule, int(window)
@@ -143,6 +171,8 @@ class AutoStart(nn.Module):
         self.counts.zero_()
 
     def _fires(self) -> bool:
+        if self.rule == "changes_slowdown":
+            return first_slowdown(self.prediction_changes(), self.window) is not None
         if self.rule == "prediction_changes":
             return first_local_minimum(self.prediction_changes(), self.window) is not None
         values = [v for v in self.val_acc[:max(0, int(self.epoch))].tolist() if v == v]

@@ -5,7 +5,7 @@ import torch
 import torch.nn.functional as F
 
 from .. import functional as SF
-from .auto_start import AUTO, AutoStart
+from .auto_start import AUTO, RULES, AutoStart
 from .base import BankLoss
 from .registry import register_loss
 
@@ -19,8 +19,8 @@ SCE_LOG_GUARD = torch.finfo(torch.float32).tiny
 
 
 @register_loss("sat", tasks=("classify", "robust"),
-               defaults={"momentum": 0.9, "start_epoch": AUTO, "variant": "ce", "auto_rule": "prediction_changes",
-                         "auto_window": 3})
+               defaults={"momentum": 0.9, "start_epoch": AUTO, "variant": "ce", "auto_rule": RULES[0],
+                         "auto_window": None})
 class SelfAdaptiveLoss(BankLoss):
     r"""SAT: train on a running average of the model's own predictions, weighted by confidence.
 
@@ -47,7 +47,7 @@ class SelfAdaptiveLoss(BankLoss):
         num_classes: K.
         momentum: alpha, the EMA momentum.
         start_epoch: E_s, or ``"auto"``: decided during training by ``auto_rule`` over ``auto_window``
-            epochs (``auto_start``), from the predictions this loss sees anyway; until the rule
+            epochs (``auto_start``; None: the rule's own window), from the predictions this loss sees anyway; until the rule
             fires (and if it never does) the loss is plain cross-entropy.  ``start_epoch_chosen``
             tells the epoch.  The ``noisy_val_plateau`` rule needs ``observe_validation`` each epoch.
         variant: "ce" or "sce".
@@ -58,7 +58,7 @@ class SelfAdaptiveLoss(BankLoss):
 
     def __init__(self, labels: torch.Tensor, num_classes: int, momentum: float = 0.9, start_epoch: int | str = 60,
                  variant: str = "ce", bank_dtype: torch.dtype = torch.float32, reduce=None, gather=None,
-                 auto_rule: str = "prediction_changes", auto_window: int = 3):
+                 auto_rule: str = RULES[0], auto_window: int | None = None):
         labels = torch.as_tensor(labels)
         super().__init__(SF.one_hot_bank(labels, int(num_classes), bank_dtype), reduce, gather)
         if variant not in ("ce", "sce"):

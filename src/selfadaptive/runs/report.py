@@ -134,7 +134,7 @@ def _section(sid: str, title: str, body: str, note: str = "") -> str:
 def summary_section(runs: list[dict]) -> str:
     cols = ["run", "task", "data", "loss", "epochs", "test acc last", "test acc best"]
     extra = [("noise_rate_realised", "noise rate"), ("target_recovery", "target recovery"),
-             ("detection_auroc", "detection AUROC"), ("test_aurc_last", "AURC"),
+             ("detection_auroc", "detection AUROC"), ("test_aurc_last", "AURC"), ("test_augrc_last", "AUGRC"),
              ("test_robust_acc_last", "robust last"), ("test_robust_acc_best", "robust best")]
     extra = [(k, label) for k, label in extra if any(r["summary"].get(k) is not None for r in runs)]
     rows = []

@@ -29,7 +29,7 @@ from ..errors import Interrupted, UserError
 
 #: summary.json fields copied into the results table when present
 RESULT_KEYS = ("test_acc_last", "test_acc_best", "best_epoch", "momentum", "start_epoch", "target_recovery",
-               "detection_auroc", "test_aurc_last", "test_robust_acc_last", "test_robust_acc_best", "wall_time_s")
+               "detection_auroc", "test_aurc_last", "test_augrc_last", "test_robust_acc_last", "test_robust_acc_best", "wall_time_s")
 
 
 def split_axes(overrides: list[str]) -> tuple[dict[str, list[str]], list[str]]:

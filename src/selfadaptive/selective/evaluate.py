@@ -19,6 +19,7 @@ from ..engine.runfolder import RunDir
 from ..errors import UserError
 from .metrics import (
     PAPER_COVERAGES,
+    augrc,
     aurc,
     deployable_protocol,
     e_aurc,
@@ -70,7 +71,7 @@ def evaluate_selective(path, device: str | None = None, val_size: int = 0, seed:
     at = np.searchsorted(curve["coverage"], grid, side="left").clip(max=len(curve["coverage"]) - 1)
     result = {
         "run": str(path), **info, "num_test": n, "accuracy": float(correct.mean()),
-        "aurc": aurc(confidence, correct), "e_aurc": e_aurc(confidence, correct),
+        "aurc": aurc(confidence, correct), "e_aurc": e_aurc(confidence, correct), "augrc": augrc(confidence, correct),
         "curve": {"coverage": grid.tolist(), "risk": curve["risk"][at].tolist()},
         "paper_protocol": paper_protocol(confidence, correct, PAPER_COVERAGES, val_size, seed),
         "deployable": deployable_protocol(confidence, correct, target_coverages, target_risks, calib_size, seed),

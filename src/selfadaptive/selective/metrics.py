@@ -15,6 +15,14 @@ Conventions (all pure functions of numpy arrays):
   so the support counts as [0, 1].  Ties in confidence are broken by index (stable sort);
   torch-uncertainty's unstable argsort may order exact ties differently, and that is the only
   difference.  The other common convention, mean_k r_k (Geifman et al.), differs by O(1/N).
+* **AUGRC** (Traub et al., NeurIPS 2024): the area under the *generalized* risk-coverage curve,
+  whose risk at coverage c is the joint rate of accepted errors, c * selective risk (errors among
+  the accepted / N).  AURC weighs the few most confident samples' risk as much as the whole
+  data's, so one confident error at low coverage dominates it; the generalized risk counts every
+  accepted error once.  Integrated with the trapezoidal rule from (0, 0) over the tie-grouped
+  curve, it equals err^2 / 2 + err * acc * (1 - AUROC_f) exactly, with err the error rate and
+  AUROC_f the AUROC of the confidence for telling correct predictions from errors (ties count
+  1/2): the paper's closed form, and the parity test.
 * **E-AURC** = AURC - AURC of the oracle ordering (every correct prediction ranked before every
   error), computed with the same formula rather than the continuous approximation
   r + (1 - r) log(1 - r).
@@ -44,10 +52,10 @@ def selective_outputs(logits: np.ndarray, num_classes: int) -> tuple[np.ndarray,
 
 
 def epoch_metrics(logits: np.ndarray, labels: np.ndarray, num_classes: int) -> dict:
-    """The per-epoch score of a selective run: ``{"aurc": ...}`` of its ``selective_outputs``.
+    """The per-epoch scores of a selective run: ``{"aurc": ..., "augrc": ...}`` of its ``selective_outputs``.
     logits: (N, C); labels: (N,)."""
     pred, confidence = selective_outputs(logits, num_classes)
-    return {"aurc": aurc(confidence, pred == labels)}
+    return {"aurc": aurc(confidence, pred == labels), "augrc": augrc(confidence, pred == labels)}
 
 
 def _running_risk(confidence: np.ndarray, correct: np.ndarray) -> np.ndarray:
@@ -68,6 +76,18 @@ def _trapezoid_aurc(risk: np.ndarray) -> float:
 def aurc(confidence, correct) -> float:
     """Area under the risk-coverage curve (see the module docstring).  (N,), (N,) bool -> float; NaN if N < 2."""
     return _trapezoid_aurc(_running_risk(confidence, correct))
+
+
+def augrc(confidence, correct) -> float:
+    """Area under the generalized risk-coverage curve (see the module docstring).  (N,), (N,) bool
+    -> float in [0, 0.5]; NaN if N = 0."""
+    curve = risk_coverage_curve(confidence, correct)
+    if curve["coverage"].size == 0:
+        return float("nan")
+    coverage = np.r_[0.0, curve["coverage"]]
+    joint = np.r_[0.0, curve["coverage"] * curve["risk"]]
+    trapezoid = getattr(np, "trapezoid", None) or np.trapz
+    return float(trapezoid(joint, coverage))
 
 
 def e_aurc(confidence, correct) -> float:

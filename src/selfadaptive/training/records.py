@@ -53,13 +53,13 @@ def epoch_row(s: Session, epoch: int, lr: float, test: dict, val: dict | None, v
     loss_sum, correct, seen = s.sums.tolist()
     row = {"epoch": epoch, "lr": lr, "train_loss": loss_sum / seen, "train_acc": correct / seen, "test_acc": test["acc"]}
     if "aurc" in test:
-        row["test_aurc"] = test["aurc"]
+        row["test_aurc"], row["test_augrc"] = test["aurc"], test["augrc"]
     if val is not None:
         row["val_acc"] = val["acc"]
     if val_noisy is not None:       # label noise: agreement with corrupted labels; images: accuracy on corrupted images
         row["val_acc_noisy"] = val_noisy["acc"]
         if "aurc" in val:
-            row["val_aurc"] = val["aurc"]
+            row["val_aurc"], row["val_augrc"] = val["aurc"], val["augrc"]
     if bool(s.noisy_mask.any()):
         noisy, clean = s.noisy_mask, ~s.noisy_mask
         pred = s.train_pred
@@ -137,6 +137,7 @@ def summarize(s: Session, extra: dict | None = None) -> dict:
                                              "detection_recall_at_k")})
     if "test_aurc" in last:
         summary["test_aurc_last"] = last["test_aurc"]
+        summary["test_augrc_last"] = last.get("test_augrc")
     if "target_recovery" in last:
         summary["target_recovery"] = last["target_recovery"]
         summary["num_noisy_recovered"] = round(last["target_recovery"] * summary["num_noisy"])
