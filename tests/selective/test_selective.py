@@ -54,6 +54,41 @@ def test_selective_sat_matches_the_paper_formula():
     assert logits.grad is not None and torch.isfinite(logits.grad).all()
 
 
+def test_selective_sat_auto_ends_pretraining_where_the_prediction_changes_slow_down():
+    """start_epoch="auto" in the selective loss: the first K outputs' predicted classes change for
+    m = 60, 20, 16 of N = 100 samples at epochs 1-3 (PC 0.6, 0.2, 0.16: the fall halves at epoch
+    3), so pretraining (CE on the first K) ends and the abstain target starts at epoch 4; the abstain
+    logit never votes, however large."""
+    n, k = 100, 4
+    labels = torch.arange(n) % k
+    loss = SelectiveSATLoss(labels, k, start_epoch="auto")
+    pred = labels.clone()
+    for epoch in range(6):
+        m = {1: 60, 2: 20, 3: 16, 4: 12, 5: 8}.get(epoch, 0)
+        pred[:m] = (pred[:m] + 1) % k
+        for idx in torch.arange(n).split(50):
+            logits = torch.cat([F.one_hot(pred[idx], k).float() * 5, torch.full((len(idx), 1), 50.0)], dim=1)
+            got = loss(logits, labels[idx], idx, epoch)
+            if epoch < 4:
+                assert got.item() == pytest.approx(F.cross_entropy(logits[:, :k], labels[idx]).item(), rel=1e-6)
+                assert torch.equal(loss.soft_targets, F.one_hot(labels, k).float())
+    assert loss.start_epoch_chosen == 4 and loss.auto.prediction_changes() == pytest.approx([0.6, 0.2, 0.16])
+    assert not torch.equal(loss.soft_targets, F.one_hot(labels, k).float())
+
+
+def test_selective_sat_auto_in_a_run_writes_the_chosen_epoch(tmp_path):
+    from selfadaptive import train
+    summary = train(load_config(None, RUN + ["loss.name=sat_selective", "loss.start_epoch=auto", "optim.epochs=6"]),
+                    tmp_path / "run", quiet=True)
+    rows = [json.loads(l) for l in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    chosen = summary["start_epoch_chosen"]
+    assert summary["start_epoch"] == "auto" and chosen is not None and 2 < chosen < 6
+    assert [r["sat_started"] for r in rows] == [e >= chosen for e in range(6)]
+    assert summary["test_augrc_last"] == rows[-1]["test_augrc"]
+    with pytest.raises(UserError, match="sat or sat_selective"):
+        load_config(None, RUN + ["loss.name=gambler", "loss.start_epoch=auto"])
+
+
 def test_deep_gamblers_matches_its_formula():
     g = torch.Generator().manual_seed(1)
     k, o = 4, 2.2

@@ -113,14 +113,16 @@ def validate(cfg: Config) -> None:
         check(0.0 <= cfg.loss.momentum <= 1.0, f"loss.momentum must be in [0, 1], got {cfg.loss.momentum}")
     if isinstance(cfg.loss.start_epoch, str):
         check(cfg.loss.start_epoch == "auto", f"loss.start_epoch must be an epoch >= 0 or auto, got {cfg.loss.start_epoch!r}")
-        check(cfg.loss.name == "sat", f"loss.start_epoch=auto chooses SAT's start; loss.name is {cfg.loss.name}")
+        check(cfg.loss.name in ("sat", "sat_selective"),
+              f"loss.start_epoch=auto chooses the start of sat or sat_selective; loss.name is {cfg.loss.name}")
         check(not cfg.loss.reference_width, "loss.start_epoch=auto and loss.reference_width both set SAT's start; "
                                             "choose one")
         check(cfg.loss.auto_rule != "noisy_val_plateau" or bool(cfg.data.val_fraction or cfg.data.val_size),
               "loss.auto_rule=noisy_val_plateau reads a validation split; set data.val_fraction (e.g. 0.1)")
     elif cfg.loss.start_epoch is not None:
         check(cfg.loss.start_epoch >= 0, f"loss.start_epoch must be >= 0, got {cfg.loss.start_epoch}")
-    check(cfg.loss.auto_window is None or cfg.loss.auto_window >= 1, f"loss.auto_window must be >= 1, got {cfg.loss.auto_window}")
+    check(cfg.loss.auto_window is None or cfg.loss.auto_window >= 1,
+          f"loss.auto_window must be >= 1, got {cfg.loss.auto_window}")
     if cfg.loss.reference_width:
         check(cfg.loss.reference_width > 0, f"loss.reference_width must be >= 0, got {cfg.loss.reference_width}")
         check(cfg.loss.name == "sat", f"loss.reference_width rescales SAT's schedule; loss.name is {cfg.loss.name}")

@@ -5,7 +5,7 @@ import torch
 import torch.nn.functional as F
 
 from .. import functional as SF
-from .auto_start import AUTO, RULES, AutoStart
+from .auto_start import AUTO, RULES, WarmUp
 from .base import BankLoss
 from .registry import register_loss
 
@@ -21,7 +21,7 @@ SCE_LOG_GUARD = torch.finfo(torch.float32).tiny
 @register_loss("sat", tasks=("classify", "robust"),
                defaults={"momentum": 0.9, "start_epoch": AUTO, "variant": "ce", "auto_rule": RULES[0],
                          "auto_window": None})
-class SelfAdaptiveLoss(BankLoss):
+class SelfAdaptiveLoss(WarmUp, BankLoss):
     r"""SAT: train on a running average of the model's own predictions, weighted by confidence.
 
     Keeps a bank ``soft_targets`` T of shape (N, K), initialised to onehot(y_i) of the *given*
@@ -68,35 +68,10 @@ class SelfAdaptiveLoss(BankLoss):
         self.num_classes = int(num_classes)
         self.momentum = float(momentum)
         self.variant = variant
-        self.auto = None
-        if start_epoch == AUTO:
-            self.start_epoch = AUTO
-            self.auto = AutoStart(len(labels), auto_rule, auto_window)
-        elif isinstance(start_epoch, str) or int(start_epoch) < 0:
-            raise ValueError(f"start_epoch must be an epoch >= 0 or {AUTO!r}, got {start_epoch!r}")
-        else:
-            self.start_epoch = int(start_epoch)
-
-    @property
-    def start_epoch_chosen(self) -> int | None:
-        """The epoch SAT started (or starts) at: E_s, or what the automatic rule chose (None until it fires)."""
-        return self.auto.start_epoch() if self.auto is not None else self.start_epoch
-
-    def observe_validation(self, epoch: int, accuracy: float) -> None:
-        """Accuracy on a validation split with the data's own (noisy) labels at the end of ``epoch``,
-        for the ``noisy_val_plateau`` rule; ignored otherwise."""
-        if self.auto is not None:
-            self.auto.observe_validation(epoch, accuracy)
+        self._init_start(start_epoch, len(labels), auto_rule, auto_window)
 
     def forward(self, logits: torch.Tensor, targets: torch.Tensor, index: torch.Tensor, epoch: int) -> torch.Tensor:
-        if self.auto is not None and not self.auto.started:
-            self.auto.begin(epoch)          # closes the previous epoch and applies the rule
-        start = self.start_epoch_chosen
-        if start is None or epoch < start:
-            if self.auto is not None and not self.auto.started:
-                pred = logits.detach().argmax(dim=1, keepdim=True).float()
-                all_index, all_pred, _ = self.gather(index, pred)
-                self.auto.record(all_index, all_pred.squeeze(1))
+        if self.warming_up(logits, index, epoch):
             return self.reduce(F.cross_entropy(logits.float(), targets, reduction="none"))
         probs = F.softmax(logits.detach().float(), dim=1)
         rows = self.update_bank(index, probs, lambda old, new: SF.ema_update(old, new, self.momentum))

@@ -5,12 +5,14 @@ import torch
 import torch.nn.functional as F
 
 from .. import functional as SF
+from .auto_start import RULES, WarmUp
 from .base import BankLoss
 from .registry import register_loss
 
 
-@register_loss("sat_selective", tasks=("selective",), head="abstain", defaults={"momentum": 0.9, "start_epoch": 0})
-class SelectiveSATLoss(BankLoss):
+@register_loss("sat_selective", tasks=("selective",), head="abstain",
+               defaults={"momentum": 0.9, "start_epoch": 0, "auto_rule": RULES[0], "auto_window": None})
+class SelectiveSATLoss(WarmUp, BankLoss):
     r"""SAT with an extra abstain class; the network outputs K + 1 logits, index K = abstain.
 
     Keeps ``soft_targets`` T (N, K), starting at onehot(y_i) (the authors start it lazily at the
@@ -29,22 +31,27 @@ class SelectiveSATLoss(BankLoss):
 
     Args:
         labels: (N,) given labels; num_classes: K (the network outputs K + 1);
-        momentum: alpha (0.9); start_epoch: the pretraining epochs E_s.
+        momentum: alpha (0.9); start_epoch: the pretraining epochs E_s, or ``"auto"``: the end of
+            pretraining read from the prediction changes of the first K outputs, by ``auto_rule``
+            over ``auto_window`` epochs, as in ``SelfAdaptiveLoss`` (``auto_start``).
     """
 
     starts_one_hot = True
 
-    def __init__(self, labels: torch.Tensor, num_classes: int, momentum: float = 0.9, start_epoch: int = 0,
-                 bank_dtype: torch.dtype = torch.float32, reduce=None, gather=None):
-        super().__init__(SF.one_hot_bank(torch.as_tensor(labels), int(num_classes), bank_dtype), reduce, gather)
+    def __init__(self, labels: torch.Tensor, num_classes: int, momentum: float = 0.9, start_epoch: int | str = 0,
+                 bank_dtype: torch.dtype = torch.float32, reduce=None, gather=None, auto_rule: str = RULES[0],
+                 auto_window: int | None = None):
+        labels = torch.as_tensor(labels)
+        super().__init__(SF.one_hot_bank(labels, int(num_classes), bank_dtype), reduce, gather)
         if not 0.0 <= momentum <= 1.0:
             raise ValueError(f"momentum must be in [0, 1], got {momentum}")
-        self.num_classes, self.momentum, self.start_epoch = int(num_classes), float(momentum), int(start_epoch)
+        self.num_classes, self.momentum = int(num_classes), float(momentum)
+        self._init_start(start_epoch, len(labels), auto_rule, auto_window)
 
     def forward(self, logits: torch.Tensor, targets: torch.Tensor, index: torch.Tensor, epoch: int) -> torch.Tensor:
         k = self.num_classes
         logits = logits.float()
-        if epoch < self.start_epoch:
+        if self.warming_up(logits, index, epoch, k):
             return self.reduce(F.cross_entropy(logits[:, :k], targets, reduction="none"))
         probs = F.softmax(logits.detach()[:, :k], dim=1)
         rows = self.update_bank(index, probs, lambda old, new: SF.ema_update(old, new, self.momentum))
@@ -57,7 +64,8 @@ class SelectiveSATLoss(BankLoss):
     @classmethod
     def from_config(cls, options, ctx):
         return cls(ctx.labels, ctx.num_classes, momentum=options["momentum"], start_epoch=options["start_epoch"],
-                   bank_dtype=ctx.bank_dtype, reduce=ctx.reduce, gather=ctx.gather)
+                   bank_dtype=ctx.bank_dtype, reduce=ctx.reduce, gather=ctx.gather, auto_rule=options["auto_rule"],
+                   auto_window=options["auto_window"])
 
     def extra_repr(self) -> str:
         return f"N={self.soft_targets.shape[0]}, K={self.num_classes}, momentum={self.momentum}, start_epoch={self.start_epoch}"

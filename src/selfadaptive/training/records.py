@@ -8,7 +8,7 @@ import torch
 from .. import functional as SF
 from ..errors import UserError
 from ..issues import detection_metrics
-from ..losses import SelfAdaptiveLoss
+from ..losses.auto_start import WarmUp
 from .session import Session, say
 
 
@@ -77,15 +77,10 @@ def epoch_row(s: Session, epoch: int, lr: float, test: dict, val: dict | None, v
     return row
 
 
-def sat_loss(loss_fn) -> SelfAdaptiveLoss | None:
-    """The run's SAT loss (inside TRADES+SAT too), or None."""
-    return SelfAdaptiveLoss.within(loss_fn)
-
-
 def auto_start_fields(s: Session, epoch: int, row: dict) -> None:
     """``start_epoch=auto``: log this epoch's prediction changes and whether SAT has started; feed
     the noisy-label validation accuracy to the plateau rule; say when SAT starts."""
-    sat = sat_loss(s.loss_fn)
+    sat = WarmUp.within(s.loss_fn)
     if sat is None or sat.auto is None:
         return
     auto = sat.auto
@@ -119,7 +114,7 @@ def summarize(s: Session, extra: dict | None = None) -> dict:
         best_val = max(rows, key=lambda r: r["val_acc"])
         summary.update(val_acc_last=last["val_acc"], val_acc_best=best_val["val_acc"], best_val_epoch=best_val["epoch"],
                        test_acc_at_best_val=best_val["test_acc"])
-    sat = sat_loss(s.loss_fn)
+    sat = WarmUp.within(s.loss_fn)
     if sat is not None:
         # the values in force, which differ from the config's under loss.reference_width
         summary.update(momentum=sat.momentum, start_epoch=sat.start_epoch, start_epoch_chosen=sat.start_epoch_chosen)
