@@ -35,6 +35,9 @@ REGIMES = {
     "fmnist-mlp-long": ("fmnist-u40-mlp-memorise-sat", [], 10, (5, 10, 20, 40), (0, 1)),
     # the seeded CIFAR-10 10k subset with the audit's small CNN (width 16; the presets' width 32 costs
     # 14-27 min a run here): 15 epochs with crops and flips (short), 30 without augmentation (long)
+    # the presets' small CNN (width 32) on Fashion-MNIST, 10 epochs with crops: the short budget of
+    # docs/benchmarks.md §3b, where SAT with E_s = 4 trailed CE
+    "fmnist-cnn-short": ("fmnist-u40-cnn-short-sat", [], 4, (2, 6), (0, 1)),
     "cifar10-cnn16-short": ("cifar10sub-u40-cnn-short-sat", ["model.base_width=16"], 5, (2, 8), (0, 1)),
     "cifar10-cnn16-long": ("cifar10sub-u40-cnn-noaug-sat", ["model.base_width=16"], 5, (2, 10), (0, 1)),
 }
