@@ -63,19 +63,23 @@ FIELDS = {
 
 
 def run_regime(name: str, root: Path, jobs: int, noise=NOISE, methods=ALL_METHODS) -> None:
+    """One resumable ``sat sweep`` per method and noise kind (ROOT/NAME/METHOD/KIND), so a later
+    call can add a noise kind or a method beside what is on disk."""
     preset, over, fixed_es, grid, seeds = REGIMES[name]
-    base = COMMON + over + [f"noise.kind={','.join(noise)}", f"seed={','.join(map(str, seeds))}"]
-    for method, extra in METHODS.items():
-        if method in methods:
-            extra = extra + ([f"loss.start_epoch={fixed_es}"] if method == "sat_fixed" else [])
-            sweep(preset, root / name / method, base + extra, jobs=jobs, quiet=True)
-    if "sat_oracle" in methods:
-        sweep(preset, root / name / "sat_oracle", base + ["loss.name=sat", f"loss.start_epoch={','.join(map(str, grid))}"],
-              jobs=jobs, quiet=True)
+    for kind in noise:
+        base = COMMON + over + [f"noise.kind={kind}", f"seed={','.join(map(str, seeds))}"]
+        for method, extra in METHODS.items():
+            if method in methods:
+                extra = extra + ([f"loss.start_epoch={fixed_es}"] if method == "sat_fixed" else [])
+                sweep(preset, root / name / method / kind, base + extra, jobs=jobs, quiet=True)
+        if "sat_oracle" in methods:
+            sweep(preset, root / name / "sat_oracle" / kind,
+                  base + ["loss.name=sat", f"loss.start_epoch={','.join(map(str, grid))}"], jobs=jobs, quiet=True)
 
 
 def _summaries(folder: Path) -> list[dict]:
-    return [{**json.loads(p.read_text()), "_path": str(p.parent)} for p in sorted(folder.glob("*/summary.json"))]
+    """Every run under ``folder``: ROOT/NAME/METHOD/KIND/RUN, or RUN directly (the layout before session 11)."""
+    return [{**json.loads(p.read_text()), "_path": str(p.parent)} for p in sorted(folder.rglob("summary.json"))]
 
 
 def _detection_auroc(summary: dict):
