@@ -1,7 +1,7 @@
 """Choosing SAT's start epoch E_s from training itself (``start_epoch="auto"``), without clean labels.
 
 Start too early and the targets copy an unfinished model; too late and the network has already
-memorised the wrong labels.  Two rules read the moment from signals a run has anyway:
+memorised the wrong labels.  Three rules read the moment from signals a run has anyway:
 
 * ``prediction_changes`` (the default; after Label Wave, Yuan, Feng & Liu, ICLR 2025): PC_e is the
   fraction of training samples whose predicted class at epoch e differs from epoch e - 1, read
@@ -20,11 +20,14 @@ memorised the wrong labels.  Two rules read the moment from signals a run has an
   ``window`` epochs.
 
 When a rule fires at the end of epoch e, SAT starts at epoch e + 1.  A rule that never fires leaves
-the run as plain cross-entropy; a flat curve fires none of them.  Why ``changes_slowdown`` is the
+the run as plain cross-entropy; a flat PC curve fires neither PC rule.  Why ``changes_slowdown`` is the
 default: both PC rules need no held-out data and work in any training loop, and on the regime map
 (docs/benchmarks.md §12) the best E_s was early (2-5) in most cells, where the Label Wave minimum
-came at epochs 6-16 or never; the slowdown fires at 3-5 there.  These operational details (windows,
-the half-steepest-fall threshold, confirmation by one rise, start at the next epoch) are ours.
+came at epochs 6-16 or never; with the slowdown SAT starts at 4-5 there.  Where it loses: a
+short run with augmentation that never memorises (docs/benchmarks.md §12b), where SAT should not
+start at all and no rule here can tell that from the first epochs.  These operational details
+(windows, the half-steepest-fall threshold, confirmation by one rise, start at the next epoch) are
+ours.
 """
 from __future__ import annotations
 
