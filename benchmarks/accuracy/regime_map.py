@@ -78,8 +78,9 @@ def run_regime(name: str, root: Path, jobs: int, noise=NOISE, methods=ALL_METHOD
 
 
 def _summaries(folder: Path) -> list[dict]:
-    """Every run under ``folder``: ROOT/NAME/METHOD/KIND/RUN, or RUN directly (the layout before session 11)."""
-    return [{**json.loads(p.read_text()), "_path": str(p.parent)} for p in sorted(folder.rglob("summary.json"))]
+    """Every run of a method's folder, ROOT/NAME/METHOD/KIND/RUN (one layout only: runs in two
+    layouts of the same sweeps would be counted twice)."""
+    return [{**json.loads(p.read_text()), "_path": str(p.parent)} for p in sorted(folder.glob("*/*/summary.json"))]
 
 
 def _detection_auroc(summary: dict):
@@ -149,9 +150,7 @@ def carry_over(cells: dict, previous: dict, methods) -> None:
         for m in carried:
             for f in FIELDS[m]:
                 cell[f] = old[f]
-            if m == "ce":
-                cell["per_seed"]["ce"] = old["per_seed"]["ce"]
-            if m in ("sat_fixed", "elr"):
+            if m in cell["per_seed"]:
                 cell["per_seed"][m] = old["per_seed"][m]
         cell["carried_over"] = carried
 

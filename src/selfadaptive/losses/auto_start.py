@@ -3,7 +3,7 @@
 Start too early and the targets copy an unfinished model; too late and the network has already
 memorised the wrong labels.  Three rules read the moment from signals a run has anyway:
 
-* ``prediction_changes`` (the default; after Label Wave, Yuan, Feng & Liu, ICLR 2025): PC_e is the
+* ``prediction_changes`` (after Label Wave, Yuan, Feng & Liu, ICLR 2025): PC_e is the
   fraction of training samples whose predicted class at epoch e differs from epoch e - 1, read
   from the training passes themselves.  While the network learns the clean patterns PC falls;
   when it starts fitting the wrong labels their predictions begin to flip and PC rises again.
@@ -226,8 +226,9 @@ class WarmUp:
             self.auto.record(all_index, all_pred.squeeze(1))
         return True
 
-    @staticmethod
-    def within(loss) -> "WarmUp | None":
-        """The warm-up loss of a run's loss (itself, or the natural term of TRADES+SAT), or None."""
+    @classmethod
+    def within(cls, loss):
+        """The loss of this class in a run's loss (itself, or the natural term of TRADES+SAT), or None:
+        ``WarmUp.within`` finds any warm-up loss, ``SelfAdaptiveLoss.within`` SAT only."""
         loss = getattr(loss, "natural", loss)
-        return loss if isinstance(loss, WarmUp) else None
+        return loss if isinstance(loss, cls) else None

@@ -90,12 +90,6 @@ class SelfAdaptiveLoss(WarmUp, BankLoss):
                    variant=options["variant"], bank_dtype=ctx.bank_dtype, reduce=ctx.reduce, gather=ctx.gather,
                    auto_rule=options["auto_rule"], auto_window=options["auto_window"])
 
-    @staticmethod
-    def within(loss) -> "SelfAdaptiveLoss | None":
-        """The SAT loss of a run's loss (itself, or the natural term of TRADES+SAT), or None."""
-        loss = getattr(loss, "natural", loss)
-        return loss if isinstance(loss, SelfAdaptiveLoss) else None
-
     def extra_repr(self) -> str:
         return (f"N={self.soft_targets.shape[0]}, K={self.num_classes}, momentum={self.momentum}, "
                 f"start_epoch={self.start_epoch}, variant={self.variant!r}, bank_dtype={self.soft_targets.dtype}")

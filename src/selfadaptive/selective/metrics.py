@@ -32,6 +32,8 @@ from __future__ import annotations
 import numpy as np
 
 PAPER_COVERAGES = (1.0, 0.95, 0.9, 0.85, 0.8, 0.75, 0.7)
+#: numpy >= 2 names it trapezoid, older releases trapz
+_trapezoid = getattr(np, "trapezoid", None) or np.trapz
 
 
 def selective_outputs(logits: np.ndarray, num_classes: int) -> tuple[np.ndarray, np.ndarray]:
@@ -69,8 +71,7 @@ def _trapezoid_aurc(risk: np.ndarray) -> float:
     if n < 2:
         return float("nan")
     coverage = np.arange(1, n + 1) / n
-    return float(np.trapezoid(risk, coverage) / (1.0 - 1.0 / n)) if hasattr(np, "trapezoid") \
-        else float(np.trapz(risk, coverage) / (1.0 - 1.0 / n))
+    return float(_trapezoid(risk, coverage) / (1.0 - 1.0 / n))
 
 
 def aurc(confidence, correct) -> float:
@@ -86,8 +87,7 @@ def augrc(confidence, correct) -> float:
         return float("nan")
     coverage = np.r_[0.0, curve["coverage"]]
     joint = np.r_[0.0, curve["coverage"] * curve["risk"]]
-    trapezoid = getattr(np, "trapezoid", None) or np.trapz
-    return float(trapezoid(joint, coverage))
+    return float(_trapezoid(joint, coverage))
 
 
 def e_aurc(confidence, correct) -> float:
