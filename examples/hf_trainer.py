@@ -49,16 +49,30 @@ class SATTrainer(Trainer):
 
 
 class EpochCosine(torch.optim.lr_scheduler.LRScheduler):
-    """The learning rate of ``learning_rate(epoch)`` (cosine, stepped once per epoch) under a Trainer
-    that steps its scheduler after every optimiser step."""
+    """The learning rate of ``learning_rate(epoch)`` (cosine over epochs, as ``sat train``) under a
+    Trainer that steps its scheduler after every optimiser step.  The epoch comes from the Trainer
+    (``EpochStart``), not from counting steps: gradient accumulation and a last partial
+    accumulation change the number of optimiser steps in an epoch."""
 
-    def __init__(self, optimizer, steps_per_epoch: int, epochs: int):
-        self.steps_per_epoch, self.epochs = steps_per_epoch, epochs
+    def __init__(self, optimizer, epochs: int):
+        self.epochs, self.epoch = epochs, 0
         super().__init__(optimizer)
 
     def get_lr(self):
-        epoch = self.last_epoch // self.steps_per_epoch         # last_epoch counts steps here
-        return [learning_rate(epoch, base, self.epochs, "cosine") for base in self.base_lrs]
+        return [learning_rate(self.epoch, base, self.epochs, "cosine") for base in self.base_lrs]
+
+    def set_epoch(self, epoch: int) -> None:
+        """Move to ``epoch`` now: the next optimiser step already uses its rate."""
+        self.epoch = epoch
+        for group, lr in zip(self.optimizer.param_groups, self.get_lr()):
+            group["lr"] = lr
+        self._last_lr = [group["lr"] for group in self.optimizer.param_groups]
+
+
+class EpochStart(TrainerCallback):
+    def on_epoch_begin(self, args, state, control, lr_scheduler=None, **kwargs):
+        if isinstance(lr_scheduler, EpochCosine):
+            lr_scheduler.set_epoch(int(round(state.epoch or 0.0)))     # epochs done so far: this epoch's number
 
 
 class WriteLabelIssues(TrainerCallback):
@@ -95,16 +109,18 @@ class Rows(torch.utils.data.Dataset):
 
 
 def build_trainer(model, train_set, labels, out, *, epochs, lr=0.05, batch_size=64, momentum=0.9,
-                  weight_decay=5e-4, start_epoch="auto", sat_momentum=0.9, num_classes=10, seed=0):
+                  weight_decay=5e-4, start_epoch="auto", sat_momentum=0.9, num_classes=10, seed=0,
+                  gradient_accumulation_steps=1):
     criterion = SelfAdaptiveLoss(torch.as_tensor(labels), num_classes, momentum=sat_momentum, start_epoch=start_epoch)
     args = TrainingArguments(output_dir=str(out), num_train_epochs=epochs, per_device_train_batch_size=batch_size,
+                             gradient_accumulation_steps=gradient_accumulation_steps,
                              remove_unused_columns=False,       # keep "index": SAT needs it
                              max_grad_norm=0.0, save_strategy="no", report_to="none", logging_strategy="no",
                              disable_tqdm=True, use_cpu=not torch.cuda.is_available(), seed=seed)
     optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum, weight_decay=weight_decay)
-    steps_per_epoch = math.ceil(len(train_set) / batch_size)
     trainer = SATTrainer(model=model, args=args, train_dataset=train_set, sat_loss=criterion, labels=labels,
-                         optimizers=(optimizer, EpochCosine(optimizer, steps_per_epoch, epochs)))
+                         optimizers=(optimizer, EpochCosine(optimizer, epochs)))
+    trainer.add_callback(EpochStart())
     trainer.add_callback(WriteLabelIssues(trainer, Path(out) / "label_issues.csv"))
     return trainer
 

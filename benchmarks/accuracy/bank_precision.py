@@ -1,9 +1,9 @@
 """Does a half-precision target bank cost accuracy?  The same SAT run with loss.bank_dtype =
 float32 / bfloat16 / float16: last-epoch test accuracy, target recovery and detection AUROC.
 
-    python -m benchmarks.accuracy.bank_precision --config digits-flip40-sat --seeds 0,1,2 \
+    python -m benchmarks.accuracy.bank_precision --config digits-flip40-sat --overrides loss.start_epoch=10 --seeds 0,1,2 \
         --out benchmarks/results/bank_precision_digits.json
-    python -m benchmarks.accuracy.bank_precision --config cifar10sub-u40-mlp-memorise-sat --seeds 0 \
+    python -m benchmarks.accuracy.bank_precision --config cifar10sub-u40-mlp-memorise-sat --overrides loss.start_epoch=5 --seeds 0 \
         --out benchmarks/results/bank_precision_cifar10sub.json
 """
 from __future__ import annotations

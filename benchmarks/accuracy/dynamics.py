@@ -28,7 +28,7 @@ def main(argv=None) -> int:
     p.add_argument("--config", default="fmnist-u40-mlp-memorise-sat")
     p.add_argument("--kinds", default=",".join(KINDS))
     p.add_argument("--losses", default="ce,sat")
-    p.add_argument("--overrides", default="data.subset=5000,optim.epochs=60,data.val_fraction=0.1",
+    p.add_argument("--overrides", default="data.subset=5000,optim.epochs=60,data.val_fraction=0.1,loss.start_epoch=10",
                    help="comma-separated overrides for every run")
     p.add_argument("--jobs", type=int, default=2)
     p.add_argument("--runs", default="runs/dynamics")

@@ -7,7 +7,8 @@ user without clean labels has.  Methods:
 
 * CE: its last epoch, and the epoch picked by the noisy validation split (``test_acc_at_selected``),
   and its best epoch on test (an oracle, to see whether CE memorises);
-* SAT with the preset's fixed E_s; SAT with ``start_epoch=auto``; ELR (lambda 3, beta 0.7);
+* SAT with a fixed E_s (the presets' value until they moved to auto); SAT with ``start_epoch=auto``;
+  ELR (lambda 3, beta 0.7);
 * oracle SAT: the best last-epoch test accuracy over a grid of E_s (picked on test: an upper bound).
 
 Each method is one ``sat sweep`` over noise kind x seed (x E_s for the oracle), so an interrupted

@@ -5,7 +5,7 @@ For each seed: (1) SAT on the preset's noisy labels; (2) export its suggestions
 with CE and SAT on the original noisy labels.  All runs use the preset's recipe and the same
 noise (``noise.file``).
 
-    python -m benchmarks.accuracy.relabel_loop --config digits-flip40-sat --seeds 0,1,2 \
+    python -m benchmarks.accuracy.relabel_loop --config digits-flip40-sat --overrides loss.start_epoch=10 --seeds 0,1,2 \
         --out benchmarks/results/relabel_loop_digits.json
 """
 from __future__ import annotations
@@ -29,14 +29,16 @@ def main(argv=None) -> int:
     p.add_argument("--config", default="digits-flip40-sat")
     p.add_argument("--seeds", default="0,1,2")
     p.add_argument("--threshold", type=float, default=0.2)
+    p.add_argument("--overrides", default="", help="comma-separated overrides for every run")
     p.add_argument("--out", default=result_path("relabel_loop_digits.json"))
     args = p.parse_args(argv)
     preset = resolve_config(args.config)
-    results = {"config": args.config, "threshold": args.threshold, "runs": []}
+    extra = [o for o in args.overrides.split(",") if o]
+    results = {"config": args.config, "overrides": extra, "threshold": args.threshold, "runs": []}
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         for seed in (int(s) for s in args.seeds.split(",")):
-            base = [f"seed={seed}", "log.progress=false"]
+            base = [f"seed={seed}", "log.progress=false"] + extra
             sat_run = tmp / f"sat{seed}"
             s_sat = train(load_config(preset, base), sat_run, quiet=True)
             found = issues_from_run(sat_run)

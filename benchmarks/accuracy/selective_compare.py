@@ -31,6 +31,8 @@ def main(argv=None) -> int:
     p.add_argument("--out", default=result_path("selective_cpu.json"))
     p.add_argument("--calib-size", type=int, default=0, help="deployable calibration part (0: half the test set)")
     p.add_argument("--overrides", default="", help="extra comma-separated overrides for every run")
+    p.add_argument("--variant", default="", help="a name for these overrides: keys, run folders and tables "
+                   "read METHOD[VARIANT], so one results file holds several settings of a method")
     args = p.parse_args(argv)
     out = Path(args.out)
     results = json.loads(out.read_text()) if out.is_file() else {}
@@ -38,8 +40,10 @@ def main(argv=None) -> int:
     for family in args.families.split(","):
         for method in args.methods.split(","):
             for seed in (int(s) for s in args.seeds.split(",")):
-                key = f"{family}/{method}/seed{seed}"
-                run = Path(args.runs) / f"{family}-{method}-s{seed}"
+                name = f"{method}[{args.variant}]" if args.variant else method
+                key = f"{family}/{name}/seed{seed}"
+                run = Path(args.runs) / (f"{family}-{method}-{args.variant}-s{seed}" if args.variant
+                                         else f"{family}-{method}-s{seed}")
                 if not (run / "summary.json").is_file():
                     cfg = load_config(resolve_config(f"{family}-{method}"), [f"seed={seed}", "log.progress=false"] + extra)
                     train(cfg, run, resume=(run / "checkpoint.pt").is_file(), quiet=True)
@@ -47,8 +51,11 @@ def main(argv=None) -> int:
                 summary = json.loads((run / "summary.json").read_text())
                 pp = r["paper_protocol"]
                 err = dict(zip(pp["coverages"], pp["test_selective_error"]))
-                results[key] = {"family": family, "method": method, "seed": seed, "run": str(run),
+                last = json.loads((run / "metrics.jsonl").read_text().splitlines()[-1])
+                results[key] = {"family": family, "method": name, "seed": seed, "run": str(run),
+                                "overrides": extra, "train_acc_last": last.get("train_acc"),
                                 "accuracy": r["accuracy"], "aurc": r["aurc"], "e_aurc": r["e_aurc"],
+                                "augrc": r["augrc"],
                                 "selective_error": {str(c): err[c] for c in pp["coverages"]},
                                 "deployable": r["deployable"]["rows"], "wall_time_s": summary["wall_time_s"]}
                 print(f"{key}: acc {100 * r['accuracy']:.2f} AURC {100 * r['aurc']:.3f} "

@@ -5,7 +5,7 @@ final parameters, the soft-target bank and the logged metrics.  Also reports the
 receives per step from the target-bank all-gather (sizes, indices, float32 rows of the padded
 shards of all ranks), computed from the message shapes, next to DDP's own gradient all-reduce.
 
-    python -m benchmarks.speed.ddp_equivalence --config digits-flip40-sat --nproc 2 \
+    python -m benchmarks.speed.ddp_equivalence --config digits-flip40-sat --overrides optim.epochs=60,loss.start_epoch=10 --nproc 2 \
         --out benchmarks/results/ddp_equivalence.json
 """
 from __future__ import annotations

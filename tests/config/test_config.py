@@ -9,7 +9,7 @@ def test_the_default_preset_is_the_digits_sat_recipe():
     from selfadaptive.config.presets import resolve_config
     cfg = load_config(resolve_config(DEFAULT_PRESET))
     assert (cfg.data.name, cfg.noise.kind, cfg.noise.rate, cfg.loss.name) == ("digits", "flip", 0.4, "sat")
-    assert cfg.loss.start_epoch == 10 and cfg.model.base_width == 512
+    assert cfg.loss.start_epoch == "auto" and cfg.model.base_width == 512   # issue 17: auto outside paper presets
 
 
 def test_dataclass_defaults_leave_model_and_method_defaults_alone():

@@ -62,3 +62,35 @@ def test_the_example_finds_the_flipped_digits(tmp_path):
     found = example.main(["--out", str(tmp_path / "demo"), "--epochs", "12"])
     assert found["auroc"] > 0.9                 # 40% flips on digits; measured 0.997 at 20 epochs
     assert (tmp_path / "demo" / "label_issues.csv").stat().st_size > 1000
+
+
+def test_gradient_accumulation_keeps_the_epoch_schedule_and_each_sample_once_per_epoch(tmp_path):
+    """With gradient_accumulation_steps=2 an epoch has half the optimiser steps (and, with 7
+    batches, a last partial accumulation); the rate must still follow the epoch, and SAT must see
+    every sample once per epoch."""
+    import math
+
+    from selfadaptive.engine.schedules import learning_rate
+    x, labels = torch.rand(7 * 8, 64), torch.randint(0, 10, (7 * 8,))
+    trainer = example.build_trainer(example.DigitsMLP(8), example.Rows(x, labels), labels, tmp_path, epochs=3,
+                                    lr=0.1, batch_size=8, start_epoch=1, gradient_accumulation_steps=2)
+    seen, rates = [], []
+    loss_fn = trainer.sat_loss.forward
+
+    def counting(logits, targets, index, epoch):
+        seen.append((epoch, index.clone()))
+        return loss_fn(logits, targets, index, epoch)
+
+    class Rates(example.TrainerCallback):
+        def on_pre_optimizer_step(self, args, state, control, optimizer=None, **kwargs):
+            rates.append((math.floor(state.epoch or 0.0), optimizer.param_groups[0]["lr"]))
+
+    trainer.sat_loss.forward = counting
+    trainer.add_callback(Rates())
+    trainer.train()
+    assert sorted({e for e, _ in rates}) == [0, 1, 2] and len(rates) >= 9
+    for epoch, rate in rates:
+        assert rate == pytest.approx(learning_rate(epoch, 0.1, 3, "cosine"))
+    for epoch in range(3):
+        index = torch.cat([i for e, i in seen if e == epoch])
+        assert torch.equal(index.sort().values, torch.arange(len(labels)))

@@ -89,6 +89,14 @@ def test_selective_sat_auto_in_a_run_writes_the_chosen_epoch(tmp_path):
         load_config(None, RUN + ["loss.name=gambler", "loss.start_epoch=auto"])
 
 
+def test_selective_sat_starting_beyond_the_run_is_said(tmp_path, capsys):
+    """A pretraining longer than the run leaves selective SAT as plain CE: warned, not silent."""
+    from selfadaptive import train
+    train(load_config(None, RUN + ["loss.name=sat_selective", "loss.start_epoch=3", "optim.epochs=2"]), tmp_path / "r")
+    out = capsys.readouterr().out
+    assert "loss.start_epoch=3 but the run has 2 epochs" in out and "abstain class is never trained" in out
+
+
 def test_deep_gamblers_matches_its_formula():
     g = torch.Generator().manual_seed(1)
     k, o = 4, 2.2

@@ -63,6 +63,12 @@ def validate_loss_task(cfg: Config) -> None:
     raise UserError(f"loss.name={cfg.loss.name} needs task={_or_list(tasks)}")
 
 
+def _has_start_epoch(name: str) -> bool:
+    """Whether loss ``name`` reads ``loss.start_epoch`` (an unknown name is validate_loss_task's to report)."""
+    from ..losses import loss_names, loss_spec
+    return name in loss_names() and "start_epoch" in loss_spec(name).defaults
+
+
 def check_ranges(cfg) -> None:
     """Every numeric key within its range (``ranges.RANGES``), floats finite."""
     import dataclasses
@@ -113,12 +119,16 @@ def validate(cfg: Config) -> None:
         check(0.0 <= cfg.loss.momentum <= 1.0, f"loss.momentum must be in [0, 1], got {cfg.loss.momentum}")
     if isinstance(cfg.loss.start_epoch, str):
         check(cfg.loss.start_epoch == "auto", f"loss.start_epoch must be an epoch >= 0 or auto, got {cfg.loss.start_epoch!r}")
-        check(cfg.loss.name in ("sat", "sat_selective"),
-              f"loss.start_epoch=auto chooses the start of sat or sat_selective; loss.name is {cfg.loss.name}")
-        check(not cfg.loss.reference_width, "loss.start_epoch=auto and loss.reference_width both set SAT's start; "
-                                            "choose one")
-        check(cfg.loss.auto_rule != "noisy_val_plateau" or bool(cfg.data.val_fraction or cfg.data.val_size),
-              "loss.auto_rule=noisy_val_plateau reads a validation split; set data.val_fraction (e.g. 0.1)")
+        # a loss without a start epoch (ce, elr, ...) ignores it, auto or a number, so that
+        # `--config <a sat preset> loss.name=ce` is the same recipe with CE
+        if _has_start_epoch(cfg.loss.name):
+            check(cfg.loss.name in ("sat", "sat_selective"),
+                  f"loss.start_epoch=auto chooses the start of sat or sat_selective; loss.name={cfg.loss.name} "
+                  f"needs a number of epochs")
+            check(not cfg.loss.reference_width, "loss.start_epoch=auto and loss.reference_width both set SAT's start; "
+                                                "choose one")
+            check(cfg.loss.auto_rule != "noisy_val_plateau" or bool(cfg.data.val_fraction or cfg.data.val_size),
+                  "loss.auto_rule=noisy_val_plateau reads a validation split; set data.val_fraction (e.g. 0.1)")
     elif cfg.loss.start_epoch is not None:
         check(cfg.loss.start_epoch >= 0, f"loss.start_epoch must be >= 0, got {cfg.loss.start_epoch}")
     check(cfg.loss.auto_window is None or cfg.loss.auto_window >= 1,

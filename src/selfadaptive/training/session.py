@@ -22,7 +22,8 @@ from ..engine.selection import BestModel
 from ..engine.task import Task
 from ..errors import UserError
 from ..issues import LabelIssueTracker
-from ..losses import IndexedLoss, SelfAdaptiveLoss, TradesLoss, build_loss, loss_spec
+from ..losses import IndexedLoss, TradesLoss, build_loss, loss_spec
+from ..losses.auto_start import WarmUp
 from ..models import build_classifier
 from ..noise.labels import LabelNoise
 from ..robust.task import RobustTask
@@ -179,12 +180,13 @@ def setup(cfg: Config, out, resume: bool, model=None, data=None, quiet: bool = F
                 sums=torch.zeros(3, device=device), tracker=tracker, quiet=quiet, dist=dist)
     s.task = build_task(cfg, run, data, placement.model, dist, device, s.autocast)
     s.progress_lines = cfg.log.progress and not quiet and not sys.stderr.isatty()
-    sat = SelfAdaptiveLoss.within(loss_fn)
+    sat = WarmUp.within(loss_fn)        # SAT, TRADES+SAT's natural term, or selective SAT
     start = sat.start_epoch if sat is not None else None
     if isinstance(start, int) and start >= cfg.optim.epochs:
+        what = ("its abstain class is never trained" if cfg.task == "selective"
+                else "its targets, and so sat issues, stay at the given labels")
         say(s, f"warning: loss.start_epoch={start} but the run has {cfg.optim.epochs} epochs, so SAT never starts and "
-               f"this is plain cross-entropy (its targets, and so sat issues, stay at the given labels); use "
-               f"loss.start_epoch=auto or a start below optim.epochs")
+               f"this is plain cross-entropy ({what}); use loss.start_epoch=auto or a start below optim.epochs")
     s.val_noisy = noisy_validation(cfg, data, noise)
     key = selection_key(noise, data, s.val_noisy)
     if key is not None:
