@@ -5,6 +5,7 @@ import signal
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
@@ -90,9 +91,11 @@ def test_bad_inputs_give_one_line_and_exit_2(tmp_path):
     (tmp_path / "bad.yaml").write_text("optim: [unclosed\n")
     cases.append((["--config", str(tmp_path / "bad.yaml")], "not valid YAML"))
     cases.append((["data.augment=crop_flip", "data.name=csv", "data.root=" + _csv(tmp_path)], "needs images"))
-    for args, needle in cases:
-        out = tmp_path / "out"
-        res = sat("train", "--out", str(out), *FAST, *args)
+    # each case is a whole process (that is the point); two at a time, as the cores allow
+    outs = [tmp_path / f"out{i}" for i in range(len(cases))]
+    with ThreadPoolExecutor(2) as pool:
+        results = list(pool.map(lambda c: sat("train", "--out", str(c[0]), *FAST, *c[1][0]), zip(outs, cases)))
+    for out, (args, needle), res in zip(outs, cases, results):
         assert_one_line_error(res, needle)
         assert not (out / "checkpoint.pt").exists()
 

@@ -15,7 +15,6 @@ Quick start::
 from .config import Config, load_config
 from .data.indexed import IndexedDataset
 from .errors import Interrupted, TrainingDiverged, UserError
-from .estimator import SATClassifier
 from .issues import LabelIssues, LabelIssueTracker, detection_metrics, label_issues
 from .losses import (
                      CrossEntropyLoss,
@@ -31,6 +30,19 @@ from .noise.labels import LabelNoise, corrupt_labels
 from .training.loop import train
 
 __version__ = "0.1.0"
+
+
+def __getattr__(name):
+    # SATClassifier on first use: scikit-learn's import costs seconds that `sat` commands and loss-only
+    # users do not need
+    if name == "SATClassifier":
+        from .estimator import SATClassifier
+        return SATClassifier
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | {"SATClassifier"})
 
 __all__ = ["SelfAdaptiveLoss", "CrossEntropyLoss", "GeneralizedCrossEntropyLoss", "SymmetricCrossEntropyLoss",
            "SoftBootstrapLoss", "EarlyLearningRegularizationLoss", "IndexedLoss", "build_loss", "Config",

@@ -10,7 +10,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from sklearn.model_selection import train_test_split
 
 from ..errors import UserError
 from .base import ArrayDataset, DataBundle, batches, input_stats, to_float
@@ -77,6 +76,7 @@ def _split(n: int, fraction: float, y: np.ndarray, seed: int) -> tuple[np.ndarra
     """Seeded (stratified where every class has 2+ samples) split of range(n): (kept, held_out)."""
     counts = np.bincount(y)
     stratify = y if counts[counts > 0].min() >= 2 and round(fraction * n) >= (counts > 0).sum() else None
+    from sklearn.model_selection import train_test_split  # here: scikit-learn takes seconds to import
     kept, held = train_test_split(np.arange(n), test_size=fraction, random_state=seed, stratify=stratify)
     return np.sort(kept), np.sort(held)
 
