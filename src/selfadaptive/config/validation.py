@@ -63,10 +63,11 @@ def validate_loss_task(cfg: Config) -> None:
     raise UserError(f"loss.name={cfg.loss.name} needs task={_or_list(tasks)}")
 
 
-def _has_start_epoch(name: str) -> bool:
-    """Whether loss ``name`` reads ``loss.start_epoch`` (an unknown name is validate_loss_task's to report)."""
+def _loss_options(name: str) -> dict:
+    """The options loss ``name`` reads, with their defaults ({} for an unknown name: validate_loss_task
+    reports it)."""
     from ..losses import loss_names, loss_spec
-    return name in loss_names() and "start_epoch" in loss_spec(name).defaults
+    return dict(loss_spec(name).defaults) if name in loss_names() else {}
 
 
 def check_ranges(cfg) -> None:
@@ -121,10 +122,11 @@ def validate(cfg: Config) -> None:
         check(cfg.loss.start_epoch == "auto", f"loss.start_epoch must be an epoch >= 0 or auto, got {cfg.loss.start_epoch!r}")
         # a loss without a start epoch (ce, elr, ...) ignores it, auto or a number, so that
         # `--config <a sat preset> loss.name=ce` is the same recipe with CE
-        if _has_start_epoch(cfg.loss.name):
-            check(cfg.loss.name in ("sat", "sat_selective"),
-                  f"loss.start_epoch=auto chooses the start of sat or sat_selective; loss.name={cfg.loss.name} "
-                  f"needs a number of epochs")
+        if "start_epoch" in _loss_options(cfg.loss.name):
+            from ..losses import loss_names
+            auto = [n for n in loss_names() if "auto_rule" in _loss_options(n)]    # the warm-up losses
+            check(cfg.loss.name in auto, f"loss.start_epoch=auto chooses the start of {_or_list(auto)}; "
+                                         f"loss.name={cfg.loss.name} needs a number of epochs")
             check(not cfg.loss.reference_width, "loss.start_epoch=auto and loss.reference_width both set SAT's start; "
                                                 "choose one")
             check(cfg.loss.auto_rule != "noisy_val_plateau" or bool(cfg.data.val_fraction or cfg.data.val_size),
