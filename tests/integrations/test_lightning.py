@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +26,7 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 def load_example(name: str):
     spec = importlib.util.spec_from_file_location(name, EXAMPLES / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module          # pickled by name into Lightning's spawned DDP processes
     spec.loader.exec_module(module)
     return module
 
@@ -94,3 +96,57 @@ def test_the_example_finds_the_flipped_digits(tmp_path):
     found = example.main(["--out", str(tmp_path / "demo"), "--epochs", "12"])
     assert found["auroc"] > 0.9                 # 40% flips on digits; measured 0.99 at 20 epochs
     assert (tmp_path / "demo" / "label_issues.csv").stat().st_size > 1000
+
+
+class Strided(torch.utils.data.Sampler):
+    """Rank r of w takes samples r, r + w, r + 2w, ...: with batch b per rank each step's global batch is
+    the 1-process run's batch of w*b (Lightning's own DistributedSampler shuffles)."""
+
+    def __init__(self, n: int):
+        self.n = n
+
+    def _shard(self):
+        dist = torch.distributed
+        rank, world = (dist.get_rank(), dist.get_world_size()) if dist.is_initialized() else (0, 1)
+        return range(rank, self.n, world)
+
+    def __iter__(self):
+        return iter(self._shard())
+
+    def __len__(self):
+        return len(self._shard())
+
+
+def test_two_lightning_ddp_processes_rank_the_labels_as_one(tmp_path, monkeypatch):
+    """Lightning's DDP on CPU (gloo, 2 spawned processes): the loss gathers the bank rows and the
+    tracker's records across ranks, so rank 0's file ranks every sample as a 1-process fit on the same
+    global batches."""
+    monkeypatch.syspath_prepend(str(EXAMPLES))      # the spawned processes unpickle SATModule by module name
+    x, labels, _ = example.digits_with_noise()
+    x, labels = x[:240], labels[:240]
+
+    def fresh(batch):
+        torch.manual_seed(0)
+        model = torch.nn.Sequential(torch.nn.Linear(64, 32), torch.nn.ReLU(), torch.nn.Linear(32, 10))
+        criterion = SelfAdaptiveLoss(labels, num_classes=10, momentum=0.8, start_epoch=1)
+        data = IndexedDataset(TensorDataset(x, labels))
+        loader = DataLoader(data, batch_size=batch, sampler=Strided(len(data)))
+        return example.SATModule(model, criterion, lr=0.3, epochs=6), loader
+
+    module, loader = fresh(40)
+    one = LabelIssuesCallback(labels)
+    fit(module, loader, 6, one, tmp_path / "one")
+
+    module, loader = fresh(20)
+    trainer = L.Trainer(max_epochs=6, accelerator="cpu", devices=2, strategy="ddp_spawn", logger=False,
+                        use_distributed_sampler=False, callbacks=[LabelIssuesCallback(labels)],
+                        enable_progress_bar=False, enable_model_summary=False, enable_checkpointing=False,
+                        default_root_dir=tmp_path / "two")
+    trainer.fit(module, loader)
+    two = np.genfromtxt(tmp_path / "two" / "label_issues.csv", delimiter=",", names=True)
+    assert len(two) == len(labels)
+    # the same samples in the same order, by the same scores (reductions add in another order: rounding only)
+    assert np.array_equal(two["index"].astype(int), np.asarray(one.issues.index))
+    assert np.allclose(two["score"], np.asarray(one.issues.score), atol=1e-5, rtol=0)
+    assert np.array_equal(two["suggested_label"].astype(int), np.asarray(one.issues.suggested_label))
+    assert one.issues.score.max() - one.issues.score.min() > 0.1      # a ranking, not a constant (0.25 here)
