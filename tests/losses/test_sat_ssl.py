@@ -16,14 +16,19 @@ def cos(a, b):
     return float(a @ b / (np.linalg.norm(a) * np.linalg.norm(b)))
 
 
-def reference_step(T, q1, q2, z1, z2, idx, epoch, start_epoch, alpha):
-    """The design of docs/method.md §6, one sample at a time; returns the loss and updates T in place."""
+def reference_step(T, q1, q2, z1, z2, idx, epoch, start_epoch, alpha, cross_view=False):
+    """The design of docs/method.md §6, one sample at a time; returns the loss and updates T in place.
+    ``cross_view``: view 1's target averages the row with z2 only, view 2's with z1 only."""
     total = 0.0
     for b, i in enumerate(idx):
         zbar = unit(z1[b] + z2[b])
         if epoch < start_epoch:
             T[i] = zbar
             total += (2 - 2 * cos(q1[b], z2[b])) + (2 - 2 * cos(q2[b], z1[b]))
+        elif cross_view:
+            t1, t2 = unit(alpha * T[i] + (1 - alpha) * z2[b]), unit(alpha * T[i] + (1 - alpha) * z1[b])
+            T[i] = unit(alpha * T[i] + (1 - alpha) * zbar)
+            total += (2 - 2 * cos(q1[b], t1)) + (2 - 2 * cos(q2[b], t2))
         else:
             T[i] = unit(alpha * T[i] + (1 - alpha) * zbar)
             total += (2 - 2 * cos(q1[b], T[i])) + (2 - 2 * cos(q2[b], T[i]))
@@ -52,6 +57,45 @@ def test_sat_ssl_matches_the_design_over_epochs():
             ref.backward()
             np.testing.assert_allclose(tq1.grad.numpy(), q.grad.numpy(), atol=1e-5)
     assert np.allclose(np.linalg.norm(T, axis=1), 1.0)      # every row seen, every row a unit vector
+
+
+def test_the_cross_view_target_matches_the_design_and_leaves_out_the_views_own_projection():
+    n, d, alpha, start = 10, 5, 0.8, 1
+    rng = np.random.default_rng(1)
+    loss_fn = SelfAdaptiveSSLLoss(n, d, momentum=alpha, start_epoch=start, view_target="cross_view")
+    T = np.zeros((n, d))
+    for epoch in range(3):
+        for idx in (np.arange(0, n, 2), np.arange(1, n, 2)):
+            q1, q2, z1, z2 = (rng.normal(size=(len(idx), d)) for _ in range(4))
+            T_before = T[idx].copy()
+            expected = reference_step(T, q1, q2, z1, z2, idx, epoch, start, alpha, cross_view=True)
+            tq1 = torch.tensor(q1, dtype=torch.float32, requires_grad=True)
+            args = [torch.tensor(a, dtype=torch.float32) for a in (q2, z1, z2)]
+            got = loss_fn(tq1, *args, torch.tensor(idx), epoch)
+            assert got.item() == pytest.approx(expected, rel=1e-5)
+            np.testing.assert_allclose(loss_fn.soft_targets.numpy(), T, atol=1e-6)   # the same bank as both_views
+            got.backward()
+            q = torch.tensor(q1, requires_grad=True)
+            t1 = torch.tensor(np.array([unit(alpha * r + (1 - alpha) * z) for r, z in zip(T_before, z2)])) \
+                if epoch >= start else torch.tensor(z2)
+            ref = (2 - 2 * torch.nn.functional.cosine_similarity(q, t1, dim=1)).sum() / len(idx)
+            ref.backward()
+            np.testing.assert_allclose(tq1.grad.numpy(), q.grad.numpy(), atol=1e-5)
+    # view 1's loss does not move with view 1's own projection z1 (the both_views target does)
+    q1, q2, z1, z2 = (torch.randn(2, d) for _ in range(4))
+    for view_target, moves in (("cross_view", False), ("both_views", True)):
+        losses = []
+        for z in (z1, -z1):
+            fn = SelfAdaptiveSSLLoss(n, d, momentum=alpha, start_epoch=0, view_target=view_target)
+            fn.soft_targets.copy_(torch.nn.functional.normalize(torch.randn(n, d, generator=torch.Generator().manual_seed(3)), dim=1))
+            q2_away = torch.zeros_like(q2)       # cosine with a zero vector is 0: view 2's term is constant
+            losses.append(fn(q1, q2_away, z, z2, torch.tensor([0, 1]), 0).item())
+        assert (abs(losses[0] - losses[1]) > 1e-3) == moves, view_target
+
+
+def test_sat_ssl_refuses_an_unknown_view_target():
+    with pytest.raises(ValueError, match="view_target"):
+        SelfAdaptiveSSLLoss(5, 3, view_target="own_view")
 
 
 def test_sat_ssl_bank_is_state_and_no_gradient_reaches_targets():

@@ -67,12 +67,14 @@ class BankLoss(IndexedLoss):
         self.register_buffer("soft_targets", bank)
 
     def update_bank(self, index: torch.Tensor, rows: torch.Tensor,
-                    rule: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> torch.Tensor:
-        """index: (B,) dataset indices; rows: (B, D) new evidence.  Returns (B, D) updated rows."""
+                    rule: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], return_old: bool = False):
+        """index: (B,) dataset indices; rows: (B, D) new evidence.  Returns (B, D) updated rows, and with
+        ``return_old`` also the (B, D) rows as they were before this update."""
         all_index, all_rows, own = self.gather(index, rows)      # every process applies every update
-        new = rule(SF.bank_rows(self.soft_targets, all_index), all_rows)
+        old = SF.bank_rows(self.soft_targets, all_index)
+        new = rule(old, all_rows)
         SF.store_rows(self.soft_targets, all_index, new)
-        return new[own]
+        return (new[own], old[own]) if return_old else new[own]
 
 
 def host_bank(bank: torch.Tensor) -> torch.Tensor:
