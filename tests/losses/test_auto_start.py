@@ -179,5 +179,8 @@ def test_sat_train_auto_writes_the_chosen_epoch_and_the_selected_model(tmp_path)
     best = max(rows, key=lambda r: r["val_acc_noisy"])
     assert summary["selected_by"] == "val_acc_noisy" and summary["selected_epoch"] == best["epoch"]
     assert summary["test_acc_at_selected"] == best["test_acc"]
+    # what a user compares runs by: accuracy on the validation split's own labels
+    assert summary["selection_val_acc_at_selected"] == best["val_acc_noisy"]
+    assert summary["selection_val_acc_last"] == rows[-1]["val_acc_noisy"] != rows[-1]["val_acc"]
     kept = torch.load(tmp_path / "run" / "selected_model.pt", weights_only=True)
     assert kept["epoch"] == best["epoch"] and not math.isnan(kept["val_acc_noisy"])

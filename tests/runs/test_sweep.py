@@ -12,7 +12,8 @@ from test_cli import assert_one_line_error, sat
 from selfadaptive.errors import UserError
 from selfadaptive.runs.sweep import grid, run_name, split_axes
 
-GRID = ["model.base_width=64,128", "loss.name=ce,sat", "loss.start_epoch=1", "optim.epochs=4", "log.progress=false"]
+GRID = ["model.base_width=64,128", "loss.name=ce,sat", "loss.start_epoch=1", "optim.epochs=4", "data.val_fraction=0.1",
+        "log.progress=false"]
 
 
 def test_axes_and_fixed_overrides():
@@ -31,6 +32,8 @@ def test_sweep_runs_the_grid_then_skips_finished_runs(tmp_path):
     assert len(rows) == 4 and {(r["model.base_width"], r["loss.name"]) for r in rows} == \
         {("64", "ce"), ("64", "sat"), ("128", "ce"), ("128", "sat")}
     assert all(float(r["test_acc_last"]) > 0.3 for r in rows)
+    # the column to choose between CE and SAT by: validation accuracy on the labels as given
+    assert all(0 < float(r["selection_val_acc_last"]) <= 1 for r in rows)
     assert "test_acc_last" in res.stdout and "4 runs, 0 already done" in res.stdout
     again = sat("sweep", "--out", str(tmp_path / "sw"), *GRID)
     assert again.returncode == 0 and "4 runs, 4 already done" in again.stdout

@@ -28,7 +28,8 @@ from ..engine.runfolder import RunDir
 from ..errors import Interrupted, UserError
 
 #: summary.json fields copied into the results table when present
-RESULT_KEYS = ("test_acc_last", "test_acc_best", "best_epoch", "momentum", "start_epoch", "target_recovery",
+RESULT_KEYS = ("test_acc_last", "test_acc_best", "best_epoch", "selection_val_acc_last", "momentum", "start_epoch",
+               "start_epoch_chosen", "target_recovery",
                "detection_auroc", "test_aurc_last", "test_augrc_last", "test_robust_acc_last", "test_robust_acc_best", "wall_time_s")
 
 

@@ -120,8 +120,11 @@ def summarize(s: Session, extra: dict | None = None) -> dict:
         summary.update(momentum=sat.momentum, start_epoch=sat.start_epoch, start_epoch_chosen=sat.start_epoch_chosen)
     if s.selector is not None and s.selector.epoch >= 0:
         chosen = next(r for r in rows if r["epoch"] == s.selector.epoch)
+        # the validation accuracy a user can see (on the split's own labels): the number to compare
+        # runs of different losses by, e.g. CE against SAT in a sweep
         summary.update(selected_by=s.selector.key, selected_epoch=s.selector.epoch,
-                       test_acc_at_selected=chosen["test_acc"])
+                       test_acc_at_selected=chosen["test_acc"], selection_val_acc_last=last[s.selector.key],
+                       selection_val_acc_at_selected=chosen[s.selector.key])
     bank = s.loss_fn.bank()
     if bank is not None:
         s.run.write_soft_targets(bank)
