@@ -57,16 +57,22 @@ def test_the_lightning_recipe_ranks_exactly_as_sat_issues(tmp_path, start):
     assert np.array_equal(written["index"].astype(int), run.expected.index)
 
 
-def test_a_resumed_lightning_fit_ranks_as_an_uninterrupted_one(tmp_path):
+def small_fit(n: int, epochs: int, lr: float = 0.05, **loader_args):
+    """A fresh seeded MLP with SAT from epoch 1 on the first n noisy digits, and its loader."""
     x, labels, _ = example.digits_with_noise()
-    x, labels = x[:300], labels[:300]
+    x, labels = x[:n], labels[:n]
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(64, 32), torch.nn.ReLU(), torch.nn.Linear(32, 10))
+    criterion = SelfAdaptiveLoss(labels, num_classes=10, momentum=0.8, start_epoch=1)
+    loader = DataLoader(IndexedDataset(TensorDataset(x, labels)), **loader_args)
+    return example.SATModule(model, criterion, lr=lr, epochs=epochs), loader
+
+
+def test_a_resumed_lightning_fit_ranks_as_an_uninterrupted_one(tmp_path):
+    labels = example.digits_with_noise()[1][:300]
 
     def fresh(epochs):
-        torch.manual_seed(0)
-        model = torch.nn.Sequential(torch.nn.Linear(64, 32), torch.nn.ReLU(), torch.nn.Linear(32, 10))
-        criterion = SelfAdaptiveLoss(labels, num_classes=10, momentum=0.8, start_epoch=1)
-        loader = DataLoader(IndexedDataset(TensorDataset(x, labels)), batch_size=50, shuffle=False)
-        return example.SATModule(model, criterion, epochs=epochs), loader
+        return small_fit(300, epochs, batch_size=50, shuffle=False)
 
     module, loader = fresh(4)
     whole = LabelIssuesCallback(labels)
@@ -122,16 +128,10 @@ def test_two_lightning_ddp_processes_rank_the_labels_as_one(tmp_path, monkeypatc
     tracker's records across ranks, so rank 0's file ranks every sample as a 1-process fit on the same
     global batches."""
     monkeypatch.syspath_prepend(str(EXAMPLES))      # the spawned processes unpickle SATModule by module name
-    x, labels, _ = example.digits_with_noise()
-    x, labels = x[:240], labels[:240]
+    labels = example.digits_with_noise()[1][:240]
 
     def fresh(batch):
-        torch.manual_seed(0)
-        model = torch.nn.Sequential(torch.nn.Linear(64, 32), torch.nn.ReLU(), torch.nn.Linear(32, 10))
-        criterion = SelfAdaptiveLoss(labels, num_classes=10, momentum=0.8, start_epoch=1)
-        data = IndexedDataset(TensorDataset(x, labels))
-        loader = DataLoader(data, batch_size=batch, sampler=Strided(len(data)))
-        return example.SATModule(model, criterion, lr=0.3, epochs=6), loader
+        return small_fit(240, 6, lr=0.3, batch_size=batch, sampler=Strided(len(labels)))
 
     module, loader = fresh(40)
     one = LabelIssuesCallback(labels)
