@@ -55,6 +55,21 @@ def test_sat_train_on_a_clean_table_reports_no_noise_and_paths_reach_label_issue
 
 
 @pytest.mark.slow
+def test_sat_sweep_on_a_table_starts_from_the_defaults_not_the_noisy_demo(tmp_path):
+    # it once started every run from the digits demo preset, so 40% flip noise went into the user's labels
+    table = _table(tmp_path / "mine.csv")
+    res = sat("sweep", "--out", str(tmp_path / "sw"), "--jobs", "2", "data.name=csv", f"data.root={table}",
+              "data.val_fraction=0.2", "optim.epochs=1", "loss.name=ce,sat")
+    assert res.returncode == 0, res.stderr
+    for loss in ("ce", "sat"):
+        summary = json.loads((tmp_path / "sw" / f"loss.name={loss}" / "summary.json").read_text())
+        assert summary["data"] == "csv" and summary["noise_kind"] == "none" and summary["num_noisy"] == 0
+        assert summary["selected_by"] == "val_acc"          # the user's own validation labels
+    assert json.loads((tmp_path / "sw" / "sweep.json").read_text())["config"] is None
+    assert "selection_val_acc_last" in res.stdout
+
+
+@pytest.mark.slow
 def test_image_folder_paths_progress_lines_and_the_start_warning(tmp_path):
     root = write_image_folder(tmp_path / "imgs", per_class=10, size=12, split_test=False)
     res = sat("train", "--out", str(tmp_path / "r"), "data.name=image_folder", f"data.root={root}",

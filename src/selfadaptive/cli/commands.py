@@ -27,8 +27,15 @@ def _names_own_data(overrides: list[str]) -> bool:
     return any(key == "data.name" and value != DEMO_DATA for key, value in map(parse_override, overrides))
 
 
+def _base_config(args) -> str | None:
+    """The config a command starts from: --config, else the library defaults when the overrides name
+    the user's own data (no demo noise injected into their labels), else the digits demo preset."""
+    from ..config import DEFAULT_PRESET
+    return args.config or (None if _names_own_data(args.overrides) else DEFAULT_PRESET)
+
+
 def cmd_train(args) -> int:
-    from ..config import DEFAULT_PRESET, load_config
+    from ..config import load_config
     from ..config.presets import resolve_config
     from ..engine.runfolder import RunDir
     from ..training.loop import train
@@ -54,7 +61,7 @@ def cmd_train(args) -> int:
             return _launch(args.nproc, ["train", "--resume", str(run.path), *(["--force"] if args.force else [])], args.quiet)
         train(cfg, run.path, resume=True, quiet=args.quiet, force=args.force)
         return 0
-    config = args.config or (None if _names_own_data(args.overrides) else DEFAULT_PRESET)
+    config = _base_config(args)
     cfg = load_config(resolve_config(config) if config else None, args.overrides)
     out = Path(args.out) if args.out else _default_out(cfg)
     if args.nproc > 1:
@@ -245,10 +252,9 @@ def cmd_robust(args) -> int:
 
 
 def cmd_sweep(args) -> int:
-    from ..config import DEFAULT_PRESET
     from ..runs.sweep import format_table, sweep
 
-    rows = sweep(args.config or DEFAULT_PRESET, args.out, args.overrides, jobs=args.jobs, quiet=args.quiet)
+    rows = sweep(_base_config(args), args.out, args.overrides, jobs=args.jobs, quiet=args.quiet)
     if not args.quiet:
         print(format_table(rows))
         print(f"results: {Path(args.out) / 'results.csv'}; compare: sat report {Path(args.out)}/*/ --out report.html")
@@ -264,11 +270,11 @@ def cmd_report(args) -> int:
 
 
 def cmd_config(args) -> int:
-    from ..config import DEFAULT_PRESET, load_config
+    from ..config import load_config
     from ..config.describe import describe_config
     from ..config.presets import resolve_config
 
-    config = args.config or (None if _names_own_data(args.overrides) else DEFAULT_PRESET)
+    config = _base_config(args)
     print(describe_config(load_config(resolve_config(config) if config else None, args.overrides)))
     return 0
 

@@ -8,7 +8,6 @@ from .. import functional as SF
 from .base import BankLoss
 from .registry import register_loss
 
-
 VIEW_TARGETS = ("both_views", "cross_view")
 
 

@@ -63,11 +63,12 @@ def grid(axes: dict[str, list[str]]) -> list[dict[str, str]]:
 
 
 def train_args(run: Path, config, overrides: list[str], command: str = "train") -> list[str]:
-    """``sat train`` (or ``sat pretrain``) arguments that start run folder ``run`` from ``config`` +
-    ``overrides`` or, when it already has a checkpoint, resume it."""
+    """``sat train`` (or ``sat pretrain``) arguments that start run folder ``run`` from ``config``
+    (None: the library defaults) + ``overrides`` or, when it already has a checkpoint, resume it."""
     if (run / "checkpoint.pt").is_file():
         return [command, "--resume", str(run), "--quiet"]
-    return [command, "--config", str(config), "--out", str(run), "--quiet", *overrides]
+    return [command, *(["--config", str(config)] if config is not None else []), "--out", str(run), "--quiet",
+            *overrides]
 
 
 def run_commands(commands: list[list[str]], jobs: int, on_done=None) -> int | None:
@@ -115,20 +116,22 @@ def run_commands(commands: list[list[str]], jobs: int, on_done=None) -> int | No
     return stopped[0] if stopped else None
 
 
-def sweep(config: str, out, overrides: list[str], jobs: int = 1, quiet: bool = False) -> list[dict]:
-    """Run (or finish) the grid; returns the results rows (also written to OUT/results.csv/json)."""
+def sweep(config: str | None, out, overrides: list[str], jobs: int = 1, quiet: bool = False) -> list[dict]:
+    """Run (or finish) the grid from ``config`` (a preset name or YAML path; None: the library
+    defaults, as ``sat train`` on your own data); returns the results rows (also written to
+    OUT/results.csv/json)."""
     axes, fixed = split_axes(overrides)
     if not axes:
         raise UserError("sat sweep needs at least one axis, e.g. model.base_width=16,64 (values separated by commas)")
     if jobs < 1:
         raise UserError(f"--jobs must be >= 1, got {jobs}")
-    config_path = resolve_config(config)
+    config_path = resolve_config(config) if config is not None else None
     points = grid(axes)
     for point in points:        # every point must be a valid config before anything runs
         load_config(config_path, fixed + [f"{k}={v}" for k, v in point.items()])
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    record = {"config": str(config_path), "axes": axes, "fixed": fixed}
+    record = {"config": str(config_path) if config_path else None, "axes": axes, "fixed": fixed}
     old = out / "sweep.json"
     if old.is_file() and json.loads(old.read_text()) != record:
         raise UserError(f"{out} holds a different sweep ({old}); choose another --out")
