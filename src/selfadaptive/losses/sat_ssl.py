@@ -65,13 +65,10 @@ class SelfAdaptiveSSLLoss(BankLoss):
         if epoch < self.start_epoch:        # the bank follows the projections
             self.update_bank(index, zbar, lambda old, new: new)
             return self.reduce(SF.cosine_regression(q1, z2) + SF.cosine_regression(q2, z1))
-        if self.view_target == "both_views":
-            t = self.update_bank(index, zbar, lambda old, new: SF.normalized_ema_update(old, new, self.momentum))
-            return self.reduce(SF.cosine_regression(q1, t) + SF.cosine_regression(q2, t))
-        _, old = self.update_bank(index, zbar, lambda old, new: SF.normalized_ema_update(old, new, self.momentum),
+        t, old = self.update_bank(index, zbar, lambda old, new: SF.normalized_ema_update(old, new, self.momentum),
                                   return_old=True)
-        t1 = SF.normalized_ema_update(old, z2, self.momentum)
-        t2 = SF.normalized_ema_update(old, z1, self.momentum)
+        t1, t2 = (t, t) if self.view_target == "both_views" else \
+            (SF.normalized_ema_update(old, z2, self.momentum), SF.normalized_ema_update(old, z1, self.momentum))
         return self.reduce(SF.cosine_regression(q1, t1) + SF.cosine_regression(q2, t2))
 
     @classmethod
