@@ -157,13 +157,15 @@ def carry_over(cells: dict, previous: dict, methods) -> None:
 
 
 def derive(cell: dict) -> None:
-    """The comparisons the targets read."""
-    if None not in (cell["ce_last"], cell["ce_best_test"], cell["sat_auto_last"], cell["sat_oracle_last"]):
+    """The comparisons the targets read: the safety ones wherever CE and SAT auto ran, the oracle's
+    only where its grid ran (a cell without one still counts for safety)."""
+    if None not in (cell["ce_last"], cell["ce_best_test"], cell["sat_auto_last"]):
         cell["ce_memorises"] = cell["ce_best_test"] - cell["ce_last"] > 3.0
         cell["auto_vs_ce_last"] = cell["sat_auto_last"] - cell["ce_last"]
         cell["auto_vs_ce_noisy_val"] = cell["sat_auto_last"] - (cell["ce_noisy_val"] or float("nan"))
-        cell["auto_vs_oracle"] = cell["sat_auto_last"] - cell["sat_oracle_last"]
         cell["auto_vs_ce_best_test"] = cell["sat_auto_last"] - cell["ce_best_test"]
+        cell["auto_vs_oracle"] = (None if cell["sat_oracle_last"] is None
+                                  else cell["sat_auto_last"] - cell["sat_oracle_last"])
 
 
 def targets(table: dict) -> dict:
@@ -172,10 +174,11 @@ def targets(table: dict) -> dict:
     miss_last = [f"{r}/{k}" for r, k, c in cells if c["auto_vs_ce_last"] < -0.5]
     miss_val = [f"{r}/{k}" for r, k, c in cells if not c["auto_vs_ce_noisy_val"] >= -1.0]
     miss_memo = [f"{r}/{k}" for r, k, c in cells if c["ce_memorises"] and c["auto_vs_ce_best_test"] < -1.0]
-    near_oracle = sum(c["auto_vs_oracle"] >= -1.0 for _, _, c in cells)
+    with_oracle = [c for _, _, c in cells if c["auto_vs_oracle"] is not None]
+    near_oracle = sum(c["auto_vs_oracle"] >= -1.0 for c in with_oracle)
     return {"cells": len(cells), "auto_ge_ce_last_minus_0.5": miss_last, "auto_ge_ce_noisy_val_minus_1": miss_val,
             "memorising_cells_auto_within_1_of_ce_best": miss_memo,
-            "auto_within_1_of_oracle": f"{near_oracle} of {len(cells)}"}
+            "auto_within_1_of_oracle": f"{near_oracle} of {len(with_oracle)} cells with an oracle grid"}
 
 
 def markdown(table: dict) -> str:
