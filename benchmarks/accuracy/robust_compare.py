@@ -6,6 +6,8 @@ on the test subset at the end scores the last and the best model).  Runs go ``--
 one thread each, as ``sat train`` processes (``sweep.run_commands``); finished runs are reused
 and interrupted ones resumed.
 Prints a markdown table (mean +- std over seeds) and writes every number to ``--out``.
+``trades-sat-auto`` is TRADES+SAT whose start waits for the held-out PGD accuracy to stop rising
+(``loss.start_epoch=auto loss.auto_rule=noisy_val_plateau``).
 
     python -m benchmarks.accuracy.robust_compare --families mnist-robust-cnn,fmnist-robust-cnn \
         --methods trades,trades-sat --seeds 0,1 --jobs 2 --out benchmarks/results/robust_cpu.json
@@ -22,6 +24,9 @@ from pathlib import Path
 from benchmarks.common import result_path
 from selfadaptive.runs.sweep import run_commands, train_args
 
+#: methods that are a preset with overrides: name -> (preset suffix, overrides)
+VARIANTS = {"trades-sat-auto": ("trades-sat", ["loss.start_epoch=auto", "loss.auto_rule=noisy_val_plateau"])}
+
 
 def collect(run: Path) -> dict:
     summary = json.loads((run / "summary.json").read_text())
@@ -32,7 +37,7 @@ def collect(run: Path) -> dict:
             "robust_best": summary["test_robust_acc_best"], "best_epoch": summary["best_robust_epoch"],
             "val_robust_peak": max(val), "val_robust_last": val[-1], "val_robust_curve": val,
             "test_clean_curve": [r["test_acc"] for r in rows], "wall_time_s": summary["wall_time_s"],
-            "attack": summary["robust_attack"]}
+            "attack": summary["robust_attack"], "start_epoch_chosen": summary.get("start_epoch_chosen")}
 
 
 def table(results: dict) -> str:
@@ -91,8 +96,10 @@ def main(argv=None) -> int:
         out.write_text(json.dumps(results, indent=2) + "\n")
 
     os.environ["OMP_NUM_THREADS"] = "1"     # one thread per run
-    run_commands([train_args(run, f"{family}-{method}", [f"seed={seed}", "log.progress=false", *extra])
-                  for family, method, seed, run in pending], args.jobs, finish)
+    def command(family, method, seed, run):
+        preset, own = VARIANTS.get(method, (method, []))
+        return train_args(run, f"{family}-{preset}", [f"seed={seed}", "log.progress=false", *own, *extra])
+    run_commands([command(*item) for item in pending], args.jobs, finish)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, indent=2) + "\n")
     print(table(results))

@@ -126,3 +126,22 @@ def test_autoattack_through_torchattacks(tmp_path):
     assert res.returncode == 0, res.stderr
     r = json.loads((run / "robust-test-eps0.1-pgd10-step0.025-n30.json").read_text())["last"]
     assert r["autoattack"] <= r["pgd10"] + 1 / 30 and r["autoattack"] < r["clean"]
+
+
+def test_the_plateau_rule_waits_for_held_out_robust_accuracy(tmp_path):
+    """TRADES+SAT with ``auto_rule=noisy_val_plateau``: the rule reads the epoch's PGD accuracy on the
+    held-out split (robust overfitting is that figure falling), not the clean validation accuracy."""
+    from selfadaptive.engine.checkpoint import load_checkpoint
+    from selfadaptive.losses.auto_start import plateau
+
+    cfg = load_config(None, ROBUST + ["loss.name=sat", "loss.start_epoch=auto", "loss.auto_rule=noisy_val_plateau",
+                                      "loss.auto_window=1"])
+    summary = train(cfg, tmp_path / "r", quiet=True)
+    rows = _rows(tmp_path / "r")
+    robust, clean = [r["val_robust_acc"] for r in rows], [r["val_acc"] for r in rows]
+    assert robust != clean                      # PGD costs accuracy: the two curves differ
+    fed = load_checkpoint(tmp_path / "r" / "checkpoint.pt")["loss"]["natural.auto.val_acc"][:len(rows)]
+    assert fed.tolist() == robust
+    # the rule decides when an epoch begins, from the epochs closed before it (4 epochs: 1, 2 or 3)
+    fired = next((e + 1 for e in range(len(rows) - 1) if plateau(robust[:e + 1], 1) is not None), None)
+    assert summary["start_epoch_chosen"] == fired

@@ -16,6 +16,9 @@ class Task:
 
     #: extra scores of every evaluation pass, ``fn(logits (N, C) numpy, labels (N,) numpy, K) -> dict``
     eval_metrics: Callable | None = None
+    #: the metrics-row field whose plateau ``loss.auto_rule=noisy_val_plateau`` waits for; None: the
+    #: field that selects the model without clean labels (accuracy on the validation split's own labels)
+    plateau_field: str | None = None
 
     def step(self, forward: Callable, loss_fn, x: torch.Tensor, y: torch.Tensor, index: torch.Tensor, epoch: int,
              step: int, global_batch: int) -> tuple[torch.Tensor, torch.Tensor]:

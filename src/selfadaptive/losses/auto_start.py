@@ -17,7 +17,9 @@ memorised the wrong labels.  Three rules read the moment from signals a run has 
   rate), where the minimum never comes.
 * ``noisy_val_plateau``: the accuracy on a validation split that carries the data's own (noisy)
   labels, fed in by the trainer (``observe_validation``), has not improved on its best for
-  ``window`` epochs.
+  ``window`` epochs.  In adversarial training (``task=robust``) the trainer feeds the held-out
+  PGD accuracy instead: robust overfitting is that figure turning down while the training
+  attack is still fitted, so TRADES+SAT starts once it stops rising.
 
 When a rule fires at the end of epoch e, SAT starts at epoch e + 1.  A rule that never fires leaves
 the run as plain cross-entropy; a flat PC curve fires neither PC rule.  Why ``changes_slowdown`` is the

@@ -41,6 +41,9 @@ class RobustTask(Task):
         autocast: the run's autocast context (bf16 on CUDA).
     """
 
+    #: robust overfitting shows as held-out robust accuracy that stops rising: the plateau rule reads it
+    plateau_field = "val_robust_acc"
+
     def __init__(self, cfg, *, model: nn.Module, seed: int, shard: Callable, device: torch.device, val: ArrayDataset,
                  test: ArrayDataset, batch_size: int, epochs: int, best: BestModel, report: Path,
                  autocast: Callable = nullcontext):

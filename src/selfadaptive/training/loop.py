@@ -21,7 +21,7 @@ from ..engine.runtime import StopSignals, kept_checkpoint
 from ..engine.schedules import epoch_order, optim_learning_rate
 from ..errors import TrainingDiverged
 from ..issues.tracker import prediction_record
-from .records import epoch_row, log_row, progress_line, summarize
+from .records import epoch_row, log_row, observe_plateau_field, progress_line, summarize
 from .session import Session, merge_epoch_state, setup
 
 
@@ -88,6 +88,7 @@ def train(cfg: Config, out: str | Path, resume: bool = False, model: torch.nn.Mo
                                         for split in (s.data.test, s.data.val, s.val_noisy))
             row = epoch_row(s, epoch, lr, test, val, val_noisy)
             task.end_epoch(epoch, row)          # e.g. robust: PGD on held-out data keeps the best model
+            observe_plateau_field(s, task, epoch, row)
             row["time_s"] = s.wall_time()
             log_row(s, row)
             progress_line(s, row, epochs)

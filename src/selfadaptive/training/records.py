@@ -78,20 +78,28 @@ def epoch_row(s: Session, epoch: int, lr: float, test: dict, val: dict | None, v
 
 
 def auto_start_fields(s: Session, epoch: int, row: dict) -> None:
-    """``start_epoch=auto``: log this epoch's prediction changes and whether SAT has started; feed
-    the noisy-label validation accuracy to the plateau rule; say when SAT starts."""
+    """``start_epoch=auto``: log this epoch's prediction changes and whether SAT has started; say
+    when SAT starts."""
     sat = WarmUp.within(s.loss_fn)
     if sat is None or sat.auto is None:
         return
     auto = sat.auto
-    if s.selector is not None:
-        sat.observe_validation(epoch, row[s.selector.key])
     if not auto.started:
         changed, compared = auto.counts.tolist()
         row["prediction_changes"] = changed / compared if compared else None
     row["sat_started"] = auto.started and epoch >= auto.start_epoch()
     if auto.started and epoch == auto.start_epoch():
         say(s, f"start_epoch=auto: SAT started at epoch {epoch} ({auto.rule} rule)")
+
+
+def observe_plateau_field(s: Session, task, epoch: int, row: dict) -> None:
+    """Feed the plateau rule of ``start_epoch=auto`` the epoch's validation figure: the task's
+    ``plateau_field`` (robust: held-out PGD accuracy), else the model-selection field (accuracy on
+    the validation split's own labels).  Called once the task has added its fields to the row."""
+    sat = WarmUp.within(s.loss_fn)
+    key = task.plateau_field or (s.selector.key if s.selector is not None else None)
+    if sat is not None and key is not None and row.get(key) is not None:
+        sat.observe_validation(epoch, row[key])
 
 
 def summarize(s: Session, extra: dict | None = None) -> dict:
