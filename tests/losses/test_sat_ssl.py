@@ -38,7 +38,7 @@ def reference_step(T, q1, q2, z1, z2, idx, epoch, start_epoch, alpha, cross_view
 def test_sat_ssl_matches_the_design_over_epochs():
     n, d, alpha, start = 12, 6, 0.7, 1
     rng = np.random.default_rng(0)
-    loss_fn = SelfAdaptiveSSLLoss(n, d, momentum=alpha, start_epoch=start)
+    loss_fn = SelfAdaptiveSSLLoss(n, d, momentum=alpha, start_epoch=start, view_target="both_views")
     T = np.zeros((n, d))
     for epoch in range(3):
         for idx in (np.array([0, 3, 5, 7, 9, 11]), np.array([1, 2, 4, 6, 8, 10]), np.array([3, 4, 5])):
@@ -133,3 +133,10 @@ def test_simsiam_is_the_symmetric_negative_cosine_with_stop_gradient():
     # a prediction along the other view's projection scores the minimum, -1
     z = torch.randn(3, 5)
     assert SimSiamLoss()(2 * z, 3 * z, z, z, torch.arange(3), 0).item() == pytest.approx(-1.0, abs=1e-6)
+
+
+def test_the_cross_view_target_is_the_default_everywhere():
+    from selfadaptive.config import load_config
+    from selfadaptive.config.presets import preset_paths
+    assert SelfAdaptiveSSLLoss(5, 3).view_target == "cross_view"
+    assert load_config(preset_paths()["cifar10sub-ssl-cnn-sat"]).loss.view_target == "cross_view"

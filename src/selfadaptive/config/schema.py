@@ -65,8 +65,8 @@ class LossConfig:
     auto_window: Optional[int] = None   # start_epoch=auto: moving-average window (the PC rules) or patience
                                     # (plateau); None: the rule's own (1, 3, 3)
     variant: str = "ce"             # SAT: ce | sce
-    view_target: str = "both_views"  # sat_ssl: both_views (each view regresses onto the bank row updated with
-                                    # both views' projections) | cross_view (with the other view's only)
+    view_target: str = "cross_view"  # sat_ssl: cross_view (each view regresses onto the bank row averaged with
+                                    # the other view's projection) | both_views (the row updated with both)
     q: Optional[float] = None       # GCE (0.7)
     alpha: Optional[float] = None   # SCE (0.1); SelectiveNet's selective-loss weight (0.5)
     beta: Optional[float] = None    # SCE (1.0), bootstrap (0.95)

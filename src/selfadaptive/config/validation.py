@@ -16,7 +16,7 @@ CHOICES = {
     "task": ("classify", "selective", "robust", "ssl"),
     "adversarial.method": ("trades", "pgd"),
     "loss.variant": ("ce", "sce"),
-    "loss.view_target": ("both_views", "cross_view"),
+    "loss.view_target": ("cross_view", "both_views"),
     "loss.bank_dtype": ("float32", "float16", "bfloat16"),
     "loss.bank_device": ("auto", "cpu"),
     "loss.auto_rule": ("changes_slowdown", "prediction_changes", "noisy_val_plateau"),

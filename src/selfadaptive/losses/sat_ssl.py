@@ -8,7 +8,7 @@ from .. import functional as SF
 from .base import BankLoss
 from .registry import register_loss
 
-VIEW_TARGETS = ("both_views", "cross_view")
+VIEW_TARGETS = ("cross_view", "both_views")     # the first is the default (docs/benchmarks.md §11)
 
 
 @register_loss("sat_ssl", tasks=("ssl",), head="embedding",
@@ -32,14 +32,17 @@ class SelfAdaptiveSSLLoss(BankLoss):
     projection when the average starts (with E_s = 0 the first update gives
     normalise((1 - alpha) * zbar_i) = zbar_i).
 
-    ``view_target="cross_view"`` keeps the bank update above but builds each view's target from the
-    *other* view's projection only, as BYOL pairs them (t_i is the row before this batch's update):
+    ``view_target="cross_view"`` (the default) keeps the bank update above but builds each view's
+    target from the *other* view's projection only, as BYOL pairs them (t_i is the row before this
+    batch's update):
 
     * e >= E_s: t1_i = normalise(alpha * t_i + (1 - alpha) * z2_i),  t2_i = normalise(alpha * t_i + (1 - alpha) * z1_i)
                 loss = mean_i (2 - 2 cos(q1_i, t1_i)) + (2 - 2 cos(q2_i, t2_i))
 
-    With ``both_views`` the target holds a share of the view's own projection, which makes it
-    easier to predict (docs/benchmarks.md §11 measures both).
+    With ``both_views`` (the rule above as written) the target holds a share of the view's own
+    projection, which makes it easier to predict and taught less: over 3 seeds of the 40-epoch CPU
+    regime (docs/benchmarks.md §11) cross_view gained 1.04 linear-probe and 0.69 kNN points over it,
+    on every seed, and ended 0.20 / 0.32 below BYOL.
 
     Args:
         num_samples: N; dim: D; momentum: alpha; start_epoch: E_s; view_target: both_views |
