@@ -1,20 +1,31 @@
-"""A whole ``sat train`` run with SAT against the same run with CE: the wall-time ratio.
+"""A whole ``sat train`` run with SAT against the same run with CE: the wall-time ratio, and where
+SAT's extra time goes.
 
-    python -m benchmarks.speed.run_overhead --pairs 5 --out benchmarks/results/run_overhead_cpu.json
+    python -m benchmarks.speed.run_overhead --pairs 21 --parts --out benchmarks/results/run_overhead_cpu.json
 
 The built-in digits default (MLP 2x512, 1,347 samples, 40% flip noise), 40 epochs, SAT from epoch
 0 so that every step updates the bank and every epoch tracks it and logs the detection metrics.
 Runs are in-process and alternate CE, SAT, CE, SAT... so that drift in machine load hits both
-alike; the ratio is median(SAT) / median(CE) of the runs' own ``wall_time_s``.  A first pair is
-discarded as warm-up (imports, allocator).
+alike; the ratio is median(SAT) / median(CE) of the runs' own ``wall_time_s``, beside the median of
+the per-pair ratios and the same ratios of process CPU time (which time stolen by other tenants of
+a virtual machine does not inflate).  A first pair is discarded as warm-up (imports, allocator).
+
+``--parts`` times the trainer's pieces in every run (the loss's forward, every ``backward``, the
+per-step training-pass records, the per-epoch tracker update, the metrics row, evaluation and
+checkpoints) by wrapping them with a clock; each part's figure is its minimum over the pairs, the
+least disturbed run.
 """
 from __future__ import annotations
 
 import argparse
+import collections
 import statistics
 import sys
 import tempfile
+import time
 from pathlib import Path
+
+import torch
 
 from benchmarks.common import machine, result_path, write_result
 from selfadaptive import load_config, train
@@ -24,28 +35,79 @@ BASE = ["optim.epochs=40", "log.progress=false"]
 LOSSES = {"ce": ["loss.name=ce"], "sat": ["loss.name=sat", "loss.start_epoch=0"]}
 
 
+def clock_parts(spent: dict) -> None:
+    """Wrap the trainer's pieces so that each call adds its wall time to ``spent[part]``."""
+    from selfadaptive.issues.tracker import LabelIssueTracker
+    from selfadaptive.losses.ce import CrossEntropyLoss
+    from selfadaptive.losses.sat import SelfAdaptiveLoss
+    from selfadaptive.training import loop, session
+
+    def wrap(owner, name, part):
+        inner = getattr(owner, name)
+
+        def timed(*args, **kwargs):
+            t = time.perf_counter()
+            try:
+                return inner(*args, **kwargs)
+            finally:
+                spent[part] += time.perf_counter() - t
+        setattr(owner, name, timed)
+
+    for cls in (CrossEntropyLoss, SelfAdaptiveLoss):
+        wrap(cls, "forward", "loss_forward")
+    wrap(torch.Tensor, "backward", "backward")
+    wrap(loop, "record_pass", "pass_records")
+    wrap(loop, "merge_epoch_state", "pass_records")       # its flush of the pending records
+    wrap(LabelIssueTracker, "update", "tracker_update")
+    wrap(LabelIssueTracker, "update_predictions", "tracker_update")
+    wrap(loop, "epoch_row", "metrics_row")
+    wrap(loop, "evaluate_on", "evaluation")
+    wrap(session.Session, "save_checkpoint", "checkpoints")
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--pairs", type=int, default=5)
     p.add_argument("--config", default="digits-flip40-sat")
+    p.add_argument("--parts", action="store_true", help="also time the trainer's pieces")
     p.add_argument("--out", default=result_path("run_overhead_cpu.json"))
     args = p.parse_args(argv)
     config = resolve_config(args.config)
-    times = {name: [] for name in LOSSES}
+    spent = collections.defaultdict(float)
+    if args.parts:
+        clock_parts(spent)
+    wall = {name: [] for name in LOSSES}
+    cpu = {name: [] for name in LOSSES}
+    parts = {name: [] for name in LOSSES}
     with tempfile.TemporaryDirectory() as tmp:
         for pair in range(args.pairs + 1):
             for name, over in LOSSES.items():
+                spent.clear()
+                t = time.process_time()
                 summary = train(load_config(config, BASE + over), Path(tmp) / f"{name}-{pair}", quiet=True)
                 if pair:        # pair 0 is the warm-up
-                    times[name].append(summary["wall_time_s"])
+                    cpu[name].append(time.process_time() - t)
+                    wall[name].append(summary["wall_time_s"])
+                    parts[name].append(dict(spent))
             if pair:
-                print(f"pair {pair}: CE {times['ce'][-1]:.2f} s, SAT {times['sat'][-1]:.2f} s", flush=True)
-    ratio = statistics.median(times["sat"]) / statistics.median(times["ce"])
-    result = {"config": args.config, "overrides": BASE, "losses": LOSSES, "wall_time_s": times,
-              "median_s": {k: statistics.median(v) for k, v in times.items()}, "ratio_sat_over_ce": ratio,
-              "machine": machine()}
+                print(f"pair {pair}: CE {wall['ce'][-1]:.2f} s, SAT {wall['sat'][-1]:.2f} s", flush=True)
+
+    def ratios(times):
+        return {"of_medians": statistics.median(times["sat"]) / statistics.median(times["ce"]),
+                "median_of_pairs": statistics.median(s / c for s, c in zip(times["sat"], times["ce"]))}
+    result = {"config": args.config, "overrides": BASE, "losses": LOSSES, "wall_time_s": wall, "cpu_time_s": cpu,
+              "median_s": {k: statistics.median(v) for k, v in wall.items()}, "ratio_sat_over_ce": ratios(wall)["of_medians"],
+              "wall_ratios": ratios(wall), "cpu_ratios": ratios(cpu), "machine": machine()}
+    if args.parts:
+        names = sorted({k for runs in parts.values() for run in runs for k in run})
+        result["parts_min_s"] = {loss: {k: min(run.get(k, 0.0) for run in runs) for k in names}
+                                 for loss, runs in parts.items()}
+        for k in names:
+            ce, sat = (result["parts_min_s"][loss][k] for loss in ("ce", "sat"))
+            print(f"{k:15s} CE {ce * 1e3:7.1f} ms  SAT {sat * 1e3:7.1f} ms  extra {(sat - ce) * 1e3:+7.1f} ms")
     write_result(args.out, result)
-    print(f"SAT / CE wall time: {ratio:.3f} (median of {args.pairs} pairs)")
+    print(f"SAT / CE wall time: {ratios(wall)['of_medians']:.3f} (median of {args.pairs} pairs; per-pair median "
+          f"{ratios(wall)['median_of_pairs']:.3f}); CPU time {ratios(cpu)['of_medians']:.3f}")
     return 0
 
 

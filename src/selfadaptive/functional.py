@@ -27,7 +27,7 @@ def bank_rows(bank: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
     its pinned pages: the indices come to the host (B int64), the rows go up asynchronously.
     """
     if bank.device == index.device:
-        return bank[index].float()
+        return bank.index_select(0, index).float()
     rows = bank[index.cpu()]
     if index.device.type == "cuda":
         return rows.pin_memory().to(index.device, non_blocking=True).float()
@@ -37,7 +37,7 @@ def bank_rows(bank: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
 def store_rows(bank: torch.Tensor, index: torch.Tensor, rows: torch.Tensor) -> None:
     """``bank[index] = rows`` in the bank's dtype and on its device (see ``bank_rows``)."""
     if bank.device == index.device:
-        bank[index] = rows.to(bank.dtype)
+        bank.index_copy_(0, index.long(), rows.to(bank.dtype))
     else:
         bank[index.cpu()] = rows.to(bank.dtype).cpu()
 
@@ -53,7 +53,7 @@ def ema_update(targets: torch.Tensor, probs: torch.Tensor, momentum: float) -> t
 
 def confidence_weights(targets: torch.Tensor) -> torch.Tensor:
     """SAT's per-sample weight ``w_i = max_j t_ij``.  targets: (B, K) -> (B,)."""
-    return targets.max(dim=1).values
+    return targets.amax(dim=1)
 
 
 def soft_cross_entropy(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:

@@ -25,3 +25,7 @@ def test_detection_metrics_edges():
     assert detection_metrics([0.5, 0.5], [False, False])["auroc"] is None
     flat = detection_metrics([0.5] * 4, [True, False, True, False])
     assert flat["auroc"] == 0.5 and flat["ap"] == 0.5
+    empty = detection_metrics([], [])
+    assert empty["auroc"] is None and empty["precision_at_k"] is None and empty["recall_at_k"] is None
+    # ties at the cut go by index: the first two of four equal scores
+    assert detection_metrics([0.5] * 4, [True, True, False, False])["precision_at_k"] == 1.0

@@ -20,9 +20,8 @@ from ..engine.evaluation import evaluate_on
 from ..engine.runtime import StopSignals, kept_checkpoint
 from ..engine.schedules import epoch_order, optim_learning_rate
 from ..errors import TrainingDiverged
-from ..issues.tracker import prediction_record
 from .records import epoch_row, log_row, observe_plateau_field, progress_line, summarize
-from .session import Session, merge_epoch_state, setup
+from .session import Session, merge_epoch_state, record_pass, setup
 
 
 def train(cfg: Config, out: str | Path, resume: bool = False, model: torch.nn.Module | None = None,
@@ -64,12 +63,10 @@ def train(cfg: Config, out: str | Path, resume: bool = False, model: torch.nn.Mo
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()
-                if s.tracker is not None:               # label issues even if SAT never starts
-                    given_prob, pred, pred_prob = prediction_record(logits, y, k)
-                    s.train_given_prob[idx], s.train_pred_prob[idx] = given_prob, pred_prob
-                else:                                   # no probabilities needed: skip the softmax
-                    pred = logits.detach()[:, :k].argmax(dim=1)     # an abstain output never votes
+                pred = logits.detach()[:, :k].argmax(dim=1)         # an abstain output never votes
                 s.train_pred[idx] = pred
+                if s.tracker is not None:               # label issues even if SAT never starts
+                    record_pass(s, logits, idx)
                 # a rank's loss is its share of the global mean times the world size (see distributed)
                 s.sums += torch.stack([loss.detach() * len(batch) / dist.world, (pred == y).sum().float(),
                                        torch.tensor(float(len(idx)), device=device)])

@@ -22,6 +22,7 @@ from ..engine.selection import BestModel
 from ..engine.task import Task
 from ..errors import UserError
 from ..issues import LabelIssueTracker
+from ..issues.tracker import prediction_record
 from ..losses import IndexedLoss, TradesLoss, build_loss, loss_spec
 from ..losses.auto_start import WarmUp
 from ..models import build_classifier
@@ -65,6 +66,7 @@ class Session:
     val_noisy: object | None = None     # the validation split corrupted like the training set (dynamics)
     progress_lines: bool = False        # one line per epoch (at most every PROGRESS_EVERY_S) when not on a terminal
     last_progress: float = 0.0
+    pending: list = field(default_factory=list)     # (logits (B, K'), index (B,)) not yet in train_*_prob
 
     @property
     def model(self) -> torch.nn.Module:
@@ -227,10 +229,38 @@ def setup(cfg: Config, out, resume: bool, model=None, data=None, quiet: bool = F
     return s
 
 
+#: logits elements (rows x classes) held back before their probabilities are computed: 16 MB of float32
+PENDING_ELEMENTS = 1 << 22
+
+
+def record_pass(s: Session, logits: torch.Tensor, index: torch.Tensor) -> None:
+    """Keep a training batch's (B, K') logits for ``train_given_prob`` and ``train_pred_prob``.
+
+    Their softmax runs once per ``PENDING_ELEMENTS`` rather than once per step: on a small model the
+    half-dozen small ops a step would add cost more than their arithmetic (docs/benchmarks.md §13).
+    Softmax, gather and max act row by row, so the values equal per-step ones bit for bit."""
+    s.pending.append((logits.detach(), index))
+    if len(s.pending) * logits.numel() >= PENDING_ELEMENTS:      # an estimate: batches share one size but the last
+        flush_pass_records(s)
+
+
+def flush_pass_records(s: Session) -> None:
+    """Write the pending batches' probabilities on the given label and on the predicted class."""
+    if not s.pending:
+        return
+    logits = torch.cat([z for z, _ in s.pending])
+    index = torch.cat([i for _, i in s.pending])
+    s.pending.clear()
+    given_prob, _, pred_prob = prediction_record(logits, s.y_train[index], s.data.num_classes)
+    s.train_given_prob[index], s.train_pred_prob[index] = given_prob, pred_prob
+
+
 def merge_epoch_state(s: Session, order: torch.Tensor, steps_done: int) -> None:
-    """Data-parallel runs: turn each rank's epoch counters (``sums``) and the predictions of the
-    samples it trained on (``train_pred``, ``train_given_prob``, ``train_pred_prob``) into the global ones, on every rank.  ``steps_done``
-    global batches of ``order`` have run (-1: the whole epoch).  A no-op for one process."""
+    """Bring the epoch's per-sample records up to date (``flush_pass_records``) and, in data-parallel
+    runs, turn each rank's epoch counters (``sums``) and the predictions of the samples it trained on
+    (``train_pred``, ``train_given_prob``, ``train_pred_prob``) into the global ones, on every rank.
+    ``steps_done`` global batches of ``order`` have run (-1: the whole epoch)."""
+    flush_pass_records(s)
     dist = s.dist
     if not dist.enabled:
         return
