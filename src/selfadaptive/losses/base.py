@@ -74,8 +74,6 @@ class BankLoss(IndexedLoss):
         old = SF.bank_rows(self.soft_targets, all_index)
         new = rule(old, all_rows)
         SF.store_rows(self.soft_targets, all_index, new)
-        if isinstance(own, slice) and own == slice(None):      # one process: every row is this process's own
-            return (new, old) if return_old else new
         return (new[own], old[own]) if return_old else new[own]
 
 
