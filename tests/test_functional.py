@@ -44,3 +44,18 @@ def test_host_bank_rows_travel_to_the_device_and_back():
     assert torch.equal(rows.cpu(), bank[idx.cpu()].float())
     store_rows(bank, idx, torch.zeros(3, 5, device="cuda"))
     assert bank.device.type == "cpu" and bank[[3, 7, 50]].abs().sum() == 0
+
+
+def test_ema_update_equals_the_two_product_form_to_rounding():
+    g = torch.Generator().manual_seed(0)
+    t = torch.softmax(3 * torch.randn(256, 7, generator=g), 1)
+    p = torch.softmax(3 * torch.randn(256, 7, generator=g), 1)
+    for a in (0.0, 0.5, 0.9, 0.99, 1.0):
+        assert torch.allclose(SF.ema_update(t, p, a), a * t + (1 - a) * p, rtol=0, atol=2e-7)
+    assert torch.equal(SF.ema_update(t, p, 1.0), t) and torch.equal(SF.ema_update(t, p, 0.0), p)
+
+
+def test_soft_nll_is_soft_cross_entropy_on_log_probabilities():
+    g = torch.Generator().manual_seed(1)
+    logits, t = torch.randn(32, 5, generator=g), torch.softmax(torch.randn(32, 5, generator=g), 1)
+    assert torch.equal(SF.soft_nll(torch.log_softmax(logits, 1), t), SF.soft_cross_entropy(logits, t))

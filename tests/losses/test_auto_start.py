@@ -184,3 +184,67 @@ def test_sat_train_auto_writes_the_chosen_epoch_and_the_selected_model(tmp_path)
     assert summary["selection_val_acc_last"] == rows[-1]["val_acc_noisy"] != rows[-1]["val_acc"]
     kept = torch.load(tmp_path / "run" / "selected_model.pt", weights_only=True)
     assert kept["epoch"] == best["epoch"] and not math.isnan(kept["val_acc_noisy"])
+
+
+# ---- the class-collapse guard ------------------------------------------------------------------
+
+
+def _drive(auto: AutoStart, labels: torch.Tensor, epochs: int, collapsed_until: int) -> list[bool]:
+    """N = 200 samples, 4 classes of 50.  Epoch e flips the first c_e of the class-0/1 samples between
+    0 and 1 (c = 0, 60, 80, 96, 100, ...: PC = 0.3, 0.1, 0.08, 0.02, 0, so the default rule fires when
+    epoch 3 closes), and until epoch ``collapsed_until`` every class-3 sample is predicted as class 2.
+    Returns whether the start had been chosen as each epoch began."""
+    low = (labels < 2).nonzero().flatten()
+    cuts = [0, 60, 80, 96] + [100] * epochs
+    started = []
+    for e in range(epochs):
+        pred = labels.clone()
+        pred[low[:cuts[e]]] = 1 - pred[low[:cuts[e]]]
+        if e < collapsed_until:
+            pred[labels == 3] = 2
+        auto.begin(e)
+        started.append(auto.started)
+        auto.record(torch.arange(len(labels)), pred)
+    return started
+
+
+def test_the_collapse_guard_holds_the_start_while_a_class_is_never_predicted():
+    labels = torch.arange(200) % 4
+    free = AutoStart(200, labels=labels, num_classes=4)
+    _drive(free, labels, 9, collapsed_until=0)
+    assert free.start_epoch() == 4                              # the rule alone: SAT from epoch 4
+    held = AutoStart(200, labels=labels, num_classes=4)
+    started = _drive(held, labels, 9, collapsed_until=7)        # class 3 comes back in epoch 7
+    assert started[:8] == [False] * 8 and held.rule_fired()
+    assert held.start_epoch() == 8                              # the first epoch after it is predicted again
+    never = AutoStart(200, labels=labels, num_classes=4)
+    _drive(never, labels, 9, collapsed_until=9)
+    assert never.start_epoch() is None and never.collapsed_classes() == [3]
+    off = AutoStart(200, labels=labels, num_classes=4, min_class_ratio=0.0)
+    _drive(off, labels, 9, collapsed_until=9)
+    assert off.start_epoch() == 4 and off.collapsed_classes() == []
+
+
+def test_collapsed_classes_compares_predicted_and_given_shares():
+    labels = torch.cat([torch.zeros(100), torch.ones(100), torch.full((50,), 2), torch.full((10,), 3)]).long()
+    auto = AutoStart(len(labels), labels=labels, num_classes=4)
+    assert auto.collapsed_classes() == []                       # no pass yet
+    pred = labels.clone()
+    pred[200:236] = 0                                           # class 2: 14 of 50 predicted, 0.28 of its share
+    pred[250:] = 0                                              # class 3 never predicted, but only 10 labels
+    auto.record(torch.arange(len(labels)), pred)
+    assert auto.collapsed_classes() == [2]
+    pred[200:202] = 2                                           # 16 of 50: 0.32, above the ratio
+    auto.record(torch.arange(len(labels)), pred)
+    assert auto.collapsed_classes() == []
+    assert AutoStart(len(labels)).collapsed_classes() == []     # without labels the guard is off
+    with pytest.raises(ValueError, match="min_class_ratio"):
+        AutoStart(10, labels=torch.zeros(10).long(), min_class_ratio=1.5)
+
+
+def test_the_guard_state_is_not_saved_and_old_checkpoints_still_load():
+    labels = torch.arange(40) % 2
+    crit = SelfAdaptiveLoss(labels, 2, start_epoch="auto")
+    state = crit.state_dict()
+    assert "auto.given_counts" not in state                    # it is the labels', rebuilt at construction
+    SelfAdaptiveLoss(labels, 2, start_epoch="auto").load_state_dict(state)

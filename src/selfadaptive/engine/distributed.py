@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 
-from ..losses.collectives import gather_rows, global_mean
+from ..losses.collectives import gather_rows, global_mean, local_mean, local_rows
 from .checkpoint import rng_state, set_rng_state
 
 
@@ -65,9 +65,10 @@ class Distributed:
 
     def loss_collectives(self) -> dict:
         """``reduce`` and ``gather`` for ``build_loss``: the global versions in a data-parallel run,
-        None (the loss's own batch) for one process."""
+        the local ones (the loss's own batch) for one process, so that no step asks torch.distributed
+        again."""
         if not self.enabled:
-            return {"reduce": None, "gather": None}
+            return {"reduce": local_mean, "gather": local_rows}
         return {"reduce": global_mean, "gather": gather_rows}
 
     def any(self, flag: bool) -> bool:

@@ -21,6 +21,17 @@ memorised the wrong labels.  Three rules read the moment from signals a run has 
   PGD accuracy instead: robust overfitting is that figure turning down while the training
   attack is still fitted, so TRADES+SAT starts once it stops rising.
 
+**The class-collapse guard** holds the start, whatever the rule, while some class is predicted in the
+training passes at under ``min_class_ratio`` (0.3) of its given-label frequency: the network has
+absorbed that class into another (pair noise between classes it confuses anyway, as CIFAR-10's
+truck -> automobile), and SAT's targets, which follow the predictions, would erase it.  It is read
+from the same per-sample predictions and the given labels, so it needs no clean labels either; it
+re-checks every epoch, and a collapse that never resolves leaves the run as cross-entropy.  On the
+regime map every asymmetric CIFAR-10 run had such a class at the epoch the rule fired (ratios 0.09-0.23)
+and SAT lost 2.3-3.6 points there, while every other run's smallest ratio was 0.35 or more, so the
+guard leaves them as they were (docs/benchmarks.md §12b; the threshold was set on that map).
+Classes with fewer than ``MIN_CLASS_COUNT`` given labels are not checked.
+
 When a rule fires at the end of epoch e, SAT starts at epoch e + 1.  A rule that never fires leaves
 the run as plain cross-entropy; a flat PC curve fires neither PC rule.  Why ``changes_slowdown`` is the
 default: both PC rules need no held-out data and work in any training loop, and on the regime map
@@ -47,6 +58,10 @@ DEFAULT_WINDOW = {"changes_slowdown": 1, "prediction_changes": 3, "noisy_val_pla
 SLOWDOWN_FRACTION = 0.5
 #: epochs of history kept; a rule that has not fired by then never fires
 MAX_EPOCHS = 10_000
+#: the start waits while a class is predicted at under this fraction of its given frequency
+MIN_CLASS_RATIO = 0.3
+#: classes with fewer given labels than this are not checked by the collapse guard (too noisy)
+MIN_CLASS_COUNT = 20
 
 
 def moving_average(values: Sequence[float], window: int) -> list[float]:
@@ -110,17 +125,28 @@ class AutoStart(nn.Module):
     ``val_acc`` (MAX_EPOCHS,) float64, the noisy-validation accuracy fed in (NaN where absent);
     ``counts`` (2,) int64, changed and compared samples of the epoch in progress; ``epoch`` (), the
     epoch in progress (-1 before the first step); ``chosen`` (), the start epoch once a rule has
-    fired (-1 until then).
+    fired (-1 until then).  ``given_counts`` (K,) int64, how many samples carry each given label
+    (not saved: it is the labels'), when ``labels`` are given: the collapse guard needs them.
     """
 
-    def __init__(self, num_samples: int, rule: str = RULES[0], window: int | None = None):
+    def __init__(self, num_samples: int, rule: str = RULES[0], window: int | None = None,
+                 labels: torch.Tensor | None = None, num_classes: int | None = None,
+                 min_class_ratio: float = MIN_CLASS_RATIO):
         super().__init__()
         if rule not in RULES:
             raise ValueError(f"rule must be one of {RULES}, got {rule!r}")
         window = DEFAULT_WINDOW[rule] if window is None else window
         if window < 1:
             raise ValueError(f"window must be >= 1, got {window}")
-        self.rule, self.window = rule, int(window)
+        if not 0.0 <= min_class_ratio <= 1.0:
+            raise ValueError(f"min_class_ratio must be in [0, 1], got {min_class_ratio}")
+        self.rule, self.window, self.min_class_ratio = rule, int(window), float(min_class_ratio)
+        counts = None
+        if labels is not None:
+            labels = torch.as_tensor(labels).long().cpu()
+            k = int(num_classes) if num_classes is not None else int(labels.max()) + 1
+            counts = torch.bincount(labels, minlength=k)
+        self.register_buffer("given_counts", counts, persistent=False)
         self.register_buffer("last_pred", torch.full((int(num_samples),), -1, dtype=torch.int32))
         self.register_buffer("changes", torch.full((MAX_EPOCHS,), float("nan"), dtype=torch.float64))
         self.register_buffer("val_acc", torch.full((MAX_EPOCHS,), float("nan"), dtype=torch.float64))
@@ -175,7 +201,23 @@ class AutoStart(nn.Module):
             self.changes[epoch] = changed / compared
         self.counts.zero_()
 
-    def _fires(self) -> bool:
+    def collapsed_classes(self) -> list[int]:
+        """Classes predicted in the latest training passes at under ``min_class_ratio`` of their given
+        frequency (each share taken over the samples seen; classes with fewer than ``MIN_CLASS_COUNT``
+        given labels are skipped).  Empty without labels, with the guard off, or before any pass."""
+        if self.given_counts is None or self.min_class_ratio <= 0:
+            return []
+        pred = self.last_pred[self.last_pred >= 0].long().cpu()
+        if pred.numel() == 0:
+            return []
+        k = self.given_counts.numel()
+        pred_share = torch.bincount(pred.clamp_max(k - 1), minlength=k).double() / pred.numel()
+        given_share = self.given_counts.double() / self.given_counts.sum()
+        low = (pred_share < self.min_class_ratio * given_share) & (self.given_counts >= MIN_CLASS_COUNT)
+        return low.nonzero().flatten().tolist()
+
+    def rule_fired(self) -> bool:
+        """Whether the rule itself has fired on the epochs closed so far (the guard aside)."""
         if self.rule == "changes_slowdown":
             return first_slowdown(self.prediction_changes(), self.window) is not None
         if self.rule == "prediction_changes":
@@ -183,8 +225,12 @@ class AutoStart(nn.Module):
         values = [v for v in self.val_acc[:max(0, int(self.epoch))].tolist() if v == v]
         return plateau(values, self.window) is not None
 
+    def _fires(self) -> bool:
+        return self.rule_fired() and not self.collapsed_classes()
+
     def extra_repr(self) -> str:
-        return f"rule={self.rule!r}, window={self.window}, chosen={self.start_epoch()}"
+        return (f"rule={self.rule!r}, window={self.window}, min_class_ratio={self.min_class_ratio}, "
+                f"chosen={self.start_epoch()}")
 
 
 class WarmUp:
@@ -192,11 +238,12 @@ class WarmUp:
     selective form before it may abstain), where ``start_epoch`` may be ``"auto"``.  Mixed into an
     ``IndexedLoss``: ``_init_start`` in ``__init__``, ``warming_up`` first in ``forward``."""
 
-    def _init_start(self, start_epoch, num_samples: int, rule: str, window: int | None) -> None:
+    def _init_start(self, start_epoch, labels: torch.Tensor, num_classes: int, rule: str, window: int | None,
+                    min_class_ratio: float = MIN_CLASS_RATIO) -> None:
         self.auto = None
         if start_epoch == AUTO:
             self.start_epoch = AUTO
-            self.auto = AutoStart(num_samples, rule, window)
+            self.auto = AutoStart(len(labels), rule, window, labels, num_classes, min_class_ratio)
         elif isinstance(start_epoch, str) or int(start_epoch) < 0:
             raise ValueError(f"start_epoch must be an epoch >= 0 or {AUTO!r}, got {start_epoch!r}")
         else:

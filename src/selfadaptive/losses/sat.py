@@ -5,7 +5,7 @@ import torch
 import torch.nn.functional as F
 
 from .. import functional as SF
-from .auto_start import AUTO, RULES, WarmUp
+from .auto_start import AUTO, MIN_CLASS_RATIO, RULES, WarmUp
 from .base import BankLoss
 from .registry import register_loss
 
@@ -20,7 +20,7 @@ SCE_LOG_GUARD = torch.finfo(torch.float32).tiny
 
 @register_loss("sat", tasks=("classify", "robust"),
                defaults={"momentum": 0.9, "start_epoch": AUTO, "variant": "ce", "auto_rule": RULES[0],
-                         "auto_window": None})
+                         "auto_window": None, "auto_min_class_ratio": MIN_CLASS_RATIO})
 class SelfAdaptiveLoss(WarmUp, BankLoss):
     r"""SAT: train on a running average of the model's own predictions, weighted by confidence.
 
@@ -48,7 +48,8 @@ class SelfAdaptiveLoss(WarmUp, BankLoss):
         momentum: alpha, the EMA momentum.
         start_epoch: E_s, or ``"auto"``: decided during training by ``auto_rule`` over ``auto_window``
             epochs (``auto_start``; None: the rule's own window), from the predictions this loss sees anyway; until the rule
-            fires (and if it never does) the loss is plain cross-entropy.  ``start_epoch_chosen``
+            fires (and if it never does) the loss is plain cross-entropy; the start also waits while a
+            class is predicted at under ``auto_min_class_ratio`` of its given frequency (0: off).  ``start_epoch_chosen``
             tells the epoch.  The ``noisy_val_plateau`` rule needs ``observe_validation`` each epoch.
         variant: "ce" or "sce".
         bank_dtype: storage dtype of ``soft_targets``.
@@ -58,7 +59,8 @@ class SelfAdaptiveLoss(WarmUp, BankLoss):
 
     def __init__(self, labels: torch.Tensor, num_classes: int, momentum: float = 0.9, start_epoch: int | str = 60,
                  variant: str = "ce", bank_dtype: torch.dtype = torch.float32, reduce=None, gather=None,
-                 auto_rule: str = RULES[0], auto_window: int | None = None):
+                 auto_rule: str = RULES[0], auto_window: int | None = None,
+                 auto_min_class_ratio: float = MIN_CLASS_RATIO):
         labels = torch.as_tensor(labels)
         super().__init__(SF.one_hot_bank(labels, int(num_classes), bank_dtype), reduce, gather)
         if variant not in ("ce", "sce"):
@@ -68,27 +70,30 @@ class SelfAdaptiveLoss(WarmUp, BankLoss):
         self.num_classes = int(num_classes)
         self.momentum = float(momentum)
         self.variant = variant
-        self._init_start(start_epoch, len(labels), auto_rule, auto_window)
+        self._init_start(start_epoch, labels, num_classes, auto_rule, auto_window, auto_min_class_ratio)
 
     def forward(self, logits: torch.Tensor, targets: torch.Tensor, index: torch.Tensor, epoch: int) -> torch.Tensor:
         if self.warming_up(logits, index, epoch):
             return self.reduce(F.cross_entropy(logits.float(), targets, reduction="none"))
-        probs = F.softmax(logits.detach().float(), dim=1)
-        rows = self.update_bank(index, probs, lambda old, new: SF.ema_update(old, new, self.momentum))
+        # One log-softmax serves the bank's p (its exp, detached) and the loss: a softmax of a
+        # (64, 10) batch costs as much as the whole moving average (docs/benchmarks.md §13).
+        log_probs = F.log_softmax(logits.float(), dim=1)
+        rows = self.update_bank(index, log_probs.detach().exp(),
+                                lambda old, new: SF.ema_update(old, new, self.momentum))
         weights = SF.confidence_weights(rows)
         if self.variant == "ce":
-            per_sample = SF.soft_cross_entropy(logits, rows)
+            per_sample = SF.soft_nll(log_probs, rows)
         else:
-            p = F.softmax(logits.float(), dim=1)
-            per_sample = (SCE_ALPHA * SF.soft_cross_entropy(logits, rows)
-                          - SCE_BETA * (p * rows.clamp_min(SCE_LOG_GUARD).log()).sum(dim=1))
+            per_sample = (SCE_ALPHA * SF.soft_nll(log_probs, rows)
+                          - SCE_BETA * (log_probs.exp() * rows.clamp_min(SCE_LOG_GUARD).log()).sum(dim=1))
         return self.reduce(per_sample, weights)
 
     @classmethod
     def from_config(cls, options, ctx):
         return cls(ctx.labels, ctx.num_classes, momentum=options["momentum"], start_epoch=options["start_epoch"],
                    variant=options["variant"], bank_dtype=ctx.bank_dtype, reduce=ctx.reduce, gather=ctx.gather,
-                   auto_rule=options["auto_rule"], auto_window=options["auto_window"])
+                   auto_rule=options["auto_rule"], auto_window=options["auto_window"],
+                   auto_min_class_ratio=options["auto_min_class_ratio"])
 
     def extra_repr(self) -> str:
         return (f"N={self.soft_targets.shape[0]}, K={self.num_classes}, momentum={self.momentum}, "

@@ -5,13 +5,14 @@ import torch
 import torch.nn.functional as F
 
 from .. import functional as SF
-from .auto_start import RULES, WarmUp
+from .auto_start import MIN_CLASS_RATIO, RULES, WarmUp
 from .base import BankLoss
 from .registry import register_loss
 
 
 @register_loss("sat_selective", tasks=("selective",), head="abstain",
-               defaults={"momentum": 0.9, "start_epoch": 0, "auto_rule": RULES[0], "auto_window": None})
+               defaults={"momentum": 0.9, "start_epoch": 0, "auto_rule": RULES[0], "auto_window": None,
+                         "auto_min_class_ratio": MIN_CLASS_RATIO})
 class SelectiveSATLoss(WarmUp, BankLoss):
     r"""SAT with an extra abstain class; the network outputs K + 1 logits, index K = abstain.
 
@@ -40,13 +41,13 @@ class SelectiveSATLoss(WarmUp, BankLoss):
 
     def __init__(self, labels: torch.Tensor, num_classes: int, momentum: float = 0.9, start_epoch: int | str = 0,
                  bank_dtype: torch.dtype = torch.float32, reduce=None, gather=None, auto_rule: str = RULES[0],
-                 auto_window: int | None = None):
+                 auto_window: int | None = None, auto_min_class_ratio: float = MIN_CLASS_RATIO):
         labels = torch.as_tensor(labels)
         super().__init__(SF.one_hot_bank(labels, int(num_classes), bank_dtype), reduce, gather)
         if not 0.0 <= momentum <= 1.0:
             raise ValueError(f"momentum must be in [0, 1], got {momentum}")
         self.num_classes, self.momentum = int(num_classes), float(momentum)
-        self._init_start(start_epoch, len(labels), auto_rule, auto_window)
+        self._init_start(start_epoch, labels, num_classes, auto_rule, auto_window, auto_min_class_ratio)
 
     def forward(self, logits: torch.Tensor, targets: torch.Tensor, index: torch.Tensor, epoch: int) -> torch.Tensor:
         k = self.num_classes
@@ -65,7 +66,8 @@ class SelectiveSATLoss(WarmUp, BankLoss):
     def from_config(cls, options, ctx):
         return cls(ctx.labels, ctx.num_classes, momentum=options["momentum"], start_epoch=options["start_epoch"],
                    bank_dtype=ctx.bank_dtype, reduce=ctx.reduce, gather=ctx.gather, auto_rule=options["auto_rule"],
-                   auto_window=options["auto_window"])
+                   auto_window=options["auto_window"],
+                   auto_min_class_ratio=options["auto_min_class_ratio"])
 
     def extra_repr(self) -> str:
         return f"N={self.soft_targets.shape[0]}, K={self.num_classes}, momentum={self.momentum}, start_epoch={self.start_epoch}"

@@ -126,6 +126,10 @@ def summarize(s: Session, extra: dict | None = None) -> dict:
     if sat is not None:
         # the values in force, which differ from the config's under loss.reference_width
         summary.update(momentum=sat.momentum, start_epoch=sat.start_epoch, start_epoch_chosen=sat.start_epoch_chosen)
+        if sat.auto is not None and not sat.auto.started and sat.auto.rule_fired():
+            # the rule fired but the collapse guard kept SAT off to the end: say which classes
+            summary.update(start_held_for_classes=sat.auto.collapsed_classes(),
+                           auto_min_class_ratio=sat.auto.min_class_ratio)
     if s.selector is not None and s.selector.epoch >= 0:
         chosen = next(r for r in rows if r["epoch"] == s.selector.epoch)
         # the validation accuracy a user can see (on the split's own labels): the number to compare
@@ -166,8 +170,15 @@ def headline(summary: dict) -> str:
                      f"({summary['selected_epoch']}, {summary['selected_by']}): {100 * summary['test_acc_at_selected']:.2f}%")
     if summary.get("start_epoch") == "auto":
         chosen = summary.get("start_epoch_chosen")
-        lines.append("  start_epoch=auto: " + (f"SAT started at epoch {chosen}" if chosen is not None
-                                                 else "the rule never fired, so the run is plain cross-entropy"))
+        if chosen is not None:
+            lines.append(f"  start_epoch=auto: SAT started at epoch {chosen}")
+        elif "start_held_for_classes" in summary:
+            lines.append(f"  start_epoch=auto: the rule fired, but SAT never started: class(es) "
+                         f"{summary['start_held_for_classes']} are predicted at under {summary['auto_min_class_ratio']} of "
+                         "their given frequency (the model has merged them into others, as under pair noise between "
+                         "similar classes), so the run is plain cross-entropy")
+        else:
+            lines.append("  start_epoch=auto: the rule never fired, so the run is plain cross-entropy")
     if "num_noisy_recovered" in summary and summary["num_noisy"]:
         lines.append(f"  {name} targets now give the true class for {summary['num_noisy_recovered']} of the "
                      f"{summary['num_noisy']} wrong training labels ({100 * summary['target_recovery']:.1f}%)")
