@@ -175,6 +175,8 @@ def test_sat_train_auto_writes_the_chosen_epoch_and_the_selected_model(tmp_path)
     assert summary["start_epoch"] == "auto" and chosen is not None and 2 < chosen < 8
     assert [r["sat_started"] for r in rows] == [e >= chosen for e in range(8)]
     assert all(r["prediction_changes"] is not None for r in rows[1:chosen])
+    # the collapse guard's reading is logged until SAT starts, and it did not hold the start
+    assert all(r["min_class_ratio"] >= 0.3 for r in rows[:chosen]) and "min_class_ratio" not in rows[-1]
     # model selection on the noisy validation labels: the epoch with the best val_acc_noisy, its weights kept
     best = max(rows, key=lambda r: r["val_acc_noisy"])
     assert summary["selected_by"] == "val_acc_noisy" and summary["selected_epoch"] == best["epoch"]
@@ -248,3 +250,20 @@ def test_the_guard_state_is_not_saved_and_old_checkpoints_still_load():
     state = crit.state_dict()
     assert "auto.given_counts" not in state                    # it is the labels', rebuilt at construction
     SelfAdaptiveLoss(labels, 2, start_epoch="auto").load_state_dict(state)
+
+
+def test_a_guard_that_never_lets_go_leaves_plain_cross_entropy_and_says_which_classes(tmp_path):
+    """With the ratio at 1.0 some class is always predicted less often than it is given, so the guard
+    holds the start to the end although the rule fires."""
+    from selfadaptive.training.records import headline
+
+    over = ["model.base_width=64", "optim.epochs=6", "loss.start_epoch=auto", "loss.auto_min_class_ratio=1.0",
+            "log.progress=false"]
+    summary = train(load_config(None, over), tmp_path / "run", quiet=True)
+    rows = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    assert summary["start_epoch_chosen"] is None and not any(r["sat_started"] for r in rows)
+    assert summary["start_held_for_classes"] and all(0 <= c < 10 for c in summary["start_held_for_classes"])
+    assert all(r["min_class_ratio"] < 1.0 for r in rows)
+    assert "SAT never started" in headline(summary)
+    bank = torch.from_numpy(__import__("numpy").load(tmp_path / "run" / "soft_targets.npy"))
+    assert torch.equal(bank.amax(1), torch.ones(len(bank)))        # the targets never moved off one-hot

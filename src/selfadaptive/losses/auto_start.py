@@ -201,20 +201,28 @@ class AutoStart(nn.Module):
             self.changes[epoch] = changed / compared
         self.counts.zero_()
 
-    def collapsed_classes(self) -> list[int]:
-        """Classes predicted in the latest training passes at under ``min_class_ratio`` of their given
-        frequency (each share taken over the samples seen; classes with fewer than ``MIN_CLASS_COUNT``
-        given labels are skipped).  Empty without labels, with the guard off, or before any pass."""
-        if self.given_counts is None or self.min_class_ratio <= 0:
-            return []
+    def class_ratios(self) -> torch.Tensor | None:
+        """(K,) float64: each class's share of the latest training passes' predictions over its share
+        of the given labels; NaN for classes with fewer than ``MIN_CLASS_COUNT`` given labels.  None
+        without labels or before any pass."""
+        if self.given_counts is None:
+            return None
         pred = self.last_pred[self.last_pred >= 0].long().cpu()
         if pred.numel() == 0:
-            return []
+            return None
         k = self.given_counts.numel()
         pred_share = torch.bincount(pred.clamp_max(k - 1), minlength=k).double() / pred.numel()
         given_share = self.given_counts.double() / self.given_counts.sum()
-        low = (pred_share < self.min_class_ratio * given_share) & (self.given_counts >= MIN_CLASS_COUNT)
-        return low.nonzero().flatten().tolist()
+        ratios = pred_share / given_share.clamp_min(1e-300)
+        return ratios.masked_fill(self.given_counts < MIN_CLASS_COUNT, float("nan"))
+
+    def collapsed_classes(self) -> list[int]:
+        """Classes predicted in the latest training passes at under ``min_class_ratio`` of their given
+        frequency (``class_ratios``).  Empty without labels, with the guard off, or before any pass."""
+        ratios = self.class_ratios()
+        if ratios is None or self.min_class_ratio <= 0:
+            return []
+        return (ratios < self.min_class_ratio).nonzero().flatten().tolist()     # NaN compares False
 
     def rule_fired(self) -> bool:
         """Whether the rule itself has fired on the epochs closed so far (the guard aside)."""

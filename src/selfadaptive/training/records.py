@@ -87,6 +87,9 @@ def auto_start_fields(s: Session, epoch: int, row: dict) -> None:
     if not auto.started:
         changed, compared = auto.counts.tolist()
         row["prediction_changes"] = changed / compared if compared else None
+        ratios = auto.class_ratios()            # the collapse guard's reading: its smallest class ratio
+        if ratios is not None and not bool(ratios.isnan().all()):
+            row["min_class_ratio"] = float(ratios[~ratios.isnan()].min())
     row["sat_started"] = auto.started and epoch >= auto.start_epoch()
     if auto.started and epoch == auto.start_epoch():
         say(s, f"start_epoch=auto: SAT started at epoch {epoch} ({auto.rule} rule)")
