@@ -210,18 +210,19 @@ def _drive(auto: AutoStart, labels: torch.Tensor, epochs: int, collapsed_until: 
     return started
 
 
-def test_the_collapse_guard_holds_the_start_while_a_class_is_never_predicted():
+def test_the_collapse_guard_calls_sat_off_when_a_class_is_never_predicted_as_the_rule_fires():
     labels = torch.arange(200) % 4
     free = AutoStart(200, labels=labels, num_classes=4)
     _drive(free, labels, 9, collapsed_until=0)
-    assert free.start_epoch() == 4                              # the rule alone: SAT from epoch 4
-    held = AutoStart(200, labels=labels, num_classes=4)
-    started = _drive(held, labels, 9, collapsed_until=7)        # class 3 comes back in epoch 7
-    assert started[:8] == [False] * 8 and held.rule_fired()
-    assert held.start_epoch() == 8                              # the first epoch after it is predicted again
-    never = AutoStart(200, labels=labels, num_classes=4)
-    _drive(never, labels, 9, collapsed_until=9)
-    assert never.start_epoch() is None and never.collapsed_classes() == [3]
+    assert free.start_epoch() == 4 and not free.called_off     # the rule alone: SAT from epoch 4
+    late = AutoStart(200, labels=labels, num_classes=4)
+    _drive(late, labels, 9, collapsed_until=4)                  # class 3 is predicted again in epoch 4
+    assert late.start_epoch() is None and late.called_off       # too late: decided when epoch 3 closed
+    assert int(late.called_off_at) == 4 and late.held.tolist() == [False, False, False, True]
+    assert late.collapsed_classes() == [] and late.rule_fired()
+    early = AutoStart(200, labels=labels, num_classes=4)
+    _drive(early, labels, 9, collapsed_until=3)                 # predicted again in epoch 3, before the rule fires
+    assert early.start_epoch() == 4 and not early.called_off
     off = AutoStart(200, labels=labels, num_classes=4, min_class_ratio=0.0)
     _drive(off, labels, 9, collapsed_until=9)
     assert off.start_epoch() == 4 and off.collapsed_classes() == []
@@ -244,17 +245,24 @@ def test_collapsed_classes_compares_predicted_and_given_shares():
         AutoStart(10, labels=torch.zeros(10).long(), min_class_ratio=1.5)
 
 
-def test_the_guard_state_is_not_saved_and_old_checkpoints_still_load():
-    labels = torch.arange(40) % 2
-    crit = SelfAdaptiveLoss(labels, 2, start_epoch="auto")
-    state = crit.state_dict()
-    assert "auto.given_counts" not in state                    # it is the labels', rebuilt at construction
-    SelfAdaptiveLoss(labels, 2, start_epoch="auto").load_state_dict(state)
+def test_the_guard_state_resumes_and_checkpoints_from_before_it_still_load():
+    labels = torch.arange(200) % 4
+    auto = AutoStart(200, labels=labels, num_classes=4)
+    _drive(auto, labels, 6, collapsed_until=9)
+    state = auto.state_dict()
+    assert "given_counts" not in state                          # it is the labels', rebuilt at construction
+    again = AutoStart(200, labels=labels, num_classes=4)
+    again.load_state_dict(state)
+    assert again.called_off and again.held.tolist() == [False, False, False, True]
+    old = {k: v for k, v in state.items() if k not in ("held", "called_off_at")}
+    before = AutoStart(200, labels=labels, num_classes=4)
+    before.load_state_dict(old)                                 # strict: the new buffers take their defaults
+    assert not before.called_off and not before.held.any()
 
 
-def test_a_guard_that_never_lets_go_leaves_plain_cross_entropy_and_says_which_classes(tmp_path):
+def test_a_called_off_run_is_plain_cross_entropy_and_says_which_classes(tmp_path):
     """With the ratio at 1.0 some class is always predicted less often than it is given, so the guard
-    holds the start to the end although the rule fires."""
+    calls SAT off when the rule fires."""
     from selfadaptive.training.records import headline
 
     over = ["model.base_width=64", "optim.epochs=6", "loss.start_epoch=auto", "loss.auto_min_class_ratio=1.0",
@@ -262,8 +270,12 @@ def test_a_guard_that_never_lets_go_leaves_plain_cross_entropy_and_says_which_cl
     summary = train(load_config(None, over), tmp_path / "run", quiet=True)
     rows = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
     assert summary["start_epoch_chosen"] is None and not any(r["sat_started"] for r in rows)
-    assert summary["start_held_for_classes"] and all(0 <= c < 10 for c in summary["start_held_for_classes"])
+    assert summary["start_called_off_classes"] and all(0 <= c < 10 for c in summary["start_called_off_classes"])
+    assert 0 < summary["start_called_off_epoch"] < 6
     assert all(r["min_class_ratio"] < 1.0 for r in rows)
-    assert "SAT never started" in headline(summary)
+    assert "SAT was called off" in headline(summary)
     bank = torch.from_numpy(__import__("numpy").load(tmp_path / "run" / "soft_targets.npy"))
     assert torch.equal(bank.amax(1), torch.ones(len(bank)))        # the targets never moved off one-hot
+    train(load_config(None, over[:2] + ["loss.name=ce", "log.progress=false"]), tmp_path / "ce", quiet=True)
+    ce = [json.loads(line) for line in (tmp_path / "ce" / "metrics.jsonl").read_text().splitlines()]
+    assert [(r["train_loss"], r["test_acc"]) for r in rows] == [(r["train_loss"], r["test_acc"]) for r in ce]

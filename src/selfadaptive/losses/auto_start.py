@@ -21,16 +21,19 @@ memorised the wrong labels.  Three rules read the moment from signals a run has 
   PGD accuracy instead: robust overfitting is that figure turning down while the training
   attack is still fitted, so TRADES+SAT starts once it stops rising.
 
-**The class-collapse guard** holds the start, whatever the rule, while some class is predicted in the
-training passes at under ``min_class_ratio`` (0.3) of its given-label frequency: the network has
-absorbed that class into another (pair noise between classes it confuses anyway, as CIFAR-10's
-truck -> automobile), and SAT's targets, which follow the predictions, would erase it.  It is read
-from the same per-sample predictions and the given labels, so it needs no clean labels either; it
-re-checks every epoch, and a collapse that never resolves leaves the run as cross-entropy.  On the
-regime map every asymmetric CIFAR-10 run had such a class at the epoch the rule fired (ratios 0.09-0.23)
-and SAT lost 2.3-3.6 points there, while every other run's smallest ratio was 0.35 or more, so the
-guard leaves them as they were (docs/benchmarks.md §12b; the threshold was set on that map).
-Classes with fewer than ``MIN_CLASS_COUNT`` given labels are not checked.
+**The class-collapse guard.** When the rule fires, SAT is called off for the run if some class is
+predicted in that epoch's training passes at under ``min_class_ratio`` (0.3) of its given-label
+frequency: the network has absorbed that class into another (pair noise between classes it confuses
+anyway, as CIFAR-10's truck -> automobile), so the predictions SAT would average into its targets
+point at the flipped labels, and the targets would erase the class.  It is read from the same
+per-sample predictions and the given labels, so it needs no clean labels either.  It decides once:
+re-checking every epoch and starting once the class is predicted again (at epochs 5-8) still lost
+1.7 points to CE on CIFAR-10's pair noise, where every later start was better and no start best
+(docs/benchmarks.md §12b).  On the regime map every asymmetric CIFAR-10 run had such a class when
+the rule fired (ratios 0.09-0.23) and SAT lost 2.3-3.6 points there, while every other run's
+smallest ratio was 0.35 or more, so the guard leaves them as they were (the threshold was set on
+that map).  Classes with fewer than ``MIN_CLASS_COUNT`` given labels are not checked.  ``summary.json``
+names the classes (``start_called_off_classes``); ``loss.auto_min_class_ratio=0`` turns the guard off.
 
 When a rule fires at the end of epoch e, SAT starts at epoch e + 1.  A rule that never fires leaves
 the run as plain cross-entropy; a flat PC curve fires neither PC rule.  Why ``changes_slowdown`` is the
@@ -125,8 +128,10 @@ class AutoStart(nn.Module):
     ``val_acc`` (MAX_EPOCHS,) float64, the noisy-validation accuracy fed in (NaN where absent);
     ``counts`` (2,) int64, changed and compared samples of the epoch in progress; ``epoch`` (), the
     epoch in progress (-1 before the first step); ``chosen`` (), the start epoch once a rule has
-    fired (-1 until then).  ``given_counts`` (K,) int64, how many samples carry each given label
-    (not saved: it is the labels'), when ``labels`` are given: the collapse guard needs them.
+    fired (-1 until then); ``called_off_at`` (), the epoch the collapse guard called SAT off (-1:
+    it has not), and ``held`` (K,) bool, the classes it found collapsed then.  ``given_counts`` (K,)
+    int64, how many samples carry each given label (not saved: it is the labels'), when ``labels``
+    are given: the guard needs them.
     """
 
     def __init__(self, num_samples: int, rule: str = RULES[0], window: int | None = None,
@@ -153,25 +158,42 @@ class AutoStart(nn.Module):
         self.register_buffer("counts", torch.zeros(2, dtype=torch.int64))
         self.register_buffer("epoch", torch.tensor(-1, dtype=torch.int64))
         self.register_buffer("chosen", torch.tensor(-1, dtype=torch.int64))
+        self.register_buffer("called_off_at", torch.tensor(-1, dtype=torch.int64))
+        self.register_buffer("held", torch.zeros(0 if counts is None else len(counts), dtype=torch.bool))
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        for name in ("called_off_at", "held"):          # a checkpoint from before the guard: not called off
+            state_dict.setdefault(prefix + name, getattr(self, name).clone())
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     @property
     def started(self) -> bool:
         return int(self.chosen) >= 0
+
+    @property
+    def called_off(self) -> bool:
+        """Whether the collapse guard called SAT off for this run (it is then plain cross-entropy)."""
+        return int(self.called_off_at) >= 0
 
     def start_epoch(self) -> int | None:
         return int(self.chosen) if self.started else None
 
     def begin(self, epoch: int) -> None:
         """Called at every step with its epoch: when a new epoch begins, close the previous one and
-        apply the rule."""
+        apply the rule; when it fires, start SAT at this epoch, or call it off if a class has collapsed."""
         current = int(self.epoch)
         if epoch == current:
             return
         if current >= 0:
             self._close(current)
         self.epoch.fill_(epoch)
-        if not self.started and current >= 0 and self._fires():
-            self.chosen.fill_(epoch)
+        if not (self.started or self.called_off) and current >= 0 and self.rule_fired():
+            collapsed = self.collapsed_classes()
+            if collapsed:
+                self.held[collapsed] = True
+                self.called_off_at.fill_(epoch)
+            else:
+                self.chosen.fill_(epoch)
 
     @torch.no_grad()
     def record(self, index: torch.Tensor, pred: torch.Tensor) -> None:
@@ -232,9 +254,6 @@ class AutoStart(nn.Module):
             return first_local_minimum(self.prediction_changes(), self.window) is not None
         values = [v for v in self.val_acc[:max(0, int(self.epoch))].tolist() if v == v]
         return plateau(values, self.window) is not None
-
-    def _fires(self) -> bool:
-        return self.rule_fired() and not self.collapsed_classes()
 
     def extra_repr(self) -> str:
         return (f"rule={self.rule!r}, window={self.window}, min_class_ratio={self.min_class_ratio}, "

@@ -129,9 +129,9 @@ def summarize(s: Session, extra: dict | None = None) -> dict:
     if sat is not None:
         # the values in force, which differ from the config's under loss.reference_width
         summary.update(momentum=sat.momentum, start_epoch=sat.start_epoch, start_epoch_chosen=sat.start_epoch_chosen)
-        if sat.auto is not None and not sat.auto.started and sat.auto.rule_fired():
-            # the rule fired but the collapse guard kept SAT off to the end: say which classes
-            summary.update(start_held_for_classes=sat.auto.collapsed_classes(),
+        if sat.auto is not None and sat.auto.called_off:
+            summary.update(start_called_off_epoch=int(sat.auto.called_off_at),
+                           start_called_off_classes=sat.auto.held.nonzero().flatten().tolist(),
                            auto_min_class_ratio=sat.auto.min_class_ratio)
     if s.selector is not None and s.selector.epoch >= 0:
         chosen = next(r for r in rows if r["epoch"] == s.selector.epoch)
@@ -175,11 +175,12 @@ def headline(summary: dict) -> str:
         chosen = summary.get("start_epoch_chosen")
         if chosen is not None:
             lines.append(f"  start_epoch=auto: SAT started at epoch {chosen}")
-        elif "start_held_for_classes" in summary:
-            lines.append(f"  start_epoch=auto: the rule fired, but SAT never started: class(es) "
-                         f"{summary['start_held_for_classes']} are predicted at under {summary['auto_min_class_ratio']} of "
-                         "their given frequency (the model has merged them into others, as under pair noise between "
-                         "similar classes), so the run is plain cross-entropy")
+        elif "start_called_off_classes" in summary:
+            lines.append(f"  start_epoch=auto: SAT was called off at epoch {summary['start_called_off_epoch']}: class(es) "
+                         f"{summary['start_called_off_classes']} were predicted at under {summary['auto_min_class_ratio']} "
+                         "of their given frequency (the model had merged them into others, as under pair noise between "
+                         "similar classes), so the run is plain cross-entropy (loss.auto_min_class_ratio=0 turns this "
+                         "guard off)")
         else:
             lines.append("  start_epoch=auto: the rule never fired, so the run is plain cross-entropy")
     if "num_noisy_recovered" in summary and summary["num_noisy"]:
