@@ -61,7 +61,7 @@ DEFAULT_WINDOW = {"changes_slowdown": 1, "prediction_changes": 3, "noisy_val_pla
 SLOWDOWN_FRACTION = 0.5
 #: epochs of history kept; a rule that has not fired by then never fires
 MAX_EPOCHS = 10_000
-#: the start waits while a class is predicted at under this fraction of its given frequency
+#: SAT is called off if, when the rule fires, a class is predicted at under this fraction of its given frequency
 MIN_CLASS_RATIO = 0.3
 #: classes with fewer given labels than this are not checked by the collapse guard (too noisy)
 MIN_CLASS_COUNT = 20
@@ -232,11 +232,12 @@ class AutoStart(nn.Module):
         pred = self.last_pred[self.last_pred >= 0].long().cpu()
         if pred.numel() == 0:
             return None
-        k = self.given_counts.numel()
+        given = self.given_counts.cpu()
+        k = given.numel()
         pred_share = torch.bincount(pred.clamp_max(k - 1), minlength=k).double() / pred.numel()
-        given_share = self.given_counts.double() / self.given_counts.sum()
+        given_share = given.double() / given.sum()
         ratios = pred_share / given_share.clamp_min(1e-300)
-        return ratios.masked_fill(self.given_counts < MIN_CLASS_COUNT, float("nan"))
+        return ratios.masked_fill(given < MIN_CLASS_COUNT, float("nan"))
 
     def collapsed_classes(self) -> list[int]:
         """Classes predicted in the latest training passes at under ``min_class_ratio`` of their given
@@ -257,7 +258,7 @@ class AutoStart(nn.Module):
 
     def extra_repr(self) -> str:
         return (f"rule={self.rule!r}, window={self.window}, min_class_ratio={self.min_class_ratio}, "
-                f"chosen={self.start_epoch()}")
+                f"chosen={self.start_epoch()}, called_off={self.called_off}")
 
 
 class WarmUp:
