@@ -144,7 +144,8 @@ def cmd_issues(args) -> int:
     li = found.issues
     if found.from_predictions:
         print("note: SAT's targets never moved off the given labels (loss.start_epoch was not reached, or "
-              "start_epoch=auto never fired), so the ranking comes from the training passes: each sample's mean "
+              "start_epoch=auto never fired or was called off), so the ranking comes from the training passes: "
+              "each sample's mean "
               "probability on its label, and the class last predicted", file=sys.stderr)
     print(f"{int(li.flagged.sum())} of {len(li)} training labels flagged (suggestion differs from the given label); "
           f"ranked list: {run.label_issues}")

@@ -32,7 +32,9 @@ re-checking every epoch and starting once the class is predicted again (at epoch
 (docs/benchmarks.md §12b).  On the regime map every asymmetric CIFAR-10 run had such a class when
 the rule fired (ratios 0.09-0.23) and SAT lost 2.3-3.6 points there, while every other run's
 smallest ratio was 0.35 or more, so the guard leaves them as they were (the threshold was set on
-that map).  Classes with fewer than ``MIN_CLASS_COUNT`` given labels are not checked.  ``summary.json``
+that map).  On strongly imbalanced data a small class that a young network rarely predicts trips
+it too: the run is then cross-entropy, the safe side, and the summary says which class.  Classes with
+fewer than ``MIN_CLASS_COUNT`` given labels are not checked.  ``summary.json``
 names the classes (``start_called_off_classes``); ``loss.auto_min_class_ratio=0`` turns the guard off.
 
 When a rule fires at the end of epoch e, SAT starts at epoch e + 1.  A rule that never fires leaves
