@@ -28,7 +28,7 @@ anyway, as CIFAR-10's truck -> automobile), so the predictions SAT would average
 point at the flipped labels, and the targets would erase the class.  It is read from the same
 per-sample predictions and the given labels, so it needs no clean labels either.  It decides once:
 re-checking every epoch and starting once the class is predicted again (at epochs 5-8) still lost
-1.7 points to CE on CIFAR-10's pair noise, where every later start was better and no start best
+1.4-1.7 points to CE on CIFAR-10's pair noise, where every later start was better and no start best
 (docs/benchmarks.md §12b).  On the regime map every asymmetric CIFAR-10 run had such a class when
 the rule fired (ratios 0.09-0.23) and SAT lost 2.3-3.6 points there, while every other run's
 smallest ratio was 0.35 or more, so the guard leaves them as they were (the threshold was set on
