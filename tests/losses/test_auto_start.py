@@ -8,15 +8,8 @@ import torch
 import torch.nn.functional as F
 
 from selfadaptive import SelfAdaptiveLoss, load_config, train
-from selfadaptive.losses.auto_start import (
-    DEFAULT_WINDOW,
-    RULES,
-    AutoStart,
-    first_local_minimum,
-    first_slowdown,
-    moving_average,
-    plateau,
-)
+from selfadaptive.losses.auto_start import DEFAULT_WINDOW, RULES, AutoStart
+from selfadaptive.losses.start_rules import first_local_minimum, first_slowdown, moving_average, plateau
 
 
 def test_moving_average_is_trailing():

@@ -132,7 +132,7 @@ def test_the_plateau_rule_waits_for_held_out_robust_accuracy(tmp_path):
     """TRADES+SAT with ``auto_rule=noisy_val_plateau``: the rule reads the epoch's PGD accuracy on the
     held-out split (robust overfitting is that figure falling), not the clean validation accuracy."""
     from selfadaptive.engine.checkpoint import load_checkpoint
-    from selfadaptive.losses.auto_start import plateau
+    from selfadaptive.losses.start_rules import plateau
 
     cfg = load_config(None, ROBUST + ["loss.name=sat", "loss.start_epoch=auto", "loss.auto_rule=noisy_val_plateau",
                                       "loss.auto_window=1"])

@@ -34,7 +34,7 @@ the rule fired (ratios 0.09-0.23) and SAT lost 2.3-3.6 points there, while every
 smallest ratio was 0.35 or more, so the guard leaves them as they were (the threshold was set on
 that map).  On strongly imbalanced data a small class that a young network rarely predicts trips
 it too: the run is then cross-entropy, the safe side, and the summary says which class.  Classes with
-fewer than ``MIN_CLASS_COUNT`` given labels are not checked.  ``summary.json``
+fewer than ``start_rules.MIN_CLASS_COUNT`` (20) given labels are not checked.  ``summary.json``
 names the classes (``start_called_off_classes``); ``loss.auto_min_class_ratio=0`` turns the guard off.
 
 When a rule fires at the end of epoch e, SAT starts at epoch e + 1.  A rule that never fires leaves
@@ -49,76 +49,19 @@ ours.
 """
 from __future__ import annotations
 
-import math
-from typing import Sequence
-
 import torch
 from torch import nn
+
+from .start_rules import class_ratios, first_local_minimum, first_slowdown, plateau
 
 AUTO = "auto"
 RULES = ("changes_slowdown", "prediction_changes", "noisy_val_plateau")
 #: each rule's window when none is given: smoothing for the PC rules, patience for the plateau
 DEFAULT_WINDOW = {"changes_slowdown": 1, "prediction_changes": 3, "noisy_val_plateau": 3}
-#: changes_slowdown fires once a fall is at most this fraction of the steepest fall so far
-SLOWDOWN_FRACTION = 0.5
 #: epochs of history kept; a rule that has not fired by then never fires
 MAX_EPOCHS = 10_000
 #: SAT is called off if, when the rule fires, a class is predicted at under this fraction of its given frequency
 MIN_CLASS_RATIO = 0.3
-#: classes with fewer given labels than this are not checked by the collapse guard (too noisy)
-MIN_CLASS_COUNT = 20
-
-
-def moving_average(values: Sequence[float], window: int) -> list[float]:
-    """Trailing mean of the last ``window`` values (fewer at the start): ``out[e] = mean(values[e-w+1 .. e])``."""
-    out = []
-    for e in range(len(values)):
-        part = values[max(0, e - window + 1):e + 1]
-        out.append(sum(part) / len(part))
-    return out
-
-
-def first_local_minimum(values: Sequence[float], window: int = 3) -> int | None:
-    """The position of the first local minimum of the smoothed ``values``, confirmed by a strict
-    rise right after it; None if there is none yet (a falling or flat curve never fires).
-
-    Positions count within ``values``; the first ``window - 1`` smoothed points average fewer values
-    and cannot be the minimum.
-    """
-    smooth = moving_average(list(values), window)
-    for e in range(max(1, window - 1), len(smooth) - 1):
-        if smooth[e] < smooth[e - 1] and smooth[e + 1] > smooth[e]:
-            return e
-    return None
-
-
-def first_slowdown(values: Sequence[float], window: int = 1, fraction: float = SLOWDOWN_FRACTION) -> int | None:
-    """The first position e at which the fall of the smoothed ``values``, s[e-1] - s[e], is at most
-    ``fraction`` of the steepest fall before it (a rise counts as a fall <= 0); None before that.  A
-    flat or rising curve has no fall to compare with and never fires.
-    """
-    smooth = moving_average(list(values), window)
-    steepest = 0.0
-    for e in range(max(1, window - 1), len(smooth)):
-        fall = smooth[e - 1] - smooth[e]
-        if steepest > 0 and fall <= fraction * steepest:
-            return e
-        steepest = max(steepest, fall)
-    return None
-
-
-def plateau(values: Sequence[float], patience: int = 3) -> int | None:
-    """The first position at which ``values`` (higher is better) has not beaten its best so far for
-    ``patience`` steps; None before that."""
-    best, since = -math.inf, 0
-    for e, v in enumerate(values):
-        if v > best:
-            best, since = v, 0
-        else:
-            since += 1
-            if since >= patience:
-                return e
-    return None
 
 
 class AutoStart(nn.Module):
@@ -227,19 +170,11 @@ class AutoStart(nn.Module):
 
     def class_ratios(self) -> torch.Tensor | None:
         """(K,) float64: each class's share of the latest training passes' predictions over its share
-        of the given labels; NaN for classes with fewer than ``MIN_CLASS_COUNT`` given labels.  None
+        of the given labels; NaN for classes with fewer than ``start_rules.MIN_CLASS_COUNT`` given labels.  None
         without labels or before any pass."""
         if self.given_counts is None:
             return None
-        pred = self.last_pred[self.last_pred >= 0].long().cpu()
-        if pred.numel() == 0:
-            return None
-        given = self.given_counts.cpu()
-        k = given.numel()
-        pred_share = torch.bincount(pred.clamp_max(k - 1), minlength=k).double() / pred.numel()
-        given_share = given.double() / given.sum()
-        ratios = pred_share / given_share.clamp_min(1e-300)
-        return ratios.masked_fill(given < MIN_CLASS_COUNT, float("nan"))
+        return class_ratios(self.last_pred[self.last_pred >= 0].cpu(), self.given_counts.cpu())
 
     def collapsed_classes(self) -> list[int]:
         """Classes predicted in the latest training passes at under ``min_class_ratio`` of their given

@@ -1,0 +1,84 @@
+"""The pure rules behind ``start_epoch="auto"`` (``auto_start``): when a curve of per-epoch figures
+says the early-learning phase is over, and how each class's predictions compare with its labels.
+
+No state: ``AutoStart`` keeps the curves and the predictions and calls these.
+"""
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+import torch
+
+#: changes_slowdown fires once a fall is at most this fraction of the steepest fall so far
+SLOWDOWN_FRACTION = 0.5
+#: classes with fewer given labels than this are not checked by the collapse guard (too noisy)
+MIN_CLASS_COUNT = 20
+
+
+def moving_average(values: Sequence[float], window: int) -> list[float]:
+    """Trailing mean of the last ``window`` values (fewer at the start): ``out[e] = mean(values[e-w+1 .. e])``."""
+    out = []
+    for e in range(len(values)):
+        part = values[max(0, e - window + 1):e + 1]
+        out.append(sum(part) / len(part))
+    return out
+
+
+def first_local_minimum(values: Sequence[float], window: int = 3) -> int | None:
+    """The position of the first local minimum of the smoothed ``values``, confirmed by a strict
+    rise right after it; None if there is none yet (a falling or flat curve never fires).
+
+    Positions count within ``values``; the first ``window - 1`` smoothed points average fewer values
+    and cannot be the minimum.
+    """
+    smooth = moving_average(list(values), window)
+    for e in range(max(1, window - 1), len(smooth) - 1):
+        if smooth[e] < smooth[e - 1] and smooth[e + 1] > smooth[e]:
+            return e
+    return None
+
+
+def first_slowdown(values: Sequence[float], window: int = 1, fraction: float = SLOWDOWN_FRACTION) -> int | None:
+    """The first position e at which the fall of the smoothed ``values``, s[e-1] - s[e], is at most
+    ``fraction`` of the steepest fall before it (a rise counts as a fall <= 0); None before that.  A
+    flat or rising curve has no fall to compare with and never fires.
+    """
+    smooth = moving_average(list(values), window)
+    steepest = 0.0
+    for e in range(max(1, window - 1), len(smooth)):
+        fall = smooth[e - 1] - smooth[e]
+        if steepest > 0 and fall <= fraction * steepest:
+            return e
+        steepest = max(steepest, fall)
+    return None
+
+
+def plateau(values: Sequence[float], patience: int = 3) -> int | None:
+    """The first position at which ``values`` (higher is better) has not beaten its best so far for
+    ``patience`` steps; None before that."""
+    best, since = -math.inf, 0
+    for e, v in enumerate(values):
+        if v > best:
+            best, since = v, 0
+        else:
+            since += 1
+            if since >= patience:
+                return e
+    return None
+
+
+def class_ratios(pred: torch.Tensor, given_counts: torch.Tensor, min_count: int = MIN_CLASS_COUNT) -> torch.Tensor | None:
+    """Each class's share of ``pred`` over its share of the given labels.
+
+    pred: (M,) predicted classes; given_counts: (K,) how many samples carry each given label.
+    Returns (K,) float64, NaN for classes with fewer than ``min_count`` given labels; None when
+    ``pred`` is empty.
+    """
+    if pred.numel() == 0:
+        return None
+    k = given_counts.numel()
+    pred_share = torch.bincount(pred.long().clamp_max(k - 1), minlength=k).double() / pred.numel()
+    given_share = given_counts.double() / given_counts.sum()
+    ratios = pred_share / given_share.clamp_min(1e-300)
+    return ratios.masked_fill(given_counts < min_count, float("nan"))
