@@ -59,3 +59,11 @@ def test_soft_nll_is_soft_cross_entropy_on_log_probabilities():
     g = torch.Generator().manual_seed(1)
     logits, t = torch.randn(32, 5, generator=g), torch.softmax(torch.randn(32, 5, generator=g), 1)
     assert torch.equal(SF.soft_nll(torch.log_softmax(logits, 1), t), SF.soft_cross_entropy(logits, t))
+
+
+def test_per_class_accuracy_is_each_class_recall_and_nan_for_an_absent_class():
+    labels = torch.tensor([0, 0, 0, 0, 1, 1, 3])
+    pred = torch.tensor([0, 0, 0, 1, 0, 1, 2])
+    recall = SF.per_class_accuracy(pred, labels, 4)
+    assert recall[:2].tolist() == [0.75, 0.5] and recall[3].item() == 0.0
+    assert recall[2].isnan()            # no sample of class 2: no recall, not 0

@@ -85,3 +85,34 @@ def test_image_folder_paths_progress_lines_and_the_start_warning(tmp_path):
         assert (root / r["path"]).is_file() and r["path"].split("/")[1] in ("cat", "dog")
     summary = json.loads((tmp_path / "r" / "summary.json").read_text())
     assert summary["start_epoch"] == 6 and summary["noise_kind"] == "flip"
+
+
+@pytest.mark.slow
+def test_an_imbalanced_test_set_reports_balanced_and_per_class_accuracy(tmp_path):
+    # a table whose test split is 90% one class: a majority guess scores 90% accuracy but 50% balanced
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(400, 3)).astype(np.float32)
+    y = (x[:, 0] > 0).astype(np.int64)
+    x_test = rng.normal(size=(100, 3)).astype(np.float32)
+    x_test[:90, 0] = -np.abs(x_test[:90, 0]) - 0.5          # class 0
+    x_test[90:, 0] = np.abs(x_test[90:, 0]) + 0.5           # class 1
+    y_test = (x_test[:, 0] > 0).astype(np.int64)
+    np.savez(tmp_path / "t.npz", x_train=x, y_train=y, x_test=x_test, y_test=y_test)
+    res = sat("train", "--out", str(tmp_path / "r"), "data.name=npz", f"data.root={tmp_path / 't.npz'}",
+              "optim.epochs=1", "log.progress=false", "model.base_width=8")
+    assert res.returncode == 0, res.stderr
+    summary = json.loads((tmp_path / "r" / "summary.json").read_text())
+    per_class = summary["test_acc_per_class_last"]
+    assert len(per_class) == 2
+    assert summary["test_balanced_acc_last"] == pytest.approx(sum(per_class) / 2)
+    assert summary["test_acc_last"] == pytest.approx(0.9 * per_class[0] + 0.1 * per_class[1])
+    rows = [json.loads(line) for line in (tmp_path / "r" / "metrics.jsonl").read_text().splitlines()]
+    assert rows[-1]["test_balanced_acc"] == summary["test_balanced_acc_last"]
+    ev = sat("eval", str(tmp_path / "r"), "--json")
+    assert ev.returncode == 0, ev.stderr
+    found = json.loads(ev.stdout)
+    assert found["balanced_accuracy"]["test"] == pytest.approx(summary["test_balanced_acc_last"])
+    assert found["per_class_accuracy"]["test"] == pytest.approx(per_class)
+    differ = abs(summary["test_balanced_acc_last"] - summary["test_acc_last"]) >= 0.005
+    assert ("balanced accuracy" in res.stdout) == differ
+    assert ("balanced" in sat("eval", str(tmp_path / "r")).stdout) == differ

@@ -6,8 +6,8 @@ training passes' predictions over its share of the given labels, at the epoch th
 Reads only run folders: ``checkpoint.pt`` (the loss's ``auto.last_pred``: the predictions of the
 last warm-up epoch, which stop changing once SAT starts) and ``noise.npz`` (the given labels; with
 the true ones it also reports, for the analysis only, how the mislabeled samples were predicted).
-A run the guard called off is listed too (its predictions kept changing after the call, so its
-ratios are those of its last epoch).  The threshold of ``loss.auto_min_class_ratio`` (0.3) was set
+A run the guard held back is listed too (its predictions kept changing while it was held, so its
+ratios are those of its last warm-up epoch; ``held_at`` says when the guard held it).  The threshold of ``loss.auto_min_class_ratio`` (0.3) was set
 between the two groups this printed on the regime map (docs/benchmarks.md §12b).
 """
 from __future__ import annotations
@@ -37,7 +37,7 @@ def reading(run: Path) -> dict | None:
     ratios = auto.class_ratios()
     pred, clean, wrong = auto.last_pred.long().numpy(), noise["clean_labels"], noise["noisy_mask"]
     return {"run": str(run), "noise_kind": str(noise["kind"]), "start_epoch_chosen": auto.start_epoch(),
-            "called_off_at": int(auto.called_off_at) if auto.called_off else None,
+            "held_at": int(auto.held_at) if auto.was_held else None,
             "min_class_ratio": float(np.nanmin(ratios.numpy())), "class_ratios": [round(float(r), 4) for r in ratios],
             "collapsed_at_0.3": [int(c) for c in np.flatnonzero(ratios.numpy() < 0.3)],
             # uses the true labels: how the mislabeled samples were predicted (analysis only)
@@ -57,7 +57,7 @@ def main(argv=None) -> int:
                 rows.append({**r, "run": str(summary.parent.relative_to(root.parent))})
     for r in rows:
         print(f"{r['min_class_ratio']:.3f}  {r['noise_kind']:10s} E_s {r['start_epoch_chosen']}  "
-              f"called off {r['called_off_at']}  {r['run']}")
+              f"held at {r['held_at']}  {r['run']}")
     write_result(args.out, {"runs": rows, "min_class_ratio_sorted": sorted(r["min_class_ratio"] for r in rows)})
     return 0
 

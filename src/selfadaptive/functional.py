@@ -77,6 +77,16 @@ def accuracy(logits_or_pred: torch.Tensor, labels: torch.Tensor) -> float:
     return (pred == labels).float().mean().item()
 
 
+def per_class_accuracy(pred: torch.Tensor, labels: torch.Tensor, num_classes: int) -> torch.Tensor:
+    """Recall of each class: the fraction of class-c samples predicted c.  pred, labels: (N,) ->
+    (K,) float64, NaN for a class with no samples.  Their mean over the classes present is the
+    balanced accuracy, the figure to read on an imbalanced test set."""
+    labels = labels.long().cpu()
+    hits = torch.bincount(labels[pred.cpu() == labels], minlength=num_classes)[:num_classes].double()
+    counts = torch.bincount(labels, minlength=num_classes)[:num_classes].double()
+    return hits / counts        # 0 / 0 = NaN
+
+
 def target_recovery(soft_targets: torch.Tensor, clean_labels: torch.Tensor, noisy_mask: torch.Tensor) -> float:
     """Fraction of corrupted samples whose target now points at the true class.
 

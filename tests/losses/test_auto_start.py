@@ -184,41 +184,45 @@ def test_sat_train_auto_writes_the_chosen_epoch_and_the_selected_model(tmp_path)
 # ---- the class-collapse guard ------------------------------------------------------------------
 
 
-def _drive(auto: AutoStart, labels: torch.Tensor, epochs: int, collapsed_until: int) -> list[bool]:
+def _drive(auto: AutoStart, labels: torch.Tensor, epochs: int, class_3_found) -> list[bool]:
     """N = 200 samples, 4 classes of 50.  Epoch e flips the first c_e of the class-0/1 samples between
     0 and 1 (c = 0, 60, 80, 96, 100, ...: PC = 0.3, 0.1, 0.08, 0.02, 0, so the default rule fires when
-    epoch 3 closes), and until epoch ``collapsed_until`` every class-3 sample is predicted as class 2.
-    Returns whether the start had been chosen as each epoch began."""
+    epoch 3 closes), and predicts only the first ``class_3_found(e)`` class-3 samples as 3, the rest
+    as class 2.  Returns whether the start had been chosen as each epoch began."""
     low = (labels < 2).nonzero().flatten()
+    three = (labels == 3).nonzero().flatten()
     cuts = [0, 60, 80, 96] + [100] * epochs
     started = []
     for e in range(epochs):
         pred = labels.clone()
         pred[low[:cuts[e]]] = 1 - pred[low[:cuts[e]]]
-        if e < collapsed_until:
-            pred[labels == 3] = 2
+        pred[three[class_3_found(e):]] = 2
         auto.begin(e)
         started.append(auto.started)
         auto.record(torch.arange(len(labels)), pred)
     return started
 
 
-def test_the_collapse_guard_calls_sat_off_when_a_class_is_never_predicted_as_the_rule_fires():
+def test_the_collapse_guard_holds_the_start_until_the_class_is_predicted_again():
     labels = torch.arange(200) % 4
     free = AutoStart(200, labels=labels, num_classes=4)
-    _drive(free, labels, 9, collapsed_until=0)
-    assert free.start_epoch() == 4 and not free.called_off     # the rule alone: SAT from epoch 4
-    late = AutoStart(200, labels=labels, num_classes=4)
-    _drive(late, labels, 9, collapsed_until=4)                  # class 3 is predicted again in epoch 4
-    assert late.start_epoch() is None and late.called_off       # too late: decided when epoch 3 closed
-    assert int(late.called_off_at) == 4 and late.held.tolist() == [False, False, False, True]
-    assert late.collapsed_classes() == [] and late.rule_fired()
+    _drive(free, labels, 9, lambda e: 50)
+    assert free.start_epoch() == 4 and not free.was_held       # the rule alone: SAT from epoch 4
     early = AutoStart(200, labels=labels, num_classes=4)
-    _drive(early, labels, 9, collapsed_until=3)                 # predicted again in epoch 3, before the rule fires
-    assert early.start_epoch() == 4 and not early.called_off
+    _drive(early, labels, 9, lambda e: 50 if e >= 3 else 0)    # class 3 is back in epoch 3, before the rule fires
+    assert early.start_epoch() == 4 and not early.was_held
+    # class 3 is missing when the rule fires (epoch 3 closes), at 0.4 of its share in epochs 4-5
+    # (over the trip threshold, under the resume one) and at 0.5 from epoch 6: SAT starts at 7
+    late = AutoStart(200, labels=labels, num_classes=4)
+    started = _drive(late, labels, 9, lambda e: 0 if e < 4 else 20 if e < 6 else 25)
+    assert int(late.held_at) == 4 and late.held.tolist() == [False, False, False, True]
+    assert late.start_epoch() == 7 and started == [False] * 7 + [True] * 2
+    never = AutoStart(200, labels=labels, num_classes=4)
+    _drive(never, labels, 9, lambda e: 0 if e < 4 else 20)      # stays at 0.4: SAT never starts
+    assert never.was_held and never.start_epoch() is None and never.collapsed_classes() == []
     off = AutoStart(200, labels=labels, num_classes=4, min_class_ratio=0.0)
-    _drive(off, labels, 9, collapsed_until=9)
-    assert off.start_epoch() == 4 and off.collapsed_classes() == []
+    _drive(off, labels, 9, lambda e: 0)
+    assert off.start_epoch() == 4 and off.collapsed_classes() == [] and not off.was_held
 
 
 def test_collapsed_classes_compares_predicted_and_given_shares():
@@ -241,34 +245,55 @@ def test_collapsed_classes_compares_predicted_and_given_shares():
 def test_the_guard_state_resumes_and_checkpoints_from_before_it_still_load():
     labels = torch.arange(200) % 4
     auto = AutoStart(200, labels=labels, num_classes=4)
-    _drive(auto, labels, 6, collapsed_until=9)
+    _drive(auto, labels, 6, lambda e: 0)
     state = auto.state_dict()
     assert "given_counts" not in state                          # it is the labels', rebuilt at construction
     again = AutoStart(200, labels=labels, num_classes=4)
     again.load_state_dict(state)
-    assert again.called_off and again.held.tolist() == [False, False, False, True]
-    old = {k: v for k, v in state.items() if k not in ("held", "called_off_at")}
+    assert again.was_held and int(again.held_at) == 4 and again.held.tolist() == [False, False, False, True]
+    for e in (6, 7):                                            # resumed: it goes on holding, then starts
+        again.begin(e)
+        again.record(torch.arange(200), labels)
+    assert again.start_epoch() == 7
+    old = {k: v for k, v in state.items() if k not in ("held", "held_at")}
     before = AutoStart(200, labels=labels, num_classes=4)
     before.load_state_dict(old)                                 # strict: the new buffers take their defaults
-    assert not before.called_off and not before.held.any()
+    assert not before.was_held and not before.held.any()
+    first_form = {**old, "held": state["held"], "called_off_at": state["held_at"]}
+    called_off = AutoStart(200, labels=labels, num_classes=4)
+    called_off.load_state_dict(first_form)                      # session 16's name for the epoch
+    assert int(called_off.held_at) == 4
 
 
-def test_a_called_off_run_is_plain_cross_entropy_and_says_which_classes(tmp_path):
+def test_a_held_run_is_cross_entropy_until_sat_starts_and_says_which_classes(tmp_path):
     """With the ratio at 1.0 some class is always predicted less often than it is given, so the guard
-    calls SAT off when the rule fires."""
+    holds the start when the rule fires; until SAT starts the run is CE's, step for step."""
     from selfadaptive.training.records import headline
 
     over = ["model.base_width=64", "optim.epochs=6", "loss.start_epoch=auto", "loss.auto_min_class_ratio=1.0",
             "log.progress=false"]
     summary = train(load_config(None, over), tmp_path / "run", quiet=True)
     rows = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
-    assert summary["start_epoch_chosen"] is None and not any(r["sat_started"] for r in rows)
-    assert summary["start_called_off_classes"] and all(0 <= c < 10 for c in summary["start_called_off_classes"])
-    assert 0 < summary["start_called_off_epoch"] < 6
-    assert all(r["min_class_ratio"] < 1.0 for r in rows)
-    assert "SAT was called off" in headline(summary)
-    bank = torch.from_numpy(__import__("numpy").load(tmp_path / "run" / "soft_targets.npy"))
-    assert torch.equal(bank.amax(1), torch.ones(len(bank)))        # the targets never moved off one-hot
+    assert summary["start_held_classes"] and all(0 <= c < 10 for c in summary["start_held_classes"])
+    assert 0 < summary["start_held_epoch"] < 6
+    chosen = summary["start_epoch_chosen"]
+    assert chosen is None or chosen > summary["start_held_epoch"]
+    assert [r["sat_started"] for r in rows] == [chosen is not None and r["epoch"] >= chosen for r in rows]
+    assert all(r["min_class_ratio"] < 1.0 for r in rows if not r["sat_started"])
+    assert ("held back" if chosen is not None else "SAT never started") in headline(summary)
     train(load_config(None, over[:2] + ["loss.name=ce", "log.progress=false"]), tmp_path / "ce", quiet=True)
     ce = [json.loads(line) for line in (tmp_path / "ce" / "metrics.jsonl").read_text().splitlines()]
-    assert [(r["train_loss"], r["test_acc"]) for r in rows] == [(r["train_loss"], r["test_acc"]) for r in ce]
+    until = len(rows) if chosen is None else chosen
+    assert [(r["train_loss"], r["test_acc"]) for r in rows[:until]] == [(r["train_loss"], r["test_acc"]) for r in ce[:until]]
+
+
+def test_the_headline_says_whether_a_held_start_came():
+    from selfadaptive.training.records import headline
+
+    base = {"loss": "sat", "test_acc_last": 0.5, "test_acc_best": 0.5, "best_epoch": 1, "start_epoch": "auto",
+            "start_held_epoch": 4, "start_held_classes": [6], "auto_min_class_ratio": 0.3}
+    assert "SAT started at epoch 9; it was held back" in headline({**base, "start_epoch_chosen": 9})
+    assert "SAT never started" in headline({**base, "start_epoch_chosen": None})
+    plain = {k: v for k, v in base.items() if not k.startswith("start_held")}
+    assert "the rule never fired" in headline({**plain, "start_epoch_chosen": None})
+

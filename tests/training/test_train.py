@@ -170,3 +170,13 @@ def test_width_rescaled_sat_equals_the_explicit_schedule(tmp_path, tiny_override
     assert (rescaled["start_epoch"], rescaled["momentum"]) == (2, pytest.approx(0.9 ** 0.5))
     assert np.array_equal(np.load(tmp_path / "a" / "soft_targets.npy"), np.load(tmp_path / "b" / "soft_targets.npy"))
     assert rescaled["test_acc_last"] == explicit["test_acc_last"]
+
+
+def test_the_headline_names_balanced_accuracy_only_when_the_test_set_makes_it_differ():
+    from selfadaptive.training.records import headline
+
+    base = {"loss": "sat", "test_acc_last": 0.9, "test_acc_best": 0.9, "best_epoch": 3}
+    imbalanced = headline({**base, "test_balanced_acc_last": 0.55, "test_acc_per_class_last": [1.0, 0.1, None]})
+    assert "balanced accuracy (mean over classes) 55.00%" in imbalanced and "worst class 10.00%" in imbalanced
+    assert "balanced" not in headline({**base, "test_balanced_acc_last": 0.901, "test_acc_per_class_last": [0.9, 0.9]})
+    assert "balanced" not in headline(base)          # a summary written before it was logged

@@ -127,7 +127,14 @@ def cmd_eval(args) -> int:
         print(json.dumps(result, indent=2))
     else:
         for split, acc in result["accuracy"].items():
-            print(f"{split} accuracy: {100 * acc:.2f}%  ({result['size'][split]} samples)")
+            balanced = result["balanced_accuracy"][split]
+            line = f"{split} accuracy: {100 * acc:.2f}%  ({result['size'][split]} samples)"
+            if abs(balanced - acc) >= 0.005:       # imbalanced classes: the mean recall tells more
+                per_class = result["per_class_accuracy"][split]
+                worst = min((v, c) for c, v in enumerate(per_class) if v is not None)
+                name = result["class_names"][worst[1]] if worst[1] < len(result["class_names"]) else worst[1]
+                line += f"; balanced {100 * balanced:.2f}%, worst class {name!s} at {100 * worst[0]:.2f}%"
+            print(line)
     return 0
 
 
@@ -144,7 +151,7 @@ def cmd_issues(args) -> int:
     li = found.issues
     if found.from_predictions:
         print("note: SAT's targets never moved off the given labels (loss.start_epoch was not reached, or "
-              "start_epoch=auto never fired or was called off), so the ranking comes from the training passes: "
+              "start_epoch=auto never fired or its collapse guard never let SAT start), so the ranking comes from the training passes: "
               "each sample's mean "
               "probability on its label, and the class last predicted", file=sys.stderr)
     print(f"{int(li.flagged.sum())} of {len(li)} training labels flagged (suggestion differs from the given label); "

@@ -53,7 +53,8 @@ def accuracy_on(model: nn.Module, dataset: ArrayDataset | None, device: torch.de
 def evaluate_on(model: nn.Module, dataset: ArrayDataset | None, device: torch.device, batch_size: int,
                 num_classes: int | None, extra_metrics: Callable | None = None,
                 dist: Distributed | None = None) -> dict | None:
-    """``{"acc": ...}`` from one pass over ``dataset``, plus ``extra_metrics(logits (N, C) numpy,
+    """``{"acc", "balanced_acc", "per_class_acc"}`` from one pass over ``dataset`` (balanced: the mean
+    recall over the classes present; per class: (K,) list, None for a class with no samples), plus ``extra_metrics(logits (N, C) numpy,
     labels (N,) numpy, num_classes) -> dict`` when given (a task's own scores, e.g. AURC); None
     without a dataset.
     Data-parallel (``dist``), each rank scores its stride share and the logits are all-gathered, so
@@ -69,7 +70,12 @@ def evaluate_on(model: nn.Module, dataset: ArrayDataset | None, device: torch.de
         logits = logits.cpu()
     else:
         logits = predict_logits(model, dataset, device, batch_size).cpu()
-    out = {"acc": SF.accuracy(logits[:, :num_classes], dataset.y)}
+    scores = logits[:, :num_classes]
+    recall = SF.per_class_accuracy(scores.argmax(dim=1), dataset.y, num_classes or scores.shape[1])
+    present = ~recall.isnan()
+    out = {"acc": SF.accuracy(scores, dataset.y),
+           "balanced_acc": float(recall[present].mean()) if bool(present.any()) else float("nan"),
+           "per_class_acc": [None if v != v else v for v in recall.tolist()]}
     if extra_metrics is not None:
         out.update(extra_metrics(logits.numpy(), dataset.y.numpy(), num_classes))
     return out

@@ -21,21 +21,28 @@ memorised the wrong labels.  Three rules read the moment from signals a run has 
   PGD accuracy instead: robust overfitting is that figure turning down while the training
   attack is still fitted, so TRADES+SAT starts once it stops rising.
 
-**The class-collapse guard.** When the rule fires, SAT is called off for the run if some class is
-predicted in that epoch's training passes at under ``min_class_ratio`` (0.3) of its given-label
-frequency: the network has absorbed that class into another (pair noise between classes it confuses
-anyway, as CIFAR-10's truck -> automobile), so the predictions SAT would average into its targets
-point at the flipped labels, and the targets would erase the class.  It is read from the same
-per-sample predictions and the given labels, so it needs no clean labels either.  It decides once:
-re-checking every epoch and starting once the class is predicted again (at epochs 5-8) still lost
-1.4-1.7 points to CE on CIFAR-10's pair noise, where every later start was better and no start best
-(docs/benchmarks.md §12b).  On the regime map every asymmetric CIFAR-10 run had such a class when
-the rule fired (ratios 0.09-0.23) and SAT lost 2.3-3.6 points there, while every other run's
-smallest ratio was 0.35 or more, so the guard leaves them as they were (the threshold was set on
-that map).  On strongly imbalanced data a small class that a young network rarely predicts trips
-it too: the run is then cross-entropy, the safe side, and the summary says which class.  Classes with
-fewer than ``start_rules.MIN_CLASS_COUNT`` (20) given labels are not checked.  ``summary.json``
-names the classes (``start_called_off_classes``); ``loss.auto_min_class_ratio=0`` turns the guard off.
+**The class-collapse guard.** When the rule fires, SAT is held back if some class is predicted in
+that epoch's training passes at under ``min_class_ratio`` (0.3) of its given-label frequency: the
+network has absorbed that class into a similar one (CIFAR-10's truck into automobile under pair
+noise; on long-tailed data a rare class into a common neighbour), so the predictions SAT would average
+into its targets would erase the class.  SAT then starts at the first epoch at which every held class
+is predicted at ``start_rules.RESUME_CLASS_RATIO`` (0.5) of its given share or more, and never if that
+does not come (the run is then cross-entropy).  It is read from the same per-sample predictions and
+the given labels, so it needs no clean labels.  Measured (docs/benchmarks.md §12b, §12d):
+
+* calling SAT off for good was safe under CIFAR-10's pair noise (= CE, where every start lost) but
+  gave up 14 points on a long-tailed Fashion-MNIST set (imbalance 10, 40% uniform noise, 100 epochs)
+  where a start at epoch 10 gained 15.6: one hard class (shirt) was absorbed early, then came back;
+* resuming once the class is back at 0.3 of its share started at epochs 5-8 on CIFAR-10 and still
+  lost 1.4-1.7 points there; the resume threshold is higher than the trip threshold so that a class
+  that has only begun to return does not start SAT;
+* with 4 tail classes never predicted (imbalance 100) SAT lost 6-14 points at any start, and the
+  guard keeps the run cross-entropy.
+
+On every balanced cell of the regime map the smallest ratio at the rule's epoch was 0.35 or more, so
+the guard leaves them as they were (the thresholds were set on those measurements: in-sample).  Classes
+with fewer than ``start_rules.MIN_CLASS_COUNT`` (20) given labels are not checked.  ``summary.json``
+names the classes (``start_held_classes``); ``loss.auto_min_class_ratio=0`` turns the guard off.
 
 When a rule fires at the end of epoch e, SAT starts at epoch e + 1.  A rule that never fires leaves
 the run as plain cross-entropy; a flat PC curve fires neither PC rule.  Why ``changes_slowdown`` is the
@@ -52,7 +59,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .start_rules import class_ratios, first_local_minimum, first_slowdown, plateau
+from .start_rules import RESUME_CLASS_RATIO, class_ratios, first_local_minimum, first_slowdown, plateau
 
 AUTO = "auto"
 RULES = ("changes_slowdown", "prediction_changes", "noisy_val_plateau")
@@ -60,7 +67,7 @@ RULES = ("changes_slowdown", "prediction_changes", "noisy_val_plateau")
 DEFAULT_WINDOW = {"changes_slowdown": 1, "prediction_changes": 3, "noisy_val_plateau": 3}
 #: epochs of history kept; a rule that has not fired by then never fires
 MAX_EPOCHS = 10_000
-#: SAT is called off if, when the rule fires, a class is predicted at under this fraction of its given frequency
+#: SAT is held back if, when the rule fires, a class is predicted at under this fraction of its given frequency
 MIN_CLASS_RATIO = 0.3
 
 
@@ -73,8 +80,8 @@ class AutoStart(nn.Module):
     ``val_acc`` (MAX_EPOCHS,) float64, the noisy-validation accuracy fed in (NaN where absent);
     ``counts`` (2,) int64, changed and compared samples of the epoch in progress; ``epoch`` (), the
     epoch in progress (-1 before the first step); ``chosen`` (), the start epoch once a rule has
-    fired (-1 until then); ``called_off_at`` (), the epoch the collapse guard called SAT off (-1:
-    it has not), and ``held`` (K,) bool, the classes it found collapsed then.  ``given_counts`` (K,)
+    fired and the guard let it (-1 until then); ``held_at`` (), the epoch the collapse guard held
+    the start back (-1: it has not), and ``held`` (K,) bool, the classes it found collapsed then.  ``given_counts`` (K,)
     int64, how many samples carry each given label (not saved: it is the labels'), when ``labels``
     are given: the guard needs them.
     """
@@ -103,11 +110,13 @@ class AutoStart(nn.Module):
         self.register_buffer("counts", torch.zeros(2, dtype=torch.int64))
         self.register_buffer("epoch", torch.tensor(-1, dtype=torch.int64))
         self.register_buffer("chosen", torch.tensor(-1, dtype=torch.int64))
-        self.register_buffer("called_off_at", torch.tensor(-1, dtype=torch.int64))
+        self.register_buffer("held_at", torch.tensor(-1, dtype=torch.int64))
         self.register_buffer("held", torch.zeros(0 if counts is None else len(counts), dtype=torch.bool))
 
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
-        for name in ("called_off_at", "held"):          # a checkpoint from before the guard: not called off
+        if prefix + "called_off_at" in state_dict:      # the guard's first form called SAT off; now it holds
+            state_dict[prefix + "held_at"] = state_dict.pop(prefix + "called_off_at")
+        for name in ("held_at", "held"):                # a checkpoint from before the guard: not held
             state_dict.setdefault(prefix + name, getattr(self, name).clone())
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
@@ -116,27 +125,33 @@ class AutoStart(nn.Module):
         return int(self.chosen) >= 0
 
     @property
-    def called_off(self) -> bool:
-        """Whether the collapse guard called SAT off for this run (it is then plain cross-entropy)."""
-        return int(self.called_off_at) >= 0
+    def was_held(self) -> bool:
+        """Whether the collapse guard held the start back (SAT may have started later, or never)."""
+        return int(self.held_at) >= 0
 
     def start_epoch(self) -> int | None:
         return int(self.chosen) if self.started else None
 
     def begin(self, epoch: int) -> None:
         """Called at every step with its epoch: when a new epoch begins, close the previous one and
-        apply the rule; when it fires, start SAT at this epoch, or call it off if a class has collapsed."""
+        apply the rule; when it fires, start SAT at this epoch, or hold it back if a class has
+        collapsed, until every held class is predicted again (``RESUME_CLASS_RATIO``)."""
         current = int(self.epoch)
         if epoch == current:
             return
         if current >= 0:
             self._close(current)
         self.epoch.fill_(epoch)
-        if not (self.started or self.called_off) and current >= 0 and self.rule_fired():
+        if self.started or current < 0:
+            return
+        if self.was_held:
+            if self.held_classes_back():
+                self.chosen.fill_(epoch)
+        elif self.rule_fired():
             collapsed = self.collapsed_classes()
             if collapsed:
                 self.held[collapsed] = True
-                self.called_off_at.fill_(epoch)
+                self.held_at.fill_(epoch)
             else:
                 self.chosen.fill_(epoch)
 
@@ -184,6 +199,12 @@ class AutoStart(nn.Module):
             return []
         return (ratios < self.min_class_ratio).nonzero().flatten().tolist()     # NaN compares False
 
+    def held_classes_back(self) -> bool:
+        """Whether every class the guard held for is predicted in the latest training passes at
+        ``RESUME_CLASS_RATIO`` or more of its given frequency."""
+        ratios = self.class_ratios()
+        return ratios is not None and bool((ratios[self.held.to(ratios.device)] >= RESUME_CLASS_RATIO).all())
+
     def rule_fired(self) -> bool:
         """Whether the rule itself has fired on the epochs closed so far (the guard aside)."""
         if self.rule == "changes_slowdown":
@@ -195,7 +216,7 @@ class AutoStart(nn.Module):
 
     def extra_repr(self) -> str:
         return (f"rule={self.rule!r}, window={self.window}, min_class_ratio={self.min_class_ratio}, "
-                f"chosen={self.start_epoch()}, called_off={self.called_off}")
+                f"chosen={self.start_epoch()}, held_at={int(self.held_at)}")
 
 
 class WarmUp:

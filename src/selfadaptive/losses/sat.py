@@ -47,11 +47,12 @@ class SelfAdaptiveLoss(WarmUp, BankLoss):
         num_classes: K.
         momentum: alpha, the EMA momentum.
         start_epoch: E_s, or ``"auto"``: decided during training by ``auto_rule`` over ``auto_window``
-            epochs (``auto_start``; None: the rule's own window), from the predictions this loss sees anyway; until the rule
-            fires (and if it never does) the loss is plain cross-entropy, as it is for the whole run if,
-            when the rule fires, a class is predicted at under ``auto_min_class_ratio`` of its given
-            frequency (the collapse guard; 0: off).  ``start_epoch_chosen``
-            tells the epoch.  The ``noisy_val_plateau`` rule needs ``observe_validation`` each epoch.
+            epochs (``auto_start``; None: the rule's own window), from the predictions this loss sees
+            anyway; until the rule fires (and if it never does) the loss is plain cross-entropy.  If,
+            when it fires, a class is predicted at under ``auto_min_class_ratio`` of its given
+            frequency, the start waits until that class is back at 0.5 of it, for the whole run if
+            need be (the collapse guard; 0: off).  ``start_epoch_chosen`` tells the epoch.  The
+            ``noisy_val_plateau`` rule needs ``observe_validation`` each epoch.
         variant: "ce" or "sce".
         bank_dtype: storage dtype of ``soft_targets``.
     """

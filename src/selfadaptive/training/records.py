@@ -51,7 +51,9 @@ def epoch_row(s: Session, epoch: int, lr: float, test: dict, val: dict | None, v
     Training-subset accuracies come from the training forward passes of this epoch (train mode,
     the inputs the model was fitted on), so they cost no extra pass."""
     loss_sum, correct, seen = s.sums.tolist()
-    row = {"epoch": epoch, "lr": lr, "train_loss": loss_sum / seen, "train_acc": correct / seen, "test_acc": test["acc"]}
+    row = {"epoch": epoch, "lr": lr, "train_loss": loss_sum / seen, "train_acc": correct / seen, "test_acc": test["acc"],
+           "test_balanced_acc": test["balanced_acc"]}
+    s.test_per_class = test["per_class_acc"]        # for the summary: K numbers are too many for every row
     if "aurc" in test:
         row["test_aurc"], row["test_augrc"] = test["aurc"], test["augrc"]
     if val is not None:
@@ -121,6 +123,10 @@ def summarize(s: Session, extra: dict | None = None) -> dict:
         "num_noisy": int(noise.noisy_mask.sum()),
         "test_acc_last": last["test_acc"], "test_acc_best": best["test_acc"], "best_epoch": best["epoch"],
     }
+    if last.get("test_balanced_acc") is not None:      # rows written before it was logged lack it
+        summary["test_balanced_acc_last"] = last["test_balanced_acc"]
+    if s.test_per_class is not None:
+        summary["test_acc_per_class_last"] = s.test_per_class
     if "val_acc" in last:
         best_val = max(rows, key=lambda r: r["val_acc"])
         summary.update(val_acc_last=last["val_acc"], val_acc_best=best_val["val_acc"], best_val_epoch=best_val["epoch"],
@@ -129,9 +135,9 @@ def summarize(s: Session, extra: dict | None = None) -> dict:
     if sat is not None:
         # the values in force, which differ from the config's under loss.reference_width
         summary.update(momentum=sat.momentum, start_epoch=sat.start_epoch, start_epoch_chosen=sat.start_epoch_chosen)
-        if sat.auto is not None and sat.auto.called_off:
-            summary.update(start_called_off_epoch=int(sat.auto.called_off_at),
-                           start_called_off_classes=sat.auto.held.nonzero().flatten().tolist(),
+        if sat.auto is not None and sat.auto.was_held:
+            summary.update(start_held_epoch=int(sat.auto.held_at),
+                           start_held_classes=sat.auto.held.nonzero().flatten().tolist(),
                            auto_min_class_ratio=sat.auto.min_class_ratio)
     if s.selector is not None and s.selector.epoch >= 0:
         chosen = next(r for r in rows if r["epoch"] == s.selector.epoch)
@@ -165,6 +171,11 @@ def headline(summary: dict) -> str:
     name = summary["loss"].upper()
     lines = [f"{name}: test accuracy {100 * summary['test_acc_last']:.2f}% at the last epoch "
              f"(best {100 * summary['test_acc_best']:.2f}% at epoch {summary['best_epoch']})"]
+    balanced = summary.get("test_balanced_acc_last")
+    if balanced is not None and abs(balanced - summary["test_acc_last"]) >= 0.005:      # an imbalanced test set
+        per_class = [v for v in summary.get("test_acc_per_class_last") or [] if v is not None]
+        worst = f"; worst class {100 * min(per_class):.2f}%" if per_class else ""
+        lines.append(f"  balanced accuracy (mean over classes) {100 * balanced:.2f}% at the last epoch{worst}")
     if "test_acc_at_best_val" in summary:
         lines.append(f"  test accuracy at the best validation epoch ({summary['best_val_epoch']}): "
                      f"{100 * summary['test_acc_at_best_val']:.2f}%")
@@ -173,14 +184,18 @@ def headline(summary: dict) -> str:
                      f"({summary['selected_epoch']}, {summary['selected_by']}): {100 * summary['test_acc_at_selected']:.2f}%")
     if summary.get("start_epoch") == "auto":
         chosen = summary.get("start_epoch_chosen")
+        held = None
+        if "start_held_classes" in summary:
+            held = (f"class(es) {summary['start_held_classes']} were predicted at under {summary['auto_min_class_ratio']} "
+                    f"of their given frequency when the rule fired (epoch {summary['start_held_epoch']}): the model "
+                    "had merged them into similar classes, which SAT's targets would have made permanent")
         if chosen is not None:
-            lines.append(f"  start_epoch=auto: SAT started at epoch {chosen}")
-        elif "start_called_off_classes" in summary:
-            lines.append(f"  start_epoch=auto: SAT was called off at epoch {summary['start_called_off_epoch']}: class(es) "
-                         f"{summary['start_called_off_classes']} were predicted at under {summary['auto_min_class_ratio']} "
-                         "of their given frequency (the model had merged them into others, as under pair noise between "
-                         "similar classes), so the run is plain cross-entropy (loss.auto_min_class_ratio=0 turns this "
-                         "guard off)")
+            lines.append(f"  start_epoch=auto: SAT started at epoch {chosen}"
+                         + (f"; it was held back until those classes were predicted again: {held}" if held else ""))
+        elif held:
+            lines.append(f"  start_epoch=auto: SAT never started, so the run is plain cross-entropy: {held}, and they "
+                         "were never predicted at half their given frequency again (loss.auto_min_class_ratio=0 turns "
+                         "this guard off)")
         else:
             lines.append("  start_epoch=auto: the rule never fired, so the run is plain cross-entropy")
     if "num_noisy_recovered" in summary and summary["num_noisy"]:

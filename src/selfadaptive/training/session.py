@@ -67,6 +67,7 @@ class Session:
     progress_lines: bool = False        # one line per epoch (at most every PROGRESS_EVERY_S) when not on a terminal
     last_progress: float = 0.0
     pending: list = field(default_factory=list)     # (logits (B, K'), index (B,)) not yet in train_*_prob
+    test_per_class: list | None = None  # (K,) test accuracy per class at the latest epoch (None: no class samples)
 
     @property
     def model(self) -> torch.nn.Module:
