@@ -43,6 +43,8 @@ METHODS = {
     "sat_auto_no_guard": ["loss.name=sat", "loss.start_epoch=auto", "loss.auto_min_class_ratio=0"],
     "sat_fixed": ["loss.name=sat", "loss.start_epoch=10"],
 }
+#: runs of earlier code kept in the runs folder, read by --collect only
+EARLIER = {"sat_auto_called_off": "SAT auto with session 16's guard, which called SAT off for the run (b7d5637)"}
 
 
 def long_tailed_counts(n_max: int, rho: float, k: int) -> list[int]:
@@ -97,15 +99,19 @@ def main(argv=None) -> int:
     p.add_argument("--n-max", type=int, default=1000)
     p.add_argument("--seeds", default="0,1")
     p.add_argument("--epochs", type=int, default=40, help="the preset's memorising regime runs 100")
-    p.add_argument("--methods", default=",".join(METHODS))
+    p.add_argument("--methods", default=",".join(METHODS), help=f"of {list(METHODS)}; --collect also {list(EARLIER)}")
     p.add_argument("--jobs", type=int, default=2)
     p.add_argument("--runs", default="runs/imbalanced")
     p.add_argument("--out", default=result_path("imbalanced_fmnist.json"))
     p.add_argument("--collect", action="store_true", help="read the finished runs only (run nothing)")
     args = p.parse_args(argv)
+    methods = args.methods.split(",")
+    unknown = set(methods) - set(METHODS) - (set(EARLIER) if args.collect else set())
+    if unknown:
+        p.error(f"unknown methods {sorted(unknown)}")
     root = Path(args.runs)
     common = [*COMMON, f"optim.epochs={args.epochs}"]
-    result = {"preset": PRESET, "common": common, "n_max": args.n_max, "methods": METHODS, "machine": machine(),
+    result = {"preset": PRESET, "common": common, "n_max": args.n_max, "methods": {**METHODS, **EARLIER}, "machine": machine(),
               "cells": {}}
     for rho in (float(r) for r in args.rhos.split(",")):
         data = root / f"fmnist-lt-rho{rho:g}.npz"
@@ -113,7 +119,7 @@ def main(argv=None) -> int:
         if not args.collect:
             counts = write_long_tailed(LOCAL_COPIES["fashion-mnist"], data, rho, args.n_max)
         cell = {"class_counts": counts, "methods": {}}
-        for method in args.methods.split(","):
+        for method in methods:
             folder = root / f"rho{rho:g}" / method
             if not args.collect:
                 sweep(PRESET, folder, [*common, f"data.root={data.resolve()}", *METHODS[method], f"seed={args.seeds}"],
@@ -123,13 +129,32 @@ def main(argv=None) -> int:
                 continue
             mean, std = mean_std(r["test_acc_last"] for r in runs)
             tail = [sum(r["test_recall_per_class"][-3:]) / 3 for r in runs]
+            selected = [r["test_acc_at_selected"] for r in runs if r["test_acc_at_selected"] is not None]
             cell["methods"][method] = {"test_acc_last_mean": mean, "test_acc_last_std": std,
-                                       "tail3_recall_mean": sum(tail) / len(tail), "runs": runs}
+                                       "tail3_recall_mean": sum(tail) / len(tail),
+                                       "worst_class_recall_mean": sum(min(r["test_recall_per_class"]) for r in runs) / len(runs),
+                                       "test_acc_at_noisy_val_mean": sum(selected) / len(selected) if selected else None,
+                                       "runs": runs}
             print(f"rho {rho:g} {method}: {mean:.2f} +- {std:.2f}, 3 rarest classes' recall {sum(tail) / len(tail):.2f}",
                   flush=True)
         result["cells"][f"rho{rho:g}"] = cell
     write_result(args.out, result)
+    print(markdown(result))
     return 0
+
+
+def markdown(result: dict) -> str:
+    """One row per imbalance ratio: each method's last-epoch test accuracy (mean of the seeds; the
+    3 rarest classes' and the worst class's recall; E_s), CE also at its noisy-validation epoch."""
+    lines = []
+    for name, cell in result["cells"].items():
+        for method, m in cell["methods"].items():
+            starts = [r["start_epoch_chosen"] for r in m["runs"]]
+            lines.append(f"| {name} | {method} | {m['test_acc_last_mean']:.2f} ± {m['test_acc_last_std']:.2f} | "
+                         f"{m['tail3_recall_mean']:.1f} | {m['worst_class_recall_mean']:.1f} | "
+                         f"{m['test_acc_at_noisy_val_mean']:.2f} | {starts} |")
+    return "\n".join(["| cell | method | test acc last | 3 rarest classes | worst class | at noisy-val epoch | E_s |",
+                      "|---|---|---|---|---|---|---|", *lines])
 
 
 if __name__ == "__main__":

@@ -225,6 +225,19 @@ def test_the_collapse_guard_holds_the_start_until_the_class_is_predicted_again()
     assert off.start_epoch() == 4 and off.collapsed_classes() == [] and not off.was_held
 
 
+def test_a_held_start_waits_for_every_class_not_only_the_ones_held_for():
+    labels = torch.arange(200) % 4
+    auto = AutoStart(200, labels=labels, num_classes=4)
+    _drive(auto, labels, 4, lambda e: 0)                        # epochs 0-3: class 3 never predicted
+    pred = labels.clone()
+    pred[(labels == 0).nonzero().flatten()[20:]] = 1            # epoch 4: class 3 is back, class 0 at 0.4
+    for epoch, epoch_pred in ((4, pred), (5, labels), (6, labels)):
+        auto.begin(epoch)
+        auto.record(torch.arange(200), epoch_pred)
+    assert int(auto.held_at) == 4 and auto.held.tolist() == [False, False, False, True]
+    assert auto.start_epoch() == 6                              # not 5: class 0 was under 0.5 in epoch 4
+
+
 def test_collapsed_classes_compares_predicted_and_given_shares():
     labels = torch.cat([torch.zeros(100), torch.ones(100), torch.full((50,), 2), torch.full((10,), 3)]).long()
     auto = AutoStart(len(labels), labels=labels, num_classes=4)

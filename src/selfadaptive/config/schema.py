@@ -65,8 +65,8 @@ class LossConfig:
     auto_window: Optional[int] = None   # start_epoch=auto: moving-average window (the PC rules) or patience
                                     # (plateau); None: the rule's own (1, 3, 3)
     auto_min_class_ratio: float = 0.3   # start_epoch=auto: SAT is held back if, when the rule fires, a class is
-                                    # predicted at under this fraction of its given-label frequency, until it is
-                                    # at 0.5 again (or for the whole run); 0: off
+                                    # predicted at under this fraction of its given-label frequency, until every
+                                    # class is at 0.5 (or for the whole run); 0: off
     variant: str = "ce"             # SAT: ce | sce
     view_target: str = "cross_view"  # sat_ssl: cross_view (each view regresses onto the bank row averaged with
                                     # the other view's projection) | both_views (the row updated with both)

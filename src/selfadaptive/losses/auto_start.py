@@ -25,8 +25,8 @@ memorised the wrong labels.  Three rules read the moment from signals a run has 
 that epoch's training passes at under ``min_class_ratio`` (0.3) of its given-label frequency: the
 network has absorbed that class into a similar one (CIFAR-10's truck into automobile under pair
 noise; on long-tailed data a rare class into a common neighbour), so the predictions SAT would average
-into its targets would erase the class.  SAT then starts at the first epoch at which every held class
-is predicted at ``start_rules.RESUME_CLASS_RATIO`` (0.5) of its given share or more, and never if that
+into its targets would erase the class.  SAT then starts at the first epoch at which every class is
+predicted at ``start_rules.RESUME_CLASS_RATIO`` (0.5) of its given share or more, and never if that
 does not come (the run is then cross-entropy).  It is read from the same per-sample predictions and
 the given labels, so it needs no clean labels.  Measured (docs/benchmarks.md §12b, §12d):
 
@@ -135,7 +135,7 @@ class AutoStart(nn.Module):
     def begin(self, epoch: int) -> None:
         """Called at every step with its epoch: when a new epoch begins, close the previous one and
         apply the rule; when it fires, start SAT at this epoch, or hold it back if a class has
-        collapsed, until every held class is predicted again (``RESUME_CLASS_RATIO``)."""
+        collapsed, until every class is predicted again (``RESUME_CLASS_RATIO``)."""
         current = int(self.epoch)
         if epoch == current:
             return
@@ -145,7 +145,7 @@ class AutoStart(nn.Module):
         if self.started or current < 0:
             return
         if self.was_held:
-            if self.held_classes_back():
+            if self.classes_back():
                 self.chosen.fill_(epoch)
         elif self.rule_fired():
             collapsed = self.collapsed_classes()
@@ -199,11 +199,12 @@ class AutoStart(nn.Module):
             return []
         return (ratios < self.min_class_ratio).nonzero().flatten().tolist()     # NaN compares False
 
-    def held_classes_back(self) -> bool:
-        """Whether every class the guard held for is predicted in the latest training passes at
-        ``RESUME_CLASS_RATIO`` or more of its given frequency."""
+    def classes_back(self) -> bool:
+        """Whether every class (with ``MIN_CLASS_COUNT`` given labels) is predicted in the latest training
+        passes at ``RESUME_CLASS_RATIO`` or more of its given frequency: not only the classes held for,
+        since another may have been absorbed meanwhile."""
         ratios = self.class_ratios()
-        return ratios is not None and bool((ratios[self.held.to(ratios.device)] >= RESUME_CLASS_RATIO).all())
+        return ratios is not None and not bool((ratios < RESUME_CLASS_RATIO).any())     # NaN compares False
 
     def rule_fired(self) -> bool:
         """Whether the rule itself has fired on the epochs closed so far (the guard aside)."""

@@ -50,7 +50,7 @@ class SelfAdaptiveLoss(WarmUp, BankLoss):
             epochs (``auto_start``; None: the rule's own window), from the predictions this loss sees
             anyway; until the rule fires (and if it never does) the loss is plain cross-entropy.  If,
             when it fires, a class is predicted at under ``auto_min_class_ratio`` of its given
-            frequency, the start waits until that class is back at 0.5 of it, for the whole run if
+            frequency, the start waits until every class is back at 0.5 of its own, for the whole run if
             need be (the collapse guard; 0: off).  ``start_epoch_chosen`` tells the epoch.  The
             ``noisy_val_plateau`` rule needs ``observe_validation`` each epoch.
         variant: "ce" or "sce".

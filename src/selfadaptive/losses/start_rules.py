@@ -14,7 +14,7 @@ import torch
 SLOWDOWN_FRACTION = 0.5
 #: classes with fewer given labels than this are not checked by the collapse guard (too noisy)
 MIN_CLASS_COUNT = 20
-#: a start the collapse guard held comes once every held class is predicted at this fraction of its given share
+#: a start the collapse guard held comes once every class is predicted at this fraction of its given share
 RESUME_CLASS_RATIO = 0.5
 
 

@@ -191,11 +191,12 @@ def headline(summary: dict) -> str:
                     "had merged them into similar classes, which SAT's targets would have made permanent")
         if chosen is not None:
             lines.append(f"  start_epoch=auto: SAT started at epoch {chosen}"
-                         + (f"; it was held back until those classes were predicted again: {held}" if held else ""))
+                         + (f"; it was held back until every class was predicted at half its given frequency: {held}"
+                            if held else ""))
         elif held:
-            lines.append(f"  start_epoch=auto: SAT never started, so the run is plain cross-entropy: {held}, and they "
-                         "were never predicted at half their given frequency again (loss.auto_min_class_ratio=0 turns "
-                         "this guard off)")
+            lines.append(f"  start_epoch=auto: SAT never started, so the run is plain cross-entropy: {held}, and not "
+                         "every class was predicted at half its given frequency again (loss.auto_min_class_ratio=0 "
+                         "turns this guard off)")
         else:
             lines.append("  start_epoch=auto: the rule never fired, so the run is plain cross-entropy")
     if "num_noisy_recovered" in summary and summary["num_noisy"]:
