@@ -44,7 +44,9 @@ METHODS = {
     "sat_fixed": ["loss.name=sat", "loss.start_epoch=10"],
 }
 #: runs of earlier code kept in the runs folder, read by --collect only
-EARLIER = {"sat_auto_called_off": "SAT auto with session 16's guard, which called SAT off for the run (b7d5637)"}
+EARLIER = {"sat_auto_called_off": "SAT auto with session 16's guard, which called SAT off for the run (b7d5637)",
+           "sat_auto_held_classes_only": "SAT auto with a guard that held the start until the classes it held for "
+                                         "were back at 0.5 (e74a34a)"}
 
 
 def long_tailed_counts(n_max: int, rho: float, k: int) -> list[int]:
