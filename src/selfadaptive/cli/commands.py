@@ -151,9 +151,9 @@ def cmd_issues(args) -> int:
     li = found.issues
     if found.from_predictions:
         print("note: SAT's targets never moved off the given labels (loss.start_epoch was not reached, or "
-              "start_epoch=auto never fired or its collapse guard never let SAT start), so the ranking comes from the training passes: "
-              "each sample's mean "
-              "probability on its label, and the class last predicted", file=sys.stderr)
+              "start_epoch=auto never fired or its collapse guard never let SAT start), so the ranking comes from "
+              "the training passes: each sample's mean probability on its label, and the class last predicted",
+              file=sys.stderr)
     print(f"{int(li.flagged.sum())} of {len(li)} training labels flagged (suggestion differs from the given label); "
           f"ranked list: {run.label_issues}")
     m = found.metrics

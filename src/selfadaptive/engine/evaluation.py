@@ -54,9 +54,9 @@ def evaluate_on(model: nn.Module, dataset: ArrayDataset | None, device: torch.de
                 num_classes: int | None, extra_metrics: Callable | None = None,
                 dist: Distributed | None = None) -> dict | None:
     """``{"acc", "balanced_acc", "per_class_acc"}`` from one pass over ``dataset`` (balanced: the mean
-    recall over the classes present; per class: (K,) list, None for a class with no samples), plus ``extra_metrics(logits (N, C) numpy,
-    labels (N,) numpy, num_classes) -> dict`` when given (a task's own scores, e.g. AURC); None
-    without a dataset.
+    recall over the classes present; per class: (K,) list, None for a class with no samples), plus
+    ``extra_metrics(logits (N, C) numpy, labels (N,) numpy, num_classes) -> dict`` when given (a
+    task's own scores, e.g. AURC); None without a dataset.
     Data-parallel (``dist``), each rank scores its stride share and the logits are all-gathered, so
     every rank returns the whole set's metrics for 1/world of the work."""
     if dataset is None or len(dataset) == 0:

@@ -84,9 +84,9 @@ class AutoStart(nn.Module):
     ``counts`` (2,) int64, changed and compared samples of the epoch in progress; ``epoch`` (), the
     epoch in progress (-1 before the first step); ``chosen`` (), the start epoch once a rule has
     fired and the guard let it (-1 until then); ``held_at`` (), the epoch the collapse guard held
-    the start back (-1: it has not), and ``held`` (K,) bool, the classes it found collapsed then.  ``given_counts`` (K,)
-    int64, how many samples carry each given label (not saved: it is the labels'), when ``labels``
-    are given: the guard needs them.
+    the start back (-1: it has not), and ``held`` (K,) bool, the classes it found collapsed then.
+    ``given_counts`` (K,) int64, how many samples carry each given label (not saved: it is the
+    labels'), when ``labels`` are given: the guard needs them.
     """
 
     def __init__(self, num_samples: int, rule: str = RULES[0], window: int | None = None,

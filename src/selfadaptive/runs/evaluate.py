@@ -18,8 +18,8 @@ def evaluate_run(path, split: str = "all", device: str | None = None) -> dict:
     wanted = list(splits) if split == "all" else [split]
     if split == "val" and data.val is None:
         raise UserError(f"{run.path} was trained without a validation split (data.val_fraction=0)")
-    result = {"run": str(run.path), "epoch": int(state["epoch"]), "class_names": list(data.class_names), "accuracy": {}, "balanced_accuracy": {},
-              "per_class_accuracy": {}, "size": {}}
+    result = {"run": str(run.path), "epoch": int(state["epoch"]), "class_names": list(data.class_names),
+              "accuracy": {}, "balanced_accuracy": {}, "per_class_accuracy": {}, "size": {}}
     for name in wanted:
         ds = splits[name]
         if ds is None:

@@ -51,8 +51,8 @@ def epoch_row(s: Session, epoch: int, lr: float, test: dict, val: dict | None, v
     Training-subset accuracies come from the training forward passes of this epoch (train mode,
     the inputs the model was fitted on), so they cost no extra pass."""
     loss_sum, correct, seen = s.sums.tolist()
-    row = {"epoch": epoch, "lr": lr, "train_loss": loss_sum / seen, "train_acc": correct / seen, "test_acc": test["acc"],
-           "test_balanced_acc": test["balanced_acc"]}
+    row = {"epoch": epoch, "lr": lr, "train_loss": loss_sum / seen, "train_acc": correct / seen,
+           "test_acc": test["acc"], "test_balanced_acc": test["balanced_acc"]}
     s.test_per_class = test["per_class_acc"]        # for the summary: K numbers are too many for every row
     if "aurc" in test:
         row["test_aurc"], row["test_augrc"] = test["aurc"], test["augrc"]
@@ -186,9 +186,10 @@ def headline(summary: dict) -> str:
         chosen = summary.get("start_epoch_chosen")
         held = None
         if "start_held_classes" in summary:
-            held = (f"class(es) {summary['start_held_classes']} were predicted at under {summary['auto_min_class_ratio']} "
-                    f"of their given frequency when the rule fired (epoch {summary['start_held_epoch']}): the model "
-                    "had merged them into similar classes, which SAT's targets would have made permanent")
+            held = (f"class(es) {summary['start_held_classes']} were predicted at under "
+                    f"{summary['auto_min_class_ratio']} of their given frequency when the rule fired "
+                    f"(epoch {summary['start_held_epoch']}): the model had merged them into similar classes, "
+                    "which SAT's targets would have made permanent")
         if chosen is not None:
             lines.append(f"  start_epoch=auto: SAT started at epoch {chosen}"
                          + (f"; it was held back until every class was predicted at half its given frequency: {held}"
