@@ -87,6 +87,21 @@ def per_class_accuracy(pred: torch.Tensor, labels: torch.Tensor, num_classes: in
     return hits / counts        # 0 / 0 = NaN
 
 
+#: balanced accuracy is worth printing beside the accuracy when they differ by this much (an imbalanced set)
+BALANCED_GAP = 0.005
+
+
+def balanced_differs(acc: float, balanced: float | None) -> bool:
+    """Whether balanced accuracy is worth printing beside the accuracy: they differ by ``BALANCED_GAP``."""
+    return balanced is not None and abs(balanced - acc) >= BALANCED_GAP
+
+
+def worst_class(per_class) -> tuple[int, float] | None:
+    """(class, accuracy) of the lowest entry of ``per_class`` ((K,) list, None for absent classes)."""
+    present = [(v, c) for c, v in enumerate(per_class or []) if v is not None]
+    return (min(present)[1], min(present)[0]) if present else None
+
+
 def target_recovery(soft_targets: torch.Tensor, clean_labels: torch.Tensor, noisy_mask: torch.Tensor) -> float:
     """Fraction of corrupted samples whose target now points at the true class.
 

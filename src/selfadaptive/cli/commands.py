@@ -120,6 +120,7 @@ def _launch(nproc: int, argv: list[str], quiet: bool) -> int:
 
 
 def cmd_eval(args) -> int:
+    from ..functional import balanced_differs, worst_class
     from ..runs.evaluate import evaluate_run
 
     result = evaluate_run(args.run, split=args.split, device=args.device)
@@ -129,11 +130,11 @@ def cmd_eval(args) -> int:
         for split, acc in result["accuracy"].items():
             balanced = result["balanced_accuracy"][split]
             line = f"{split} accuracy: {100 * acc:.2f}%  ({result['size'][split]} samples)"
-            if abs(balanced - acc) >= 0.005:       # imbalanced classes: the mean recall tells more
-                per_class = result["per_class_accuracy"][split]
-                worst = min((v, c) for c, v in enumerate(per_class) if v is not None)
-                name = result["class_names"][worst[1]] if worst[1] < len(result["class_names"]) else worst[1]
-                line += f"; balanced {100 * balanced:.2f}%, worst class {name!s} at {100 * worst[0]:.2f}%"
+            if balanced_differs(acc, balanced):       # imbalanced classes: the mean recall tells more
+                worst = worst_class(result["per_class_accuracy"][split])
+                names = result["class_names"]
+                name = names[worst[0]] if worst[0] < len(names) else worst[0]
+                line += f"; balanced {100 * balanced:.2f}%, worst class {name!s} at {100 * worst[1]:.2f}%"
             print(line)
     return 0
 

@@ -71,9 +71,10 @@ def evaluate_on(model: nn.Module, dataset: ArrayDataset | None, device: torch.de
     else:
         logits = predict_logits(model, dataset, device, batch_size).cpu()
     scores = logits[:, :num_classes]
-    recall = SF.per_class_accuracy(scores.argmax(dim=1), dataset.y, num_classes or scores.shape[1])
+    pred = scores.argmax(dim=1)
+    recall = SF.per_class_accuracy(pred, dataset.y, num_classes or scores.shape[1])
     present = ~recall.isnan()
-    out = {"acc": SF.accuracy(scores, dataset.y),
+    out = {"acc": SF.accuracy(pred, dataset.y),
            "balanced_acc": float(recall[present].mean()) if bool(present.any()) else float("nan"),
            "per_class_acc": [None if v != v else v for v in recall.tolist()]}
     if extra_metrics is not None:

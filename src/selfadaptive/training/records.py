@@ -172,9 +172,9 @@ def headline(summary: dict) -> str:
     lines = [f"{name}: test accuracy {100 * summary['test_acc_last']:.2f}% at the last epoch "
              f"(best {100 * summary['test_acc_best']:.2f}% at epoch {summary['best_epoch']})"]
     balanced = summary.get("test_balanced_acc_last")
-    if balanced is not None and abs(balanced - summary["test_acc_last"]) >= 0.005:      # an imbalanced test set
-        per_class = [v for v in summary.get("test_acc_per_class_last") or [] if v is not None]
-        worst = f"; worst class {100 * min(per_class):.2f}%" if per_class else ""
+    if SF.balanced_differs(summary["test_acc_last"], balanced):      # an imbalanced test set
+        worst = SF.worst_class(summary.get("test_acc_per_class_last"))
+        worst = f"; worst class {100 * worst[1]:.2f}%" if worst else ""
         lines.append(f"  balanced accuracy (mean over classes) {100 * balanced:.2f}% at the last epoch{worst}")
     if "test_acc_at_best_val" in summary:
         lines.append(f"  test accuracy at the best validation epoch ({summary['best_val_epoch']}): "
