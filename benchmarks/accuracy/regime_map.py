@@ -41,6 +41,12 @@ REGIMES = {
     "fmnist-cnn-short": ("fmnist-u40-cnn-short-sat", [], 4, (2, 6), (0, 1)),
     "cifar10-cnn16-short": ("cifar10sub-u40-cnn-short-sat", ["model.base_width=16"], 5, (2, 8), (0, 1)),
     "cifar10-cnn16-long": ("cifar10sub-u40-cnn-noaug-sat", ["model.base_width=16"], 5, (2, 10), (0, 1)),
+    # out of sample (session 18): MNIST was not looked at when the rule and the collapse guard were set;
+    # the Fashion-MNIST presets' models and budgets on a seeded 10k MNIST subset
+    "mnist-mlp-short": ("fmnist-u40-mlp-memorise-sat", ["data.name=mnist", "optim.epochs=15"], 10, (2, 4, 6, 10),
+                        (0, 1, 2)),
+    "mnist-mlp-long": ("fmnist-u40-mlp-memorise-sat", ["data.name=mnist"], 10, (5, 10, 20, 40), (0, 1)),
+    "mnist-cnn-short": ("fmnist-u40-cnn-short-sat", ["data.name=mnist"], 4, (2, 6), (0, 1)),
 }
 NOISE = ("uniform", "asymmetric", "instance")
 COMMON = ["noise.rate=0.4", "data.val_fraction=0.1", "log.progress=false"]
