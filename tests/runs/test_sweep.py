@@ -10,7 +10,7 @@ import pytest
 from test_cli import assert_one_line_error, sat
 
 from selfadaptive.errors import UserError
-from selfadaptive.runs.sweep import grid, run_name, split_axes
+from selfadaptive.runs.sweep import grid, run_name, split_axes, validation_verdict
 
 GRID = ["model.base_width=64,128", "loss.name=ce,sat", "loss.start_epoch=1", "optim.epochs=4", "data.val_fraction=0.1",
         "log.progress=false"]
@@ -24,6 +24,22 @@ def test_axes_and_fixed_overrides():
         split_axes(["a=1,"])
 
 
+def test_validation_verdict_says_whether_the_split_can_tell_the_runs_apart():
+    rows = [{"run": "loss.name=ce", "selection_val_acc_last": 0.50, "selection_val_size": 1000},
+            {"run": "loss.name=sat", "selection_val_acc_last": 0.52, "selection_val_size": 1000},
+            {"run": "unfinished"}]
+    # 2 sqrt(0.52 * 0.48 / 1000) = 3.16 points: a 2-point lead is inside it
+    tie = validation_verdict(rows)
+    assert tie.startswith("on your validation labels at the last epoch: loss.name=sat 52.00%, next loss.name=ce 50.00%")
+    assert "2.00 points apart" in tie and "(3.16)" in tie and "does not tell them apart" in tie
+    # on 10,000 samples the same lead is over twice the error (1.00)
+    far = validation_verdict([{**r, "selection_val_size": 10_000} for r in rows[:2]])
+    assert "ahead by 2.00 points" in far and "(1.00)" in far
+    # runs written before the size was recorded: the figures without a verdict
+    assert validation_verdict([{k: v for k, v in r.items() if k != "selection_val_size"} for r in rows]).endswith("50.00%")
+    assert validation_verdict(rows[:1]) is None and validation_verdict([]) is None
+
+
 @pytest.mark.slow
 def test_sweep_runs_the_grid_then_skips_finished_runs(tmp_path):
     res = sat("sweep", "--out", str(tmp_path / "sw"), *GRID)
@@ -34,6 +50,10 @@ def test_sweep_runs_the_grid_then_skips_finished_runs(tmp_path):
     assert all(float(r["test_acc_last"]) > 0.3 for r in rows)
     # the column to choose between CE and SAT by: validation accuracy on the labels as given
     assert all(0 < float(r["selection_val_acc_last"]) <= 1 for r in rows)
+    summary = json.loads((tmp_path / "sw" / rows[0]["run"] / "summary.json").read_text())
+    assert summary["num_train"] + summary["selection_val_size"] == 1347        # digits' training part, 10% held out
+    assert {int(r["selection_val_size"]) for r in rows} == {summary["selection_val_size"]}
+    assert "on your validation labels at the last epoch:" in res.stdout
     assert "test_acc_last" in res.stdout and "4 runs, 0 already done" in res.stdout
     again = sat("sweep", "--out", str(tmp_path / "sw"), *GRID)
     assert again.returncode == 0 and "4 runs, 4 already done" in again.stdout

@@ -14,6 +14,7 @@ from __future__ import annotations
 import csv
 import itertools
 import json
+import math
 import os
 import signal
 import subprocess
@@ -28,7 +29,8 @@ from ..engine.runfolder import RunDir
 from ..errors import Interrupted, UserError
 
 #: summary.json fields copied into the results table when present
-RESULT_KEYS = ("test_acc_last", "test_acc_best", "best_epoch", "selection_val_acc_last", "momentum", "start_epoch",
+RESULT_KEYS = ("test_acc_last", "test_acc_best", "best_epoch", "selection_val_acc_last", "selection_val_size",
+               "momentum", "start_epoch",
                "start_epoch_chosen", "target_recovery",
                "detection_auroc", "test_aurc_last", "test_augrc_last", "test_robust_acc_last", "test_robust_acc_best", "wall_time_s")
 
@@ -186,3 +188,29 @@ def format_table(rows: list[dict]) -> str:
     lines = ["  ".join(f"{c:>{widths[c]}}" for c in cols)]
     lines += ["  ".join(f"{fmt(c, r.get(c, '-')):>{widths[c]}}" for c in cols) for r in rows]
     return "\n".join(lines)
+
+
+def validation_verdict(rows: list[dict]) -> str | None:
+    """One line on the run the validation split (the data's own labels) prefers at the last epoch,
+    and whether its lead is larger than that split can measure; None with fewer than two such runs.
+
+    The yardstick is two standard errors of one accuracy, 2 sqrt(p (1 - p) / n) on n samples: a rule
+    of thumb (the runs are scored on the same samples, so the true error of their difference
+    depends on how often they disagree).  docs/benchmarks.md §12b-§12c check this choice of CE or
+    SAT against clean test labels."""
+    scored = sorted((r for r in rows if r.get("selection_val_acc_last") is not None),
+                    key=lambda r: r["selection_val_acc_last"], reverse=True)
+    if len(scored) < 2:
+        return None
+    best, second = scored[0], scored[1]
+    p, gap = best["selection_val_acc_last"], best["selection_val_acc_last"] - second["selection_val_acc_last"]
+    line = (f"on your validation labels at the last epoch: {best['run']} {100 * p:.2f}%, "
+            f"next {second['run']} {100 * second['selection_val_acc_last']:.2f}%")
+    n = best.get("selection_val_size")
+    if not n:
+        return line
+    two_se = 2 * math.sqrt(p * (1 - p) / n)
+    if gap < two_se:
+        return line + (f": {100 * gap:.2f} points apart, under twice the sampling error of {n} samples "
+                       f"({100 * two_se:.2f}), so this split does not tell them apart")
+    return line + f": ahead by {100 * gap:.2f} points, over twice the sampling error of {n} samples ({100 * two_se:.2f})"

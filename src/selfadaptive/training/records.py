@@ -145,7 +145,7 @@ def summarize(s: Session, extra: dict | None = None) -> dict:
         # runs of different losses by, e.g. CE against SAT in a sweep
         summary.update(selected_by=s.selector.key, selected_epoch=s.selector.epoch,
                        test_acc_at_selected=chosen["test_acc"], selection_val_acc_last=last[s.selector.key],
-                       selection_val_acc_at_selected=chosen[s.selector.key])
+                       selection_val_acc_at_selected=chosen[s.selector.key], selection_val_size=len(s.data.val))
     bank = s.loss_fn.bank()
     if bank is not None:
         s.run.write_soft_targets(bank)
