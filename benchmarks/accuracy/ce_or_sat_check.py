@@ -1,0 +1,88 @@
+"""How far to trust the CE-or-SAT check: ``sat sweep``'s verdict against the clean test labels.
+
+A user without clean labels trains CE and SAT and keeps the run with the higher accuracy on a
+validation split of their own (noisy) labels at the last epoch; ``sat sweep`` says which run that
+is and whether its lead is over twice the split's sampling error (``runs.sweep.validation_verdict``).
+This reads every CE / SAT-auto pair of the same regime, noise kind and seed from regime-map run
+folders (ROOT/REGIME/{ce,sat_auto}/KIND/seed=S) and scores the pick on the clean test labels:
+
+    python -m benchmarks.accuracy.ce_or_sat_check runs/regime-map runs/regime-map-mnist \\
+        --out benchmarks/results/ce_or_sat_check.json
+
+Runs written before ``selection_val_acc_last`` and ``selection_val_size`` were recorded get the
+first from their last metrics row (``val_acc_noisy``, the field it copies under synthetic label
+noise) and the second from their config: the validation split is ``val_fraction`` of the training
+part, so it holds round(num_train * f / (1 - f)) samples.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import yaml
+
+from benchmarks.common import result_path, write_result
+from selfadaptive.runs.sweep import validation_verdict
+
+
+def _row(run: Path) -> dict | None:
+    summary = json.loads((run / "summary.json").read_text())
+    if "selection_val_acc_last" not in summary:      # written before the field existed: the row it is read from
+        last = json.loads((run / "metrics.jsonl").read_text().splitlines()[-1])
+        if last.get("val_acc_noisy") is None:
+            return None                               # no validation split
+        summary["selection_val_acc_last"] = last["val_acc_noisy"]
+    if not summary.get("selection_val_size"):
+        f = yaml.safe_load((run / "config.yaml").read_text())["data"]["val_fraction"]
+        summary["selection_val_size"] = round(summary["num_train"] * f / (1 - f))
+    return {"run": run.parent.parent.name if run.parent.name in ("uniform", "asymmetric", "instance") else
+            run.parent.name, **summary}
+
+
+def pairs(root: Path) -> list[dict]:
+    """Every (regime, noise kind, seed) with a finished CE and SAT-auto run that have a validation split."""
+    out = []
+    for ce_run in sorted(root.glob("*/ce/*/summary.json")) + sorted(root.glob("*/ce/*/*/summary.json")):
+        ce_dir = ce_run.parent
+        sat_dir = Path(str(ce_dir).replace("/ce/", "/sat_auto/", 1))
+        if not (sat_dir / "summary.json").is_file():
+            continue
+        ce, sat = _row(ce_dir), _row(sat_dir)
+        if ce is None or sat is None:
+            continue
+        ce["run"], sat["run"] = "ce", "sat_auto"
+        verdict = validation_verdict([ce, sat])
+        picked = sat if sat["selection_val_acc_last"] > ce["selection_val_acc_last"] else ce
+        other = ce if picked is sat else sat
+        out.append({"pair": str(ce_dir.relative_to(root)).replace("/ce", ""), "noise_kind": ce["noise_kind"],
+                    "val_ce": ce["selection_val_acc_last"], "val_sat": sat["selection_val_acc_last"],
+                    "val_size": ce["selection_val_size"], "test_ce": ce["test_acc_last"], "test_sat": sat["test_acc_last"],
+                    "picked": picked["run"], "right": picked["test_acc_last"] >= other["test_acc_last"],
+                    "told_apart": "ahead by" in verdict, "verdict": verdict})
+    return out
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("roots", nargs="+", help="regime-map runs folders")
+    p.add_argument("--out", default=result_path("ce_or_sat_check.json"))
+    args = p.parse_args(argv)
+    rows = [r for root in args.roots for r in pairs(Path(root))]
+    apart = [r for r in rows if r["told_apart"]]
+    close = [r for r in rows if not r["told_apart"]]
+    result = {"roots": args.roots, "pairs": rows,
+              "told_apart": {"pairs": len(apart), "right": sum(r["right"] for r in apart)},
+              "not_told_apart": {"pairs": len(close), "right": sum(r["right"] for r in close)}}
+    write_result(args.out, result)
+    for r in rows:
+        print(f"{r['pair']:45s} val CE {100 * r['val_ce']:.1f} SAT {100 * r['val_sat']:.1f} -> {r['picked']:8s} "
+              f"test CE {100 * r['test_ce']:.2f} SAT {100 * r['test_sat']:.2f} {'right' if r['right'] else 'WRONG'}"
+              f"{'' if r['told_apart'] else ' (not told apart)'}")
+    print(f"told apart: {result['told_apart']}; not told apart: {result['not_told_apart']}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
