@@ -24,7 +24,7 @@ from pathlib import Path
 import yaml
 
 from benchmarks.common import result_path, write_result
-from selfadaptive.runs.sweep import validation_verdict
+from selfadaptive.runs.sweep import validation_lead, validation_verdict
 
 
 def _row(run: Path) -> dict | None:
@@ -37,8 +37,7 @@ def _row(run: Path) -> dict | None:
     if not summary.get("selection_val_size"):
         f = yaml.safe_load((run / "config.yaml").read_text())["data"]["val_fraction"]
         summary["selection_val_size"] = round(summary["num_train"] * f / (1 - f))
-    return {"run": run.parent.parent.name if run.parent.name in ("uniform", "asymmetric", "instance") else
-            run.parent.name, **summary}
+    return summary
 
 
 def pairs(root: Path) -> list[dict]:
@@ -53,14 +52,13 @@ def pairs(root: Path) -> list[dict]:
         if ce is None or sat is None:
             continue
         ce["run"], sat["run"] = "ce", "sat_auto"
-        verdict = validation_verdict([ce, sat])
-        picked = sat if sat["selection_val_acc_last"] > ce["selection_val_acc_last"] else ce
-        other = ce if picked is sat else sat
+        picked, other, two_se = validation_lead([ce, sat])
         out.append({"pair": str(ce_dir.relative_to(root)).replace("/ce", ""), "noise_kind": ce["noise_kind"],
                     "val_ce": ce["selection_val_acc_last"], "val_sat": sat["selection_val_acc_last"],
                     "val_size": ce["selection_val_size"], "test_ce": ce["test_acc_last"], "test_sat": sat["test_acc_last"],
                     "picked": picked["run"], "right": picked["test_acc_last"] >= other["test_acc_last"],
-                    "told_apart": "ahead by" in verdict, "verdict": verdict})
+                    "told_apart": picked["selection_val_acc_last"] - other["selection_val_acc_last"] >= two_se,
+                    "verdict": validation_verdict([ce, sat])})
     return out
 
 

@@ -99,7 +99,10 @@ def balanced_differs(acc: float, balanced: float | None) -> bool:
 def worst_class(per_class) -> tuple[int, float] | None:
     """(class, accuracy) of the lowest entry of ``per_class`` ((K,) list, None for absent classes)."""
     present = [(v, c) for c, v in enumerate(per_class or []) if v is not None]
-    return (min(present)[1], min(present)[0]) if present else None
+    if not present:
+        return None
+    value, cls = min(present)
+    return cls, value
 
 
 def target_recovery(soft_targets: torch.Tensor, clean_labels: torch.Tensor, noisy_mask: torch.Tensor) -> float:

@@ -190,26 +190,36 @@ def format_table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def validation_verdict(rows: list[dict]) -> str | None:
-    """One line on the run the validation split (the data's own labels) prefers at the last epoch,
-    and whether its lead is larger than that split can measure; None with fewer than two such runs.
+def validation_lead(rows: list[dict]) -> tuple[dict, dict, float | None] | None:
+    """The two runs the validation split (the data's own labels) ranks highest at the last epoch, and
+    the yardstick their gap is read against: two standard errors of one accuracy, 2 sqrt(p (1 - p) / n)
+    on n samples (None when the split's size was not recorded).  None with fewer than two such runs.
 
-    The yardstick is two standard errors of one accuracy, 2 sqrt(p (1 - p) / n) on n samples: a rule
-    of thumb (the runs are scored on the same samples, so the true error of their difference
-    depends on how often they disagree).  docs/benchmarks.md §12e scores it against clean test labels
+    A rule of thumb: the runs are scored on the same samples, so the true error of their difference
+    depends on how often they disagree.  docs/benchmarks.md §12e scores it against clean test labels
     over 37 CE / SAT pairs."""
     scored = sorted((r for r in rows if r.get("selection_val_acc_last") is not None),
                     key=lambda r: r["selection_val_acc_last"], reverse=True)
     if len(scored) < 2:
         return None
     best, second = scored[0], scored[1]
+    p, n = best["selection_val_acc_last"], best.get("selection_val_size")
+    return best, second, (2 * math.sqrt(p * (1 - p) / n) if n else None)
+
+
+def validation_verdict(rows: list[dict]) -> str | None:
+    """One line on the run the validation split prefers at the last epoch, and whether its lead is
+    over the yardstick of ``validation_lead``; None with fewer than two runs scored on a split."""
+    lead = validation_lead(rows)
+    if lead is None:
+        return None
+    best, second, two_se = lead
     p, gap = best["selection_val_acc_last"], best["selection_val_acc_last"] - second["selection_val_acc_last"]
     line = (f"on your validation labels at the last epoch: {best['run']} {100 * p:.2f}%, "
             f"next {second['run']} {100 * second['selection_val_acc_last']:.2f}%")
     n = best.get("selection_val_size")
-    if not n:
+    if two_se is None:
         return line
-    two_se = 2 * math.sqrt(p * (1 - p) / n)
     if gap < two_se:
         return line + (f": {100 * gap:.2f} points apart, under twice the sampling error of {n} samples "
                        f"({100 * two_se:.2f}), so this split does not tell them apart")
