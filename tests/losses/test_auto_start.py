@@ -310,3 +310,67 @@ def test_the_headline_says_whether_a_held_start_came():
     plain = {k: v for k, v in base.items() if not k.startswith("start_held")}
     assert "the rule never fired" in headline({**plain, "start_epoch_chosen": None})
 
+
+
+# ---- the fit gate (task=robust) ---------------------------------------------------------------
+
+
+def _drive_fit(auto: AutoStart, labels: torch.Tensor, wrong: list[int]) -> None:
+    """Epoch e predicts the first ``wrong[e]`` samples as the next class and the rest as labelled: with
+    N = 200 and wrong = 120, 60, 40, 30, 25, 18, 10, PC falls 0.3, 0.1, 0.05 (the default rule fires
+    when epoch 3 closes) while the fit rises 0.40, 0.70, 0.80, 0.85, 0.875, 0.91, 0.95."""
+    for e, m in enumerate(wrong):
+        pred = labels.clone()
+        pred[:m] = (labels[:m] + 1) % 4
+        auto.begin(e)
+        auto.record(torch.arange(len(labels)), pred)
+
+
+def test_the_fit_gate_holds_the_rule_until_the_passes_fit_the_labels():
+    labels = torch.arange(200) % 4
+    wrong = [120, 60, 40, 30, 25, 18, 10, 10]
+    free = AutoStart(200, labels=labels, num_classes=4)
+    _drive_fit(free, labels, wrong)
+    assert free.start_epoch() == 4 and int(free.gated_at) == -1     # the rule alone
+    gated = AutoStart(200, labels=labels, num_classes=4, min_fit=0.9)
+    _drive_fit(gated, labels, wrong)
+    # epoch 4 begins: the rule has fired but epoch 3's passes fit 0.85; epoch 5's fit 0.91: SAT from 6
+    assert int(gated.gated_at) == 4 and gated.start_epoch() == 6
+    never = AutoStart(200, labels=labels, num_classes=4, min_fit=0.99)
+    _drive_fit(never, labels, wrong)
+    assert int(never.gated_at) == 4 and never.start_epoch() is None and never.fit() == pytest.approx(0.95)
+    state = never.state_dict()                                      # it resumes, and older checkpoints load
+    again = AutoStart(200, labels=labels, num_classes=4, min_fit=0.99)
+    again.load_state_dict(state)
+    assert int(again.gated_at) == 4 and again.fit() == pytest.approx(0.95)
+    before = AutoStart(200, labels=labels, num_classes=4, min_fit=0.99)
+    before.load_state_dict({k: v for k, v in state.items() if k != "gated_at"})
+    assert int(before.gated_at) == -1
+    with pytest.raises(ValueError, match="min_fit"):
+        AutoStart(10, labels=torch.zeros(10).long(), min_fit=1.5)
+    with pytest.raises(ValueError, match="min_fit"):
+        AutoStart(10, min_fit=0.5)                                  # the gate needs the labels
+
+
+def test_the_fit_gate_is_on_for_robust_runs_only_unless_set():
+    from selfadaptive.losses.auto_start import ROBUST_MIN_FIT
+    from selfadaptive.training.session import loss_config_for_task
+
+    robust = ["task=robust", "noise.kind=none", "adversarial.eps=0.1", "adversarial.step_size=0.03",
+              "data.val_fraction=0.1"]
+    assert loss_config_for_task(load_config(None, robust)).auto_min_fit == ROBUST_MIN_FIT
+    assert not loss_config_for_task(load_config(None, [])).auto_min_fit
+    assert loss_config_for_task(load_config(None, robust + ["loss.auto_min_fit=0"])).auto_min_fit == 0
+    loss = SelfAdaptiveLoss(torch.arange(10) % 2, 2, start_epoch="auto", auto_min_fit=0.5)
+    assert loss.auto.min_fit == 0.5
+    assert SelfAdaptiveLoss(torch.arange(10) % 2, 2, start_epoch="auto").auto.min_fit == 0.0
+
+
+def test_the_headline_says_when_the_fit_gate_kept_sat_off():
+    from selfadaptive.training.records import headline
+
+    base = {"loss": "sat", "test_acc_last": 0.5, "test_acc_best": 0.5, "best_epoch": 1, "start_epoch": "auto",
+            "start_gated_epoch": 3, "auto_min_fit": 0.9, "start_gate_fit_last": 0.71}
+    assert "the rule fired at epoch 3, but the training passes never predicted the given label for 0.9" in headline(
+        {**base, "start_epoch_chosen": None})
+    assert "SAT started at epoch 8; the rule fired at epoch 3" in headline({**base, "start_epoch_chosen": 8})

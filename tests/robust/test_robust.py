@@ -135,7 +135,7 @@ def test_the_plateau_rule_waits_for_held_out_robust_accuracy(tmp_path):
     from selfadaptive.losses.start_rules import plateau
 
     cfg = load_config(None, ROBUST + ["loss.name=sat", "loss.start_epoch=auto", "loss.auto_rule=noisy_val_plateau",
-                                      "loss.auto_window=1"])
+                                      "loss.auto_window=1", "loss.auto_min_fit=0"])
     summary = train(cfg, tmp_path / "r", quiet=True)
     rows = _rows(tmp_path / "r")
     robust, clean = [r["val_robust_acc"] for r in rows], [r["val_acc"] for r in rows]
@@ -145,3 +145,22 @@ def test_the_plateau_rule_waits_for_held_out_robust_accuracy(tmp_path):
     # the rule decides when an epoch begins, from the epochs closed before it (4 epochs: 1, 2 or 3)
     fired = next((e + 1 for e in range(len(rows) - 1) if plateau(robust[:e + 1], 1) is not None), None)
     assert summary["start_epoch_chosen"] == fired
+
+
+@pytest.mark.slow
+def test_trades_sat_whose_fit_gate_never_opens_is_trades(tmp_path):
+    """Under task=robust the automatic start waits for the training passes to fit the labels (0.9 by
+    default).  A gate no pass reaches keeps SAT off: TRADES+SAT is then TRADES, epoch for epoch, and the
+    summary and headline say why."""
+    from selfadaptive.training.records import headline
+
+    # five epochs: the default rule fires when the fourth closes (prediction changes 0.42, 0.07, 0.04)
+    sat_run = train(load_config(None, ROBUST + ["optim.epochs=5", "loss.name=sat", "loss.start_epoch=auto",
+                                                "loss.auto_min_fit=1.0"]), tmp_path / "sat", quiet=True)
+    trades = train(load_config(None, ROBUST + ["optim.epochs=5", "loss.name=ce"]), tmp_path / "trades", quiet=True)
+    keys = ("train_loss", "train_acc", "test_acc", "val_robust_acc")
+    assert [[r[k] for k in keys] for r in _rows(tmp_path / "sat")] == [[r[k] for k in keys] for r in _rows(tmp_path / "trades")]
+    assert sat_run["test_robust_acc_last"] == trades["test_robust_acc_last"]
+    assert sat_run["start_epoch_chosen"] is None and sat_run["auto_min_fit"] == 1.0
+    assert 2 <= sat_run["start_gated_epoch"] <= 4 and sat_run["start_gate_fit_last"] < 1.0
+    assert "never predicted the given label for 1.0 of the samples" in headline(sat_run)

@@ -67,6 +67,9 @@ class LossConfig:
     auto_min_class_ratio: float = 0.3   # start_epoch=auto: SAT is held back if, when the rule fires, a class is
                                     # predicted at under this fraction of its given-label frequency, until every
                                     # class is at 0.5 (or for the whole run); 0: off
+    auto_min_fit: Optional[float] = None    # start_epoch=auto: the rule counts once the training passes predict
+                                    # the given label for this share of samples; None: 0.9 under task=robust
+                                    # (clean labels), 0 (off) otherwise
     variant: str = "ce"             # SAT: ce | sce
     view_target: str = "cross_view"  # sat_ssl: cross_view (each view regresses onto the bank row averaged with
                                     # the other view's projection) | both_views (the row updated with both)

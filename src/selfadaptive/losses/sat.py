@@ -20,7 +20,7 @@ SCE_LOG_GUARD = torch.finfo(torch.float32).tiny
 
 @register_loss("sat", tasks=("classify", "robust"),
                defaults={"momentum": 0.9, "start_epoch": AUTO, "variant": "ce", "auto_rule": RULES[0],
-                         "auto_window": None, "auto_min_class_ratio": MIN_CLASS_RATIO})
+                         "auto_window": None, "auto_min_class_ratio": MIN_CLASS_RATIO, "auto_min_fit": 0.0})
 class SelfAdaptiveLoss(WarmUp, BankLoss):
     r"""SAT: train on a running average of the model's own predictions, weighted by confidence.
 
@@ -52,7 +52,9 @@ class SelfAdaptiveLoss(WarmUp, BankLoss):
             when it fires, a class is predicted at under ``auto_min_class_ratio`` of its given
             frequency, the start waits until every class is back at 0.5 of its own, for the whole run if
             need be (the collapse guard; 0: off).  ``start_epoch_chosen`` tells the epoch.  The
-            ``noisy_val_plateau`` rule needs ``observe_validation`` each epoch.
+            ``noisy_val_plateau`` rule needs ``observe_validation`` each epoch.  With ``auto_min_fit`` > 0
+            the rule counts only once the training passes predict the given label for that share of
+            the samples (the fit gate, for clean labels: ``task=robust``).
         variant: "ce" or "sce".
         bank_dtype: storage dtype of ``soft_targets``.
     """
@@ -62,7 +64,7 @@ class SelfAdaptiveLoss(WarmUp, BankLoss):
     def __init__(self, labels: torch.Tensor, num_classes: int, momentum: float = 0.9, start_epoch: int | str = 60,
                  variant: str = "ce", bank_dtype: torch.dtype = torch.float32, reduce=None, gather=None,
                  auto_rule: str = RULES[0], auto_window: int | None = None,
-                 auto_min_class_ratio: float = MIN_CLASS_RATIO):
+                 auto_min_class_ratio: float = MIN_CLASS_RATIO, auto_min_fit: float = 0.0):
         labels = torch.as_tensor(labels)
         super().__init__(SF.one_hot_bank(labels, int(num_classes), bank_dtype), reduce, gather)
         if variant not in ("ce", "sce"):
@@ -72,7 +74,7 @@ class SelfAdaptiveLoss(WarmUp, BankLoss):
         self.num_classes = int(num_classes)
         self.momentum = float(momentum)
         self.variant = variant
-        self._init_start(start_epoch, labels, num_classes, auto_rule, auto_window, auto_min_class_ratio)
+        self._init_start(start_epoch, labels, num_classes, auto_rule, auto_window, auto_min_class_ratio, auto_min_fit)
 
     def forward(self, logits: torch.Tensor, targets: torch.Tensor, index: torch.Tensor, epoch: int) -> torch.Tensor:
         if self.warming_up(logits, index, epoch):
@@ -95,7 +97,7 @@ class SelfAdaptiveLoss(WarmUp, BankLoss):
         return cls(ctx.labels, ctx.num_classes, momentum=options["momentum"], start_epoch=options["start_epoch"],
                    variant=options["variant"], bank_dtype=ctx.bank_dtype, reduce=ctx.reduce, gather=ctx.gather,
                    auto_rule=options["auto_rule"], auto_window=options["auto_window"],
-                   auto_min_class_ratio=options["auto_min_class_ratio"])
+                   auto_min_class_ratio=options["auto_min_class_ratio"], auto_min_fit=options["auto_min_fit"])
 
     def extra_repr(self) -> str:
         return (f"N={self.soft_targets.shape[0]}, K={self.num_classes}, momentum={self.momentum}, "

@@ -139,6 +139,10 @@ def summarize(s: Session, extra: dict | None = None) -> dict:
             summary.update(start_held_epoch=int(sat.auto.held_at),
                            start_held_classes=sat.auto.held.nonzero().flatten().tolist(),
                            auto_min_class_ratio=sat.auto.min_class_ratio)
+        if sat.auto is not None and sat.auto.min_fit > 0:
+            summary["auto_min_fit"] = sat.auto.min_fit
+        if sat.auto is not None and int(sat.auto.gated_at) >= 0:
+            summary.update(start_gated_epoch=int(sat.auto.gated_at), start_gate_fit_last=sat.auto.fit())
     if s.selector is not None and s.selector.epoch >= 0:
         chosen = next(r for r in rows if r["epoch"] == s.selector.epoch)
         # the validation accuracy a user can see (on the split's own labels): the number to compare
@@ -190,10 +194,18 @@ def headline(summary: dict) -> str:
                     f"{summary['auto_min_class_ratio']} of their given frequency when the rule fired "
                     f"(epoch {summary['start_held_epoch']}): the model had merged them into similar classes, "
                     "which SAT's targets would have made permanent")
+        gated = summary.get("start_gated_epoch")
         if chosen is not None:
             lines.append(f"  start_epoch=auto: SAT started at epoch {chosen}"
                          + (f"; it was held back until every class was predicted at half its given frequency: {held}"
-                            if held else ""))
+                            if held else "")
+                         + (f"; the rule fired at epoch {gated}, but the training passes predicted under "
+                            f"{summary['auto_min_fit']} of the given labels until then" if gated is not None else ""))
+        elif gated is not None and not held:
+            lines.append(f"  start_epoch=auto: SAT never started, so the run is plain cross-entropy: the rule fired at "
+                         f"epoch {gated}, but the training passes never predicted the given label for "
+                         f"{summary['auto_min_fit']} of the samples (last epoch {summary['start_gate_fit_last']:.3f}), "
+                         "and SAT's targets would copy an under-fitting model (loss.auto_min_fit=0 turns this off)")
         elif held:
             lines.append(f"  start_epoch=auto: SAT never started, so the run is plain cross-entropy: {held}, and not "
                          "every class was predicted at half its given frequency again (loss.auto_min_class_ratio=0 "

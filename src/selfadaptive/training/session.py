@@ -24,7 +24,7 @@ from ..errors import UserError
 from ..issues import LabelIssueTracker
 from ..issues.tracker import prediction_record
 from ..losses import IndexedLoss, TradesLoss, build_loss, loss_spec
-from ..losses.auto_start import WarmUp
+from ..losses.auto_start import ROBUST_MIN_FIT, WarmUp
 from ..models import build_classifier
 from ..noise.labels import LabelNoise
 from ..robust.task import RobustTask
@@ -107,6 +107,15 @@ def loss_config_for_width(cfg: Config) -> LossConfig:
     return dataclasses.replace(loss, momentum=momentum, start_epoch=start_epoch)
 
 
+def loss_config_for_task(cfg: Config) -> LossConfig:
+    """``loss_config_for_width``, and the fit gate of ``start_epoch=auto`` at ``ROBUST_MIN_FIT`` under
+    ``task=robust`` unless set (adversarial training takes its labels as clean; ``auto_start``)."""
+    loss = loss_config_for_width(cfg)
+    if loss.auto_min_fit is None and cfg.task == "robust":
+        loss = dataclasses.replace(loss, auto_min_fit=ROBUST_MIN_FIT)
+    return loss
+
+
 def selection_key(noise: LabelNoise, data: DataBundle, val_noisy) -> str | None:
     """The metrics-row field that picks a model without clean labels: accuracy on a validation split
     carrying the data's own labels (``val_acc``: no noise injected, or the data's own noise), or the
@@ -159,7 +168,7 @@ def setup(cfg: Config, out, resume: bool, model=None, data=None, quiet: bool = F
         model = build_classifier(cfg.model, loss_spec(cfg.loss.name).head, k, data.input_shape, data.mean, data.std)
     placement = place_model(model, cfg, device, dist, data.input_shape, quiet)
     collectives = dist.loss_collectives()
-    loss_fn = build_loss(loss_config_for_width(cfg), labels, k, **collectives)
+    loss_fn = build_loss(loss_config_for_task(cfg), labels, k, **collectives)
     if cfg.task == "robust" and cfg.adversarial.method == "trades":
         loss_fn = TradesLoss(loss_fn, beta=cfg.adversarial.beta, reduce=collectives["reduce"])
     loss_fn = loss_fn.to(device)
