@@ -9,7 +9,7 @@ import torch.nn.functional as F
 
 from selfadaptive import SelfAdaptiveLoss, load_config, train
 from selfadaptive.losses.auto_start import DEFAULT_WINDOW, RULES, AutoStart
-from selfadaptive.losses.start_rules import first_local_minimum, first_slowdown, moving_average, plateau
+from selfadaptive.losses.start_rules import first_drop, first_local_minimum, first_slowdown, moving_average, plateau
 
 
 def test_moving_average_is_trailing():
@@ -358,9 +358,13 @@ def test_the_fit_gate_is_on_for_robust_runs_only_unless_set():
 
     robust = ["task=robust", "noise.kind=none", "adversarial.eps=0.1", "adversarial.step_size=0.03",
               "data.val_fraction=0.1"]
-    assert loss_config_for_task(load_config(None, robust)).auto_min_fit == ROBUST_MIN_FIT
-    assert not loss_config_for_task(load_config(None, [])).auto_min_fit
-    assert loss_config_for_task(load_config(None, robust + ["loss.auto_min_fit=0"])).auto_min_fit == 0
+    resolved = loss_config_for_task(load_config(None, robust))
+    assert resolved.auto_min_fit == ROBUST_MIN_FIT and resolved.auto_rule == "lr_drop"
+    plain = loss_config_for_task(load_config(None, []))
+    assert not plain.auto_min_fit and plain.auto_rule is None       # the loss's own default, changes_slowdown
+    assert SelfAdaptiveLoss(torch.arange(10) % 2, 2, start_epoch="auto").auto.rule == "changes_slowdown"
+    chosen = loss_config_for_task(load_config(None, robust + ["loss.auto_min_fit=0", "loss.auto_rule=noisy_val_plateau"]))
+    assert chosen.auto_min_fit == 0 and chosen.auto_rule == "noisy_val_plateau"
     loss = SelfAdaptiveLoss(torch.arange(10) % 2, 2, start_epoch="auto", auto_min_fit=0.5)
     assert loss.auto.min_fit == 0.5
     assert SelfAdaptiveLoss(torch.arange(10) % 2, 2, start_epoch="auto").auto.min_fit == 0.0
@@ -374,3 +378,25 @@ def test_the_headline_says_when_the_fit_gate_kept_sat_off():
     assert "the rule fired at epoch 3, but the training passes never predicted the given label for 0.9" in headline(
         {**base, "start_epoch_chosen": None})
     assert "SAT started at epoch 8; the rule fired at epoch 3" in headline({**base, "start_epoch_chosen": 8})
+
+
+def test_the_lr_drop_rule_fires_once_the_rate_has_halved():
+    assert first_drop([0.05] * 15 + [0.005, 0.005]) == 15
+    assert first_drop([0.1] * 30) is None                            # a constant rate never fires
+    cosine = [0.05 * (1 + math.cos(math.pi * e / 40)) / 2 for e in range(40)]
+    assert first_drop(cosine) == 20 and first_drop([]) is None
+    labels = torch.arange(200) % 4
+    for min_fit, start in ((0.0, 6), (0.9, 7)):
+        auto = AutoStart(200, rule="lr_drop", labels=labels, num_classes=4, min_fit=min_fit)
+        for e in range(9):                                        # lr 0.1 for 5 epochs, then 0.01
+            auto.begin(e)
+            pred = labels.clone()
+            pred[:30 if e < 6 else 10] = (labels[:30 if e < 6 else 10] + 1) % 4     # fit 0.85, then 0.95
+            auto.record(torch.arange(200), pred)
+            auto.observe_learning_rate(e, 0.1 if e < 5 else 0.01)
+        # the rate falls in epoch 5: the rule fires as 6 begins; the gate waits for epoch 6's fit
+        assert auto.start_epoch() == start and int(auto.gated_at) == (-1 if min_fit == 0 else 6)
+    state = auto.state_dict()
+    again = AutoStart(200, rule="lr_drop", labels=labels, num_classes=4)
+    again.load_state_dict({k: v for k, v in state.items() if k != "learning_rate"})      # an older checkpoint
+    assert bool(again.learning_rate.isnan().all())

@@ -149,18 +149,27 @@ def test_the_plateau_rule_waits_for_held_out_robust_accuracy(tmp_path):
 
 @pytest.mark.slow
 def test_trades_sat_whose_fit_gate_never_opens_is_trades(tmp_path):
-    """Under task=robust the automatic start waits for the training passes to fit the labels (0.9 by
-    default).  A gate no pass reaches keeps SAT off: TRADES+SAT is then TRADES, epoch for epoch, and the
-    summary and headline say why."""
+    """Under task=robust the automatic start waits for the learning rate to halve (``lr_drop``) and
+    for the training passes to fit the labels (0.9 by default).  A gate no pass reaches keeps SAT off:
+    TRADES+SAT is then TRADES, epoch for epoch, and the summary and headline say why.  With the
+    default gate, which this model passes, SAT starts the epoch after the rate has halved."""
     from selfadaptive.training.records import headline
 
-    # five epochs: the default rule fires when the fourth closes (prediction changes 0.42, 0.07, 0.04)
-    sat_run = train(load_config(None, ROBUST + ["optim.epochs=5", "loss.name=sat", "loss.start_epoch=auto",
-                                                "loss.auto_min_fit=1.0"]), tmp_path / "sat", quiet=True)
-    trades = train(load_config(None, ROBUST + ["optim.epochs=5", "loss.name=ce"]), tmp_path / "trades", quiet=True)
+    five = ROBUST + ["optim.epochs=5"]          # cosine: the rate halves in epoch 3
+    sat_run = train(load_config(None, five + ["loss.name=sat", "loss.start_epoch=auto", "loss.auto_min_fit=1.0"]),
+                    tmp_path / "sat", quiet=True)
+    trades = train(load_config(None, five + ["loss.name=ce"]), tmp_path / "trades", quiet=True)
     keys = ("train_loss", "train_acc", "test_acc", "val_robust_acc")
     assert [[r[k] for k in keys] for r in _rows(tmp_path / "sat")] == [[r[k] for k in keys] for r in _rows(tmp_path / "trades")]
     assert sat_run["test_robust_acc_last"] == trades["test_robust_acc_last"]
     assert sat_run["start_epoch_chosen"] is None and sat_run["auto_min_fit"] == 1.0
-    assert 2 <= sat_run["start_gated_epoch"] <= 4 and sat_run["start_gate_fit_last"] < 1.0
+    lrs = [r["lr"] for r in _rows(tmp_path / "sat")]
+    drop = next(e for e, lr in enumerate(lrs) if lr <= lrs[0] / 2)
+    assert sat_run["start_gated_epoch"] == drop + 1 and sat_run["start_gate_fit_last"] < 1.0
     assert "never predicted the given label for 1.0 of the samples" in headline(sat_run)
+    fitted = train(load_config(None, five + ["loss.name=sat", "loss.start_epoch=auto"]), tmp_path / "fit", quiet=True)
+    rows = _rows(tmp_path / "fit")
+    if rows[drop]["train_acc"] >= 0.9:          # the gate open when the rule fires (about 0.95 here)
+        assert fitted["start_epoch_chosen"] == drop + 1 and "start_gated_epoch" not in fitted
+    else:
+        assert fitted["start_gated_epoch"] == drop + 1

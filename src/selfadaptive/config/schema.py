@@ -61,7 +61,8 @@ class LossConfig:
     momentum: Optional[float] = None    # EMA momentum (SAT alpha 0.9, ELR beta 0.7 when None)
     start_epoch: Optional[Union[int, str]] = None   # SAT E_s, or auto (the default: chosen during training by
                                     # loss.auto_rule); selective losses: pretraining epochs (0)
-    auto_rule: str = "changes_slowdown"     # start_epoch=auto: changes_slowdown | prediction_changes | noisy_val_plateau
+    auto_rule: Optional[str] = None     # start_epoch=auto: changes_slowdown | prediction_changes | noisy_val_plateau
+                                    # | lr_drop; None: changes_slowdown, lr_drop under task=robust
     auto_window: Optional[int] = None   # start_epoch=auto: moving-average window (the PC rules) or patience
                                     # (plateau); None: the rule's own (1, 3, 3)
     auto_min_class_ratio: float = 0.3   # start_epoch=auto: SAT is held back if, when the rule fires, a class is

@@ -19,10 +19,12 @@ CHOICES = {
     "loss.view_target": ("cross_view", "both_views"),
     "loss.bank_dtype": ("float32", "float16", "bfloat16"),
     "loss.bank_device": ("auto", "cpu"),
-    "loss.auto_rule": ("changes_slowdown", "prediction_changes", "noisy_val_plateau"),
+    "loss.auto_rule": ("changes_slowdown", "prediction_changes", "noisy_val_plateau", "lr_drop"),
     "optim.name": ("sgd", "adam", "lars"),
     "optim.schedule": ("cosine", "step", "constant"),
 }
+#: choices that may stay unset (None: the task's default, resolved when the run is built)
+UNSET_CHOICES = ("loss.auto_rule",)
 
 
 def validate_adversarial(cfg: Config) -> None:
@@ -94,7 +96,7 @@ def validate(cfg: Config) -> None:
         value = cfg
         for part in key.split("."):
             value = getattr(value, part)
-        if value not in choices:
+        if value not in choices and not (value is None and key in UNSET_CHOICES):
             raise UserError(f"config key '{key}' must be one of {', '.join(choices)}; got {value!r}")
     validate_loss_task(cfg)
     def check(ok: bool, msg: str):

@@ -20,58 +20,44 @@ memorised the wrong labels.  Three rules read the moment from signals a run has 
   ``window`` epochs.  In adversarial training (``task=robust``) the trainer feeds the held-out
   PGD accuracy instead: robust overfitting is that figure turning down while the training
   attack is still fitted, so TRADES+SAT starts once it stops rising.
+* ``lr_drop``: the learning rate fed in (``observe_learning_rate``) is at most half its first value,
+  where robust overfitting begins; the default under ``task=robust`` (a constant rate: never).
 
 **The class-collapse guard.** When the rule fires, SAT is held back if some class is predicted in
 that epoch's training passes at under ``min_class_ratio`` (0.3) of its given-label frequency: the
 network has absorbed that class into a similar one (CIFAR-10's truck into automobile under pair
-noise; on long-tailed data a rare class into a common neighbour), so the predictions SAT would average
-into its targets would erase the class.  SAT then starts at the first epoch at which every class is
-predicted at ``start_rules.RESUME_CLASS_RATIO`` (0.5) of its given share or more, and never if that
-does not come (the run is then cross-entropy).  It is read from the same per-sample predictions and
-the given labels, so it needs no clean labels.  Measured (docs/benchmarks.md §12b, §12d):
-
-* calling SAT off for good (session 16) was safe under CIFAR-10's pair noise but gave up 11-14
-  points on a long-tailed Fashion-MNIST set, where one hard class (shirt) is absorbed and comes back;
-* holding and resuming once that class is back at 0.3 of its share started at epochs 5-8 on
-  CIFAR-10 and lost 1.4-1.7 points; at 0.5, once the held classes alone were back, at epoch 10
-  on one seed (another class was still at 0.43); waiting for every class at 0.5 starts at 16 there
-  (-0.26 against CE's last epoch) and at 21-27 on the long-tailed set (+10.9 over CE's last epoch,
-  the shirt class kept at CE's recall, where SAT from epoch 4 cut it from 29% to 5%);
-* with 4 tail classes never predicted (imbalance 100) the guard kept 40-epoch runs cross-entropy
-  (SAT from epoch 4 or 10 lost 6-14 points), and started at 50-53 in 100 epochs (+2.8).
-
-On every balanced cell of the regime map the smallest ratio at the rule's epoch was 0.35 or more, so
-the guard leaves them as they were (the thresholds were set on those measurements: in-sample).  Classes
+noise; on long-tailed data a rare class into a common neighbour), and SAT's targets would erase it.
+SAT then starts at the first epoch at which every class is predicted at
+``start_rules.RESUME_CLASS_RATIO`` (0.5) of its given share or more, and never if that does not come.
+Chosen on CIFAR-10 pair noise and long-tailed Fashion-MNIST (docs/benchmarks.md §12b, §12d); every
+balanced cell of the regime map had ratios of 0.35 or more when the rule fired (in-sample).  Classes
 with fewer than ``start_rules.MIN_CLASS_COUNT`` (20) given labels are not checked.  ``summary.json``
 names the classes (``start_held_classes``); ``loss.auto_min_class_ratio=0`` turns the guard off.
 
 **The fit gate** (``min_fit``: 0, off, by default; ``ROBUST_MIN_FIT`` 0.9 under ``task=robust``): the
 rule counts only once the latest training passes predict the given label for that share of samples.
 Adversarial training takes its labels as clean and SAT's targets copy the clean predictions: TRADES+SAT
-lost 1.2-1.9 PGD-20 points on a Fashion-MNIST network fitting 70-82% of its training labels, and gained
-0.5 on MNIST, fitted to ~99% (docs/benchmarks.md §7).  Not for noisy labels, fitted late by design.
+lost 1.2-1.9 PGD-20 points on a Fashion-MNIST network fitting 70-82% of its training labels
+(docs/benchmarks.md §7).  Not for noisy labels, fitted late by design.
 
-When a rule fires at the end of epoch e, SAT starts at epoch e + 1.  A rule that never fires leaves
-the run as plain cross-entropy; a flat PC curve fires neither PC rule.  Why ``changes_slowdown`` is the
-default: both PC rules need no held-out data and work in any training loop, and on the regime map
-(docs/benchmarks.md §12) the best E_s was early (2-5) in most cells, where the Label Wave minimum
-came at epochs 6-16 or never; with the slowdown SAT starts at 4-5 there.  Where it loses: a
-short run with augmentation that never memorises (docs/benchmarks.md §12b), where SAT should not
-start at all and no rule here can tell that from the first epochs.  These operational details
-(windows, the half-steepest-fall threshold, confirmation by one rise, start at the next epoch) are
-ours.
+A rule fires at the end of epoch e for SAT to start at e + 1; if it never fires, the run is CE.  Why ``changes_slowdown`` is the default: it needs no held-out data
+and works in any loop, and on the regime map (docs/benchmarks.md §12) the best E_s was early (2-5)
+in most cells, where the Label Wave minimum came at epochs 6-16 or never; the slowdown starts SAT at
+4-5 there.  Where it loses: a short run with augmentation that never memorises (§12b), where SAT
+should not start at all and no rule here can tell.  The operational details (windows, thresholds,
+confirmation by one rise, start at the next epoch) are ours.
 """
 from __future__ import annotations
 
 import torch
 from torch import nn
 
-from .start_rules import RESUME_CLASS_RATIO, class_ratios, first_local_minimum, first_slowdown, plateau
+from .start_rules import RESUME_CLASS_RATIO, class_ratios, first_drop, first_local_minimum, first_slowdown, plateau
 
 AUTO = "auto"
-RULES = ("changes_slowdown", "prediction_changes", "noisy_val_plateau")
-#: each rule's window when none is given: smoothing for the PC rules, patience for the plateau
-DEFAULT_WINDOW = {"changes_slowdown": 1, "prediction_changes": 3, "noisy_val_plateau": 3}
+RULES = ("changes_slowdown", "prediction_changes", "noisy_val_plateau", "lr_drop")
+#: each rule's window when none is given: smoothing for the PC rules, patience for the plateau (lr_drop: unused)
+DEFAULT_WINDOW = {"changes_slowdown": 1, "prediction_changes": 3, "noisy_val_plateau": 3, "lr_drop": 1}
 #: epochs of history kept; a rule that has not fired by then never fires
 MAX_EPOCHS = 10_000
 #: SAT is held back if, when the rule fires, a class is predicted at under this fraction of its given frequency
@@ -86,7 +72,7 @@ class AutoStart(nn.Module):
 
     Buffers: ``last_pred`` (N,) int32, each sample's predicted class in its latest training pass
     (-1: unseen); ``changes`` (MAX_EPOCHS,) float64, PC_e (NaN where not measured);
-    ``val_acc`` (MAX_EPOCHS,) float64, the noisy-validation accuracy fed in (NaN where absent);
+    ``val_acc`` and ``learning_rate`` (MAX_EPOCHS,) float64, the figures fed in (NaN where absent);
     ``counts`` (2,) int64, changed and compared samples of the epoch in progress; ``epoch`` (), the
     epoch in progress (-1 before the first step); ``chosen`` (), the start epoch once a rule has
     fired and the guard let it (-1 until then); ``held_at`` (), the epoch the collapse guard held
@@ -121,6 +107,7 @@ class AutoStart(nn.Module):
         self.register_buffer("last_pred", torch.full((int(num_samples),), -1, dtype=torch.int32))
         self.register_buffer("changes", torch.full((MAX_EPOCHS,), float("nan"), dtype=torch.float64))
         self.register_buffer("val_acc", torch.full((MAX_EPOCHS,), float("nan"), dtype=torch.float64))
+        self.register_buffer("learning_rate", torch.full((MAX_EPOCHS,), float("nan"), dtype=torch.float64))
         self.register_buffer("counts", torch.zeros(2, dtype=torch.int64))
         self.register_buffer("epoch", torch.tensor(-1, dtype=torch.int64))
         self.register_buffer("chosen", torch.tensor(-1, dtype=torch.int64))
@@ -131,7 +118,7 @@ class AutoStart(nn.Module):
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
         if prefix + "called_off_at" in state_dict:      # the guard's first form called SAT off; now it holds
             state_dict[prefix + "held_at"] = state_dict.pop(prefix + "called_off_at")
-        for name in ("held_at", "held", "gated_at"):    # a checkpoint from before the guard or gate: neither
+        for name in ("held_at", "held", "gated_at", "learning_rate"):   # absent from older checkpoints
             state_dict.setdefault(prefix + name, getattr(self, name).clone())
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
@@ -191,6 +178,11 @@ class AutoStart(nn.Module):
         if 0 <= epoch < MAX_EPOCHS:
             self.val_acc[epoch] = float(accuracy)
 
+    def observe_learning_rate(self, epoch: int, lr: float) -> None:
+        """The learning rate of ``epoch``, for the ``lr_drop`` rule."""
+        if 0 <= epoch < MAX_EPOCHS:
+            self.learning_rate[epoch] = float(lr)
+
     def prediction_changes(self) -> list[float]:
         """PC_e of every closed epoch with a measurement (epoch 0 has no previous prediction)."""
         values = self.changes[:max(0, int(self.epoch))].tolist()
@@ -242,7 +234,10 @@ class AutoStart(nn.Module):
             return first_slowdown(self.prediction_changes(), self.window) is not None
         if self.rule == "prediction_changes":
             return first_local_minimum(self.prediction_changes(), self.window) is not None
-        values = [v for v in self.val_acc[:max(0, int(self.epoch))].tolist() if v == v]
+        fed = self.val_acc if self.rule == "noisy_val_plateau" else self.learning_rate
+        values = [v for v in fed[:max(0, int(self.epoch))].tolist() if v == v]
+        if self.rule == "lr_drop":
+            return first_drop(values) is not None
         return plateau(values, self.window) is not None
 
     def extra_repr(self) -> str:
@@ -276,6 +271,11 @@ class WarmUp:
         for the ``noisy_val_plateau`` rule; ignored otherwise."""
         if self.auto is not None:
             self.auto.observe_validation(epoch, accuracy)
+
+    def observe_learning_rate(self, epoch: int, lr: float) -> None:
+        """The learning rate of ``epoch``, for the ``lr_drop`` rule; ignored otherwise."""
+        if self.auto is not None:
+            self.auto.observe_learning_rate(epoch, lr)
 
     def warming_up(self, logits: torch.Tensor, index: torch.Tensor, epoch: int, num_classes: int | None = None) -> bool:
         """Whether this step is still in the warm-up (the caller then returns plain cross-entropy).

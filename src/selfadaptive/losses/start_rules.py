@@ -70,6 +70,15 @@ def plateau(values: Sequence[float], patience: int = 3) -> int | None:
     return None
 
 
+def first_drop(values: Sequence[float], fraction: float = 0.5) -> int | None:
+    """The first position at which ``values`` (a learning rate per epoch) is at most ``fraction`` of
+    its first value; None before that (a constant rate never fires)."""
+    for e, v in enumerate(values):
+        if v <= fraction * values[0]:
+            return e
+    return None
+
+
 def class_ratios(pred: torch.Tensor, given_counts: torch.Tensor, min_count: int = MIN_CLASS_COUNT) -> torch.Tensor | None:
     """Each class's share of ``pred`` over its share of the given labels.
 

@@ -108,11 +108,12 @@ def loss_config_for_width(cfg: Config) -> LossConfig:
 
 
 def loss_config_for_task(cfg: Config) -> LossConfig:
-    """``loss_config_for_width``, and the fit gate of ``start_epoch=auto`` at ``ROBUST_MIN_FIT`` under
-    ``task=robust`` unless set (adversarial training takes its labels as clean; ``auto_start``)."""
+    """``loss_config_for_width``; under ``task=robust`` ``start_epoch=auto`` defaults to the ``lr_drop`` rule
+    and the fit gate at ``ROBUST_MIN_FIT`` (adversarial training takes its labels as clean; ``auto_start``)."""
     loss = loss_config_for_width(cfg)
-    if loss.auto_min_fit is None and cfg.task == "robust":
-        loss = dataclasses.replace(loss, auto_min_fit=ROBUST_MIN_FIT)
+    if cfg.task == "robust":
+        loss = dataclasses.replace(loss, auto_rule=loss.auto_rule or "lr_drop",
+                                   auto_min_fit=ROBUST_MIN_FIT if loss.auto_min_fit is None else loss.auto_min_fit)
     return loss
 
 
