@@ -86,7 +86,10 @@ def main(argv=None) -> int:
         return None if None in values else fn(values)
     mean = {m: {k: over_seeds(statistics.fmean, m, k) for k in keys} for m in names}
     std = {m: {k: over_seeds(statistics.pstdev, m, k) for k in keys} for m in names}
-    result = {"regime": "CIFAR-10 10k subset (shared JPEG copy), small CNN w16 encoder, batch 256, SGD 0.1 cosine",
+    cfg = load_config(resolve_config(PRESETS["byol"]), base)
+    result = {"regime": f"{cfg.data.name} {cfg.data.subset or 'full'} subset, {cfg.model.name} w{cfg.model.base_width} "
+                        f"encoder, batch {cfg.data.batch_size}, SGD {cfg.optim.lr:g} {cfg.optim.schedule}, "
+                        f"{cfg.optim.epochs} epochs",
               "overrides": base, "seeds": seeds, "per_seed": per_seed, "mean": mean, "std": std}
     print(f"{'encoder':>8} {'kNN':>14} {'linear':>14} {'std*sqrt(D)':>12} {'eff. rank':>10} {'bank MiB':>9} "
           f"{'time s':>7}   ({len(seeds)} seed(s); mean +- population std)")
