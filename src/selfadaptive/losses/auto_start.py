@@ -1,7 +1,7 @@
 """Choosing SAT's start epoch E_s from training itself (``start_epoch="auto"``), without clean labels.
 
 Start too early and the targets copy an unfinished model; too late and the network has already
-memorised the wrong labels.  Three rules read the moment from signals a run has anyway:
+memorised the wrong labels.  Four rules read the moment from signals a run has anyway:
 
 * ``prediction_changes`` (after Label Wave, Yuan, Feng & Liu, ICLR 2025): PC_e is the
   fraction of training samples whose predicted class at epoch e differs from epoch e - 1, read
@@ -40,12 +40,12 @@ Adversarial training takes its labels as clean and SAT's targets copy the clean 
 lost 1.2-1.9 PGD-20 points on a Fashion-MNIST network fitting 70-82% of its training labels
 (docs/benchmarks.md §7).  Not for noisy labels, fitted late by design.
 
-A rule fires at the end of epoch e for SAT to start at e + 1; if it never fires, the run is CE.  Why ``changes_slowdown`` is the default: it needs no held-out data
-and works in any loop, and on the regime map (docs/benchmarks.md §12) the best E_s was early (2-5)
-in most cells, where the Label Wave minimum came at epochs 6-16 or never; the slowdown starts SAT at
-4-5 there.  Where it loses: a short run with augmentation that never memorises (§12b), where SAT
-should not start at all and no rule here can tell.  The operational details (windows, thresholds,
-confirmation by one rise, start at the next epoch) are ours.
+A rule fires at the end of epoch e for SAT to start at e + 1; if it never fires, the run is CE.  Why
+``changes_slowdown`` is the default: it needs no held-out data, and on the regime map (docs/benchmarks.md
+§12) the best E_s was early (2-5) in most cells, where the Label Wave minimum came at epochs 6-16 or
+never; the slowdown starts SAT at 4-5 there.  Where it loses: a short run with augmentation that never
+memorises (§12b), where SAT should not start at all and no rule here can tell.  The operational details
+(windows, thresholds, confirmation by one rise, start at the next epoch) are ours.
 """
 from __future__ import annotations
 

@@ -52,7 +52,8 @@ class SelfAdaptiveLoss(WarmUp, BankLoss):
             when it fires, a class is predicted at under ``auto_min_class_ratio`` of its given
             frequency, the start waits until every class is back at 0.5 of its own, for the whole run if
             need be (the collapse guard; 0: off).  ``start_epoch_chosen`` tells the epoch.  The
-            ``noisy_val_plateau`` rule needs ``observe_validation`` each epoch.  With ``auto_min_fit`` > 0
+            ``noisy_val_plateau`` rule needs ``observe_validation`` each epoch, ``lr_drop``
+            ``observe_learning_rate`` (our trainer calls both).  With ``auto_min_fit`` > 0
             the rule counts only once the training passes predict the given label for that share of
             the samples (the fit gate, for clean labels: ``task=robust``).
         variant: "ce" or "sce".
