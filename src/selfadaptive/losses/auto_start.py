@@ -37,7 +37,7 @@ names the classes (``start_held_classes``); ``loss.auto_min_class_ratio=0`` turn
 **The fit gate** (``min_fit``: 0, off, by default; ``ROBUST_MIN_FIT`` 0.9 under ``task=robust``): the
 rule counts only once the latest training passes predict the given label for that share of samples.
 Adversarial training takes its labels as clean and SAT's targets copy the clean predictions: TRADES+SAT
-lost 1.2-1.9 PGD-20 points on a Fashion-MNIST network fitting 70-82% of its training labels
+lost 1.2-1.9 PGD-20 points on a Fashion-MNIST network fitting 68-82% of its training labels
 (docs/benchmarks.md §7).  Not for noisy labels, fitted late by design.
 
 A rule fires at the end of epoch e for SAT to start at e + 1; if it never fires, the run is CE.  Why
