@@ -140,8 +140,6 @@ def validate(cfg: Config) -> None:
           f"loss.auto_window must be >= 1, got {cfg.loss.auto_window}")
     check(0.0 <= cfg.loss.auto_min_class_ratio <= 1.0,
           f"loss.auto_min_class_ratio must be in [0, 1], got {cfg.loss.auto_min_class_ratio}")
-    check(cfg.loss.auto_min_fit is None or 0.0 <= cfg.loss.auto_min_fit <= 1.0,
-          f"loss.auto_min_fit must be in [0, 1], got {cfg.loss.auto_min_fit}")
     if cfg.loss.reference_width:
         check(cfg.loss.reference_width > 0, f"loss.reference_width must be >= 0, got {cfg.loss.reference_width}")
         check(cfg.loss.name == "sat", f"loss.reference_width rescales SAT's schedule; loss.name is {cfg.loss.name}")

@@ -234,11 +234,9 @@ class AutoStart(nn.Module):
             return first_slowdown(self.prediction_changes(), self.window) is not None
         if self.rule == "prediction_changes":
             return first_local_minimum(self.prediction_changes(), self.window) is not None
-        fed = self.val_acc if self.rule == "noisy_val_plateau" else self.learning_rate
-        values = [v for v in fed[:max(0, int(self.epoch))].tolist() if v == v]
-        if self.rule == "lr_drop":
-            return first_drop(values) is not None
-        return plateau(values, self.window) is not None
+        fed = self.learning_rate if self.rule == "lr_drop" else self.val_acc
+        values = [v for v in fed[:max(0, int(self.epoch))].tolist() if v == v]     # closed epochs, fed in
+        return (first_drop(values) if self.rule == "lr_drop" else plateau(values, self.window)) is not None
 
     def extra_repr(self) -> str:
         return (f"rule={self.rule!r}, window={self.window}, min_class_ratio={self.min_class_ratio}, "
