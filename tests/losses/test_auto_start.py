@@ -138,11 +138,12 @@ def test_exact_resume_across_the_switch():
     def run(crit, part):
         return [crit(logits[i], labels[steps[i][1]], steps[i][1], steps[i][0]).item() for i in part]
 
-    a = SelfAdaptiveLoss(labels, k, start_epoch="auto", auto_window=1)
+    # random logits change most predictions every epoch: the stability gate is off to let the rule decide
+    a = SelfAdaptiveLoss(labels, k, start_epoch="auto", auto_window=1, auto_max_changes=1.0)
     full = run(a, range(len(steps)))
-    b = SelfAdaptiveLoss(labels, k, start_epoch="auto", auto_window=1)
+    b = SelfAdaptiveLoss(labels, k, start_epoch="auto", auto_window=1, auto_max_changes=1.0)
     first = run(b, range(7))                            # stop in the middle of epoch 2
-    c = SelfAdaptiveLoss(labels, k, start_epoch="auto", auto_window=1)
+    c = SelfAdaptiveLoss(labels, k, start_epoch="auto", auto_window=1, auto_max_changes=1.0)
     c.load_state_dict(b.state_dict())
     rest = run(c, range(7, len(steps)))
     assert a.start_epoch_chosen is not None and a.start_epoch_chosen > 2      # the switch came after the stop
@@ -374,10 +375,82 @@ def test_the_headline_says_when_the_fit_gate_kept_sat_off():
     from selfadaptive.training.records import headline
 
     base = {"loss": "sat", "test_acc_last": 0.5, "test_acc_best": 0.5, "best_epoch": 1, "start_epoch": "auto",
-            "start_gated_epoch": 3, "auto_min_fit": 0.9, "start_gate_fit_last": 0.71}
-    assert "the rule fired at epoch 3, but the training passes never predicted the given label for 0.9" in headline(
-        {**base, "start_epoch_chosen": None})
+            "start_gated_epoch": 3, "auto_min_fit": 0.9, "start_gate_fit_last": 0.71, "auto_max_changes": 0.4,
+            "start_gate_changes_last": 0.05}
+    never = headline({**base, "start_epoch_chosen": None})
+    assert "SAT never started" in never and "the rule fired at epoch 3, but the training passes had to predict 0.9 " \
+        "of the given labels" in never and "fit 0.710, changes 0.050" in never
     assert "SAT started at epoch 8; the rule fired at epoch 3" in headline({**base, "start_epoch_chosen": 8})
+    unsettled = {**base, "auto_min_fit": 0.0, "start_gate_fit_last": None, "start_gate_changes_last": 0.47}
+    assert "but at most 0.4 of the training predictions could change class in an epoch to the end (last epoch: " \
+        "changes 0.470)" in headline({**unsettled, "start_epoch_chosen": None})
+
+
+# ---- the stability gate (every run with start_epoch=auto) ----------------------------------------------
+
+
+def _drive_changes(auto: AutoStart, labels: torch.Tensor, unsettled: list[int]) -> None:
+    """Epoch e predicts the first ``unsettled[e]`` samples off their label, by 1 or 2 classes in turn, so
+    that with a falling count PC_e = unsettled[e - 1] / N."""
+    for e, m in enumerate(unsettled):
+        pred = labels.clone()
+        pred[:m] = (labels[:m] + 1 + e % 2) % 4
+        auto.begin(e)
+        auto.record(torch.arange(len(labels)), pred)
+
+
+def test_the_stability_gate_holds_the_rule_until_few_predictions_change():
+    from selfadaptive.losses.auto_start import MAX_CHANGES
+
+    labels = torch.arange(200) % 4
+    unsettled = [180, 120, 100, 90, 70, 50, 40, 30]
+    free = AutoStart(200, labels=labels, num_classes=4, max_changes=1.0)
+    _drive_changes(free, labels, unsettled)
+    assert free.prediction_changes() == pytest.approx([0.9, 0.6, 0.5, 0.45, 0.35, 0.25])   # epochs 1-6 closed
+    assert free.start_epoch() == 4 and int(free.gated_at) == -1        # the fall 0.1 after 0.3: fires as 4 begins
+    gated = AutoStart(200, labels=labels, num_classes=4)
+    assert gated.max_changes == MAX_CHANGES == 0.4
+    _drive_changes(gated, labels, unsettled)
+    # PC 0.5 (epoch 3) and 0.45 (epoch 4) hold it; 0.35 (epoch 5) lets it count: SAT from 6
+    assert int(gated.gated_at) == 4 and gated.start_epoch() == 6
+    again = AutoStart(200, labels=labels, num_classes=4)
+    again.load_state_dict(gated.state_dict())
+    assert again.start_epoch() == 6 and again.settled() and int(again.gated_at) == 4
+    strict = AutoStart(200, labels=labels, num_classes=4, max_changes=0.2)
+    _drive_changes(strict, labels, unsettled)
+    assert int(strict.gated_at) == 4 and strict.start_epoch() is None and not strict.settled()
+    assert AutoStart(10).settled()                                   # no measurement yet: the gate is open
+    with pytest.raises(ValueError, match="max_changes"):
+        AutoStart(10, max_changes=1.5)
+    assert SelfAdaptiveLoss(torch.arange(10) % 2, 2, start_epoch="auto", auto_max_changes=0.3).auto.max_changes == 0.3
+    assert load_config(None, ["loss.auto_max_changes=0.3"]).loss.auto_max_changes == 0.3
+
+
+@pytest.mark.slow
+def test_sat_train_reports_a_start_the_stability_gate_held(tmp_path):
+    """A gate just under the PC at which the rule fired holds the start to the first epoch whose PC is at
+    most the gate (or for the whole run); the run is CE-identical until then and the summary says so."""
+    from selfadaptive.training.records import headline
+
+    over = ["model.base_width=64", "optim.lr=0.05", "data.batch_size=32", "optim.epochs=8",
+            "optim.schedule=constant", "loss.start_epoch=auto", "log.progress=false"]
+    free = train(load_config(None, over + ["loss.auto_max_changes=1"]), tmp_path / "free", quiet=True)
+    rows = [json.loads(line) for line in (tmp_path / "free" / "metrics.jsonl").read_text().splitlines()]
+    changes = [r["prediction_changes"] for r in rows[1:free["start_epoch_chosen"]]]
+    fired = first_slowdown(changes) + 1                             # the epoch whose close fired the rule
+    assert free["start_epoch_chosen"] == fired + 1 and "start_gated_epoch" not in free
+    gate = round(changes[fired - 1] - 1e-3, 6)
+    held = train(load_config(None, over + [f"loss.auto_max_changes={gate}"]), tmp_path / "held", quiet=True)
+    rows = [json.loads(line) for line in (tmp_path / "held" / "metrics.jsonl").read_text().splitlines()]
+    assert held["start_gated_epoch"] == fired + 1 and held["auto_max_changes"] == gate
+    assert [r["train_loss"] for r in rows[:fired + 1]] == [json.loads(line)["train_loss"] for line in
+                                                          (tmp_path / "free" / "metrics.jsonl").read_text().splitlines()[:fired + 1]]
+    settled = next((e for e in range(fired, 8) if rows[e]["prediction_changes"] <= gate), None)
+    if settled is None or settled == 7:
+        assert held["start_epoch_chosen"] is None and held["start_gate_changes_last"] > gate
+        assert "SAT never started" in headline(held) and f"at most {gate} of the training predictions" in headline(held)
+    else:
+        assert held["start_epoch_chosen"] == settled + 1 and held["start_gate_changes_last"] <= gate
 
 
 def test_the_lr_drop_rule_fires_once_the_rate_has_halved():

@@ -166,7 +166,7 @@ def test_trades_sat_whose_fit_gate_never_opens_is_trades(tmp_path):
     lrs = [r["lr"] for r in _rows(tmp_path / "sat")]
     drop = next(e for e, lr in enumerate(lrs) if lr <= lrs[0] / 2)
     assert sat_run["start_gated_epoch"] == drop + 1 and sat_run["start_gate_fit_last"] < 1.0
-    assert "never predicted the given label for 1.0 of the samples" in headline(sat_run)
+    assert "SAT never started" in headline(sat_run) and "had to predict 1.0 of the given labels" in headline(sat_run)
     fitted = train(load_config(None, five + ["loss.name=sat", "loss.start_epoch=auto"]), tmp_path / "fit", quiet=True)
     rows = _rows(tmp_path / "fit")
     if rows[drop]["train_acc"] >= 0.9:          # the gate open when the rule fires (about 0.95 here)

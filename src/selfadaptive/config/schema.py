@@ -71,6 +71,9 @@ class LossConfig:
     auto_min_fit: Optional[float] = None    # start_epoch=auto: the rule counts once the training passes predict
                                     # the given label for this share of samples; None: 0.9 under task=robust
                                     # (clean labels), 0 (off) otherwise
+    auto_max_changes: Optional[float] = None    # start_epoch=auto: the rule counts once at most this share of the
+                                    # training predictions changed class in the last epoch; None: 0.4 (sat),
+                                    # 1 = off (sat_selective)
     variant: str = "ce"             # SAT: ce | sce
     view_target: str = "cross_view"  # sat_ssl: cross_view (each view regresses onto the bank row averaged with
                                     # the other view's projection) | both_views (the row updated with both)

@@ -1,27 +1,12 @@
 """Choosing SAT's start epoch E_s from training itself (``start_epoch="auto"``), without clean labels.
 
 Start too early and the targets copy an unfinished model; too late and the network has already
-memorised the wrong labels.  Four rules read the moment from signals a run has anyway:
-
-* ``prediction_changes`` (after Label Wave, Yuan, Feng & Liu, ICLR 2025): PC_e is the
-  fraction of training samples whose predicted class at epoch e differs from epoch e - 1, read
-  from the training passes themselves.  While the network learns the clean patterns PC falls;
-  when it starts fitting the wrong labels their predictions begin to flip and PC rises again.
-  The rule smooths PC with a trailing moving average of ``window`` epochs and fires at its first
-  local minimum, once the next smoothed value is higher.
-* ``changes_slowdown``: the same PC curve, read earlier.  While the network learns the clean
-  patterns PC falls steeply (0.6 to 0.2 within two epochs of digits); once its fall from one epoch
-  to the next has slowed to at most half its steepest fall so far (or PC has turned up), the
-  early-learning phase is over.  The rule fires there, a few epochs before the Label Wave minimum,
-  and it also fires on curves that keep falling slowly without ever turning up (a cooling learning
-  rate), where the minimum never comes.
-* ``noisy_val_plateau``: the accuracy on a validation split that carries the data's own (noisy)
-  labels, fed in by the trainer (``observe_validation``), has not improved on its best for
-  ``window`` epochs.  In adversarial training (``task=robust``) the trainer feeds the held-out
-  PGD accuracy instead: robust overfitting is that figure turning down while the training
-  attack is still fitted, so TRADES+SAT starts once it stops rising.
-* ``lr_drop``: the learning rate fed in (``observe_learning_rate``) is at most half its first value,
-  where robust overfitting begins; the default under ``task=robust`` (a constant rate: never).
+memorised the wrong labels.
+Four rules (``start_rules``, where each is described) read the moment from signals a run has anyway:
+``changes_slowdown`` (the default) and ``prediction_changes`` (after Label Wave) from PC_e, the fraction of
+training samples whose predicted class in epoch e's training pass differs from epoch e - 1's;
+``noisy_val_plateau`` from a noisy validation split (or held-out PGD accuracy under ``task=robust``), and
+``lr_drop`` from the learning rate (the default under ``task=robust``).
 
 **The class-collapse guard.** When the rule fires, SAT is held back if some class is predicted in
 that epoch's training passes at under ``min_class_ratio`` (0.3) of its given-label frequency: the
@@ -34,17 +19,22 @@ balanced cell of the regime map had ratios of 0.35 or more when the rule fired (
 with fewer than ``start_rules.MIN_CLASS_COUNT`` (20) given labels are not checked.  ``summary.json``
 names the classes (``start_held_classes``); ``loss.auto_min_class_ratio=0`` turns the guard off.
 
-**The fit gate** (``min_fit``: 0, off, by default; ``ROBUST_MIN_FIT`` 0.9 under ``task=robust``): the
-rule counts only once the latest training passes predict the given label for that share of samples.
-Adversarial training takes its labels as clean and SAT's targets copy the clean predictions: TRADES+SAT
-lost 1.2-1.9 PGD-20 points on a Fashion-MNIST network fitting 68-82% of its training labels
-(docs/benchmarks.md §7).  Not for noisy labels, fitted late by design.
+**Two gates** keep a fired rule from counting until the network is ready.  The fit gate (``min_fit``: 0,
+off, by default; ``ROBUST_MIN_FIT`` 0.9 under ``task=robust``): the latest training passes predict the
+given label for that share of samples.  Adversarial training takes its labels as clean, and TRADES+SAT
+lost 1.2-1.9 PGD-20 points on a network fitting 68-82% of them (docs/benchmarks.md §7); not for noisy
+labels, fitted late by design.  The stability gate (``max_changes``, ``MAX_CHANGES`` 0.4; 1: off): the
+latest PC is at most that.  SAT's targets average the model's predictions over epochs, worth copying only
+once they settle; on the regime map the rule fired at PC 0.48-0.53 in the short augmented CIFAR-10 runs,
+where SAT lost at every start tried and less the later it started, and at 0.06-0.39 in the runs where it
+gained (CIFAR-10's memorising MLP 0.36, the Fashion-MNIST CNN with crops 0.39-0.41): §12f, in-sample.
 
 A rule fires at the end of epoch e for SAT to start at e + 1; if it never fires, the run is CE.  Why
 ``changes_slowdown`` is the default: it needs no held-out data, and on the regime map (docs/benchmarks.md
 §12) the best E_s was early (2-5) in most cells, where the Label Wave minimum came at epochs 6-16 or
 never; the slowdown starts SAT at 4-5 there.  Where it loses: a short run with augmentation that never
-memorises (§12b), where SAT should not start at all and no rule here can tell.  The operational details
+memorises (§12b), where SAT should not start at all; the stability gate delays it there and halves the
+loss, but does not remove it (§12f).  The operational details
 (windows, thresholds, confirmation by one rise, start at the next epoch) are ours.
 """
 from __future__ import annotations
@@ -64,6 +54,8 @@ MAX_EPOCHS = 10_000
 MIN_CLASS_RATIO = 0.3
 #: task=robust: the rule counts once the training passes agree with this share of the given labels
 ROBUST_MIN_FIT = 0.9
+#: the stability gate: the rule counts once at most this share of training predictions changed in the last epoch
+MAX_CHANGES = 0.4
 
 
 class AutoStart(nn.Module):
@@ -77,14 +69,14 @@ class AutoStart(nn.Module):
     epoch in progress (-1 before the first step); ``chosen`` (), the start epoch once a rule has
     fired and the guard let it (-1 until then); ``held_at`` (), the epoch the collapse guard held
     the start back (-1: it has not), and ``held`` (K,) bool, the classes it found collapsed then;
-    ``gated_at`` (), the first epoch at which the rule had fired but the fit gate kept it (-1: none).
+    ``gated_at`` (), the first epoch at which the rule had fired but a gate kept it (-1: none).
     ``given_counts`` (K,) int64 and ``given_labels`` (N,), from ``labels`` when given (not saved: they
     are the labels'): the guard and the fit gate need them.
     """
 
     def __init__(self, num_samples: int, rule: str = RULES[0], window: int | None = None,
                  labels: torch.Tensor | None = None, num_classes: int | None = None,
-                 min_class_ratio: float = MIN_CLASS_RATIO, min_fit: float = 0.0):
+                 min_class_ratio: float = MIN_CLASS_RATIO, min_fit: float = 0.0, max_changes: float = MAX_CHANGES):
         super().__init__()
         if rule not in RULES:
             raise ValueError(f"rule must be one of {RULES}, got {rule!r}")
@@ -95,8 +87,10 @@ class AutoStart(nn.Module):
             raise ValueError(f"min_class_ratio must be in [0, 1], got {min_class_ratio}")
         if not 0.0 <= min_fit <= 1.0 or (min_fit > 0 and labels is None):
             raise ValueError(f"min_fit must be in [0, 1] (and needs labels), got {min_fit}")
+        if not 0.0 <= max_changes <= 1.0:
+            raise ValueError(f"max_changes must be in [0, 1], got {max_changes}")
         self.rule, self.window, self.min_class_ratio = rule, int(window), float(min_class_ratio)
-        self.min_fit = float(min_fit)
+        self.min_fit, self.max_changes = float(min_fit), float(max_changes)
         counts = None
         if labels is not None:
             labels = torch.as_tensor(labels).long().cpu()
@@ -150,7 +144,7 @@ class AutoStart(nn.Module):
             if self.classes_back():
                 self.chosen.fill_(epoch)
         elif self.rule_fired():
-            if not self.fitted():
+            if not (self.fitted() and self.settled()):
                 if int(self.gated_at) < 0:
                     self.gated_at.fill_(epoch)
                 return
@@ -228,6 +222,12 @@ class AutoStart(nn.Module):
         """Whether the fit gate lets the rule count: off (``min_fit`` 0), or ``fit() >= min_fit``."""
         return self.min_fit <= 0 or (self.fit() or 0.0) >= self.min_fit
 
+    def settled(self) -> bool:
+        """Whether the stability gate lets the rule count: the latest measured PC is at most ``max_changes``
+        (1: off; no measurement yet: open)."""
+        changes = self.prediction_changes()
+        return not changes or changes[-1] <= self.max_changes
+
     def rule_fired(self) -> bool:
         """Whether the rule itself has fired on the epochs closed so far (the guard aside)."""
         if self.rule == "changes_slowdown":
@@ -240,7 +240,7 @@ class AutoStart(nn.Module):
 
     def extra_repr(self) -> str:
         return (f"rule={self.rule!r}, window={self.window}, min_class_ratio={self.min_class_ratio}, "
-                f"min_fit={self.min_fit}, chosen={self.start_epoch()}, held_at={int(self.held_at)}")
+                f"min_fit={self.min_fit}, max_changes={self.max_changes}, chosen={self.start_epoch()}, held_at={int(self.held_at)}")
 
 
 class WarmUp:
@@ -249,11 +249,12 @@ class WarmUp:
     ``IndexedLoss``: ``_init_start`` in ``__init__``, ``warming_up`` first in ``forward``."""
 
     def _init_start(self, start_epoch, labels: torch.Tensor, num_classes: int, rule: str, window: int | None,
-                    min_class_ratio: float = MIN_CLASS_RATIO, min_fit: float = 0.0) -> None:
+                    min_class_ratio: float = MIN_CLASS_RATIO, min_fit: float = 0.0,
+                    max_changes: float = MAX_CHANGES) -> None:
         self.auto = None
         if start_epoch == AUTO:
             self.start_epoch = AUTO
-            self.auto = AutoStart(len(labels), rule, window, labels, num_classes, min_class_ratio, min_fit)
+            self.auto = AutoStart(len(labels), rule, window, labels, num_classes, min_class_ratio, min_fit, max_changes)
         elif isinstance(start_epoch, str) or int(start_epoch) < 0:
             raise ValueError(f"start_epoch must be an epoch >= 0 or {AUTO!r}, got {start_epoch!r}")
         else:

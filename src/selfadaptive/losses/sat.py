@@ -5,7 +5,7 @@ import torch
 import torch.nn.functional as F
 
 from .. import functional as SF
-from .auto_start import AUTO, MIN_CLASS_RATIO, RULES, WarmUp
+from .auto_start import AUTO, MAX_CHANGES, MIN_CLASS_RATIO, RULES, WarmUp
 from .base import BankLoss
 from .registry import register_loss
 
@@ -20,7 +20,8 @@ SCE_LOG_GUARD = torch.finfo(torch.float32).tiny
 
 @register_loss("sat", tasks=("classify", "robust"),
                defaults={"momentum": 0.9, "start_epoch": AUTO, "variant": "ce", "auto_rule": RULES[0],
-                         "auto_window": None, "auto_min_class_ratio": MIN_CLASS_RATIO, "auto_min_fit": 0.0})
+                         "auto_window": None, "auto_min_class_ratio": MIN_CLASS_RATIO, "auto_min_fit": 0.0,
+                         "auto_max_changes": MAX_CHANGES})
 class SelfAdaptiveLoss(WarmUp, BankLoss):
     r"""SAT: train on a running average of the model's own predictions, weighted by confidence.
 
@@ -55,7 +56,9 @@ class SelfAdaptiveLoss(WarmUp, BankLoss):
             ``noisy_val_plateau`` rule needs ``observe_validation`` each epoch, ``lr_drop``
             ``observe_learning_rate`` (our trainer calls both).  With ``auto_min_fit`` > 0
             the rule counts only once the training passes predict the given label for that share of
-            the samples (the fit gate, for clean labels: ``task=robust``).
+            the samples (the fit gate, for clean labels: ``task=robust``); and only once at most
+            ``auto_max_changes`` of the training predictions changed class in the last epoch (the
+            stability gate; 1: off).
         variant: "ce" or "sce".
         bank_dtype: storage dtype of ``soft_targets``.
     """
@@ -65,7 +68,8 @@ class SelfAdaptiveLoss(WarmUp, BankLoss):
     def __init__(self, labels: torch.Tensor, num_classes: int, momentum: float = 0.9, start_epoch: int | str = 60,
                  variant: str = "ce", bank_dtype: torch.dtype = torch.float32, reduce=None, gather=None,
                  auto_rule: str = RULES[0], auto_window: int | None = None,
-                 auto_min_class_ratio: float = MIN_CLASS_RATIO, auto_min_fit: float = 0.0):
+                 auto_min_class_ratio: float = MIN_CLASS_RATIO, auto_min_fit: float = 0.0,
+                 auto_max_changes: float = MAX_CHANGES):
         labels = torch.as_tensor(labels)
         super().__init__(SF.one_hot_bank(labels, int(num_classes), bank_dtype), reduce, gather)
         if variant not in ("ce", "sce"):
@@ -75,7 +79,8 @@ class SelfAdaptiveLoss(WarmUp, BankLoss):
         self.num_classes = int(num_classes)
         self.momentum = float(momentum)
         self.variant = variant
-        self._init_start(start_epoch, labels, num_classes, auto_rule, auto_window, auto_min_class_ratio, auto_min_fit)
+        self._init_start(start_epoch, labels, num_classes, auto_rule, auto_window, auto_min_class_ratio, auto_min_fit,
+                         auto_max_changes)
 
     def forward(self, logits: torch.Tensor, targets: torch.Tensor, index: torch.Tensor, epoch: int) -> torch.Tensor:
         if self.warming_up(logits, index, epoch):
@@ -98,7 +103,8 @@ class SelfAdaptiveLoss(WarmUp, BankLoss):
         return cls(ctx.labels, ctx.num_classes, momentum=options["momentum"], start_epoch=options["start_epoch"],
                    variant=options["variant"], bank_dtype=ctx.bank_dtype, reduce=ctx.reduce, gather=ctx.gather,
                    auto_rule=options["auto_rule"], auto_window=options["auto_window"],
-                   auto_min_class_ratio=options["auto_min_class_ratio"], auto_min_fit=options["auto_min_fit"])
+                   auto_min_class_ratio=options["auto_min_class_ratio"], auto_min_fit=options["auto_min_fit"],
+                   auto_max_changes=options["auto_max_changes"])
 
     def extra_repr(self) -> str:
         return (f"N={self.soft_targets.shape[0]}, K={self.num_classes}, momentum={self.momentum}, "

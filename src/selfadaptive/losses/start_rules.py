@@ -1,7 +1,27 @@
 """The pure rules behind ``start_epoch="auto"`` (``auto_start``): when a curve of per-epoch figures
 says the early-learning phase is over, and how each class's predictions compare with its labels.
 
-No state: ``AutoStart`` keeps the curves and the predictions and calls these.
+No state: ``AutoStart`` keeps the curves and the predictions and calls these.  The rules it offers:
+
+* ``prediction_changes`` (after Label Wave, Yuan, Feng & Liu, ICLR 2025): PC_e is the
+  fraction of training samples whose predicted class at epoch e differs from epoch e - 1, read
+  from the training passes themselves.  While the network learns the clean patterns PC falls;
+  when it starts fitting the wrong labels their predictions begin to flip and PC rises again.
+  The rule smooths PC with a trailing moving average of ``window`` epochs and fires at its first
+  local minimum, once the next smoothed value is higher.
+* ``changes_slowdown``: the same PC curve, read earlier.  While the network learns the clean
+  patterns PC falls steeply (0.6 to 0.2 within two epochs of digits); once its fall from one epoch
+  to the next has slowed to at most half its steepest fall so far (or PC has turned up), the
+  early-learning phase is over.  The rule fires there, a few epochs before the Label Wave minimum,
+  and it also fires on curves that keep falling slowly without ever turning up (a cooling learning
+  rate), where the minimum never comes.
+* ``noisy_val_plateau``: the accuracy on a validation split that carries the data's own (noisy)
+  labels, fed in by the trainer (``observe_validation``), has not improved on its best for
+  ``window`` epochs.  In adversarial training (``task=robust``) the trainer feeds the held-out
+  PGD accuracy instead: robust overfitting is that figure turning down while the training
+  attack is still fitted, so TRADES+SAT starts once it stops rising.
+* ``lr_drop``: the learning rate fed in (``observe_learning_rate``) is at most half its first value,
+  where robust overfitting begins; the default under ``task=robust`` (a constant rate: never).
 """
 from __future__ import annotations
 

@@ -144,7 +144,9 @@ def summarize(s: Session, extra: dict | None = None) -> dict:
         if sat.auto is not None and sat.auto.min_fit > 0:
             summary["auto_min_fit"] = sat.auto.min_fit
         if sat.auto is not None and int(sat.auto.gated_at) >= 0:
-            summary.update(start_gated_epoch=int(sat.auto.gated_at), start_gate_fit_last=sat.auto.fit())
+            changes = sat.auto.prediction_changes()
+            summary.update(start_gated_epoch=int(sat.auto.gated_at), start_gate_fit_last=sat.auto.fit(),
+                           auto_max_changes=sat.auto.max_changes, start_gate_changes_last=changes[-1] if changes else None)
     if s.selector is not None and s.selector.epoch >= 0:
         chosen = next(r for r in rows if r["epoch"] == s.selector.epoch)
         # the validation accuracy a user can see (on the split's own labels): the number to compare
@@ -171,6 +173,20 @@ def summarize(s: Session, extra: dict | None = None) -> dict:
     s.run.write_summary(summary)
     say(s, headline(summary) + f"\nrun folder: {s.run.path}")
     return summary
+
+
+def gate_reason(summary: dict) -> str:
+    """Which gate kept a fired rule from counting (``AutoStart``: the fit gate, the stability gate)."""
+    reasons = []
+    if summary.get("auto_min_fit"):
+        reasons.append(f"the training passes had to predict {summary['auto_min_fit']} of the given labels")
+    reasons.append(f"at most {summary['auto_max_changes']} of the training predictions could change class in an epoch")
+    return " and ".join(reasons)
+
+
+def gate_reading(summary: dict) -> str:
+    fit, changes = summary.get("start_gate_fit_last"), summary.get("start_gate_changes_last")
+    return ", ".join(f"{name} {value:.3f}" for name, value in (("fit", fit), ("changes", changes)) if value is not None)
 
 
 def headline(summary: dict) -> str:
@@ -201,13 +217,13 @@ def headline(summary: dict) -> str:
             lines.append(f"  start_epoch=auto: SAT started at epoch {chosen}"
                          + (f"; it was held back until every class was predicted at half its given frequency: {held}"
                             if held else "")
-                         + (f"; the rule fired at epoch {gated}, but the training passes predicted under "
-                            f"{summary['auto_min_fit']} of the given labels until then" if gated is not None else ""))
+                         + (f"; the rule fired at epoch {gated}, but {gate_reason(summary)} until then"
+                            if gated is not None else ""))
         elif gated is not None and not held:
             lines.append(f"  start_epoch=auto: SAT never started, so the run is plain cross-entropy: the rule fired at "
-                         f"epoch {gated}, but the training passes never predicted the given label for "
-                         f"{summary['auto_min_fit']} of the samples (last epoch {summary['start_gate_fit_last']:.3f}), "
-                         "and SAT's targets would copy an under-fitting model (loss.auto_min_fit=0 turns this off)")
+                         f"epoch {gated}, but {gate_reason(summary)} to the end (last epoch: "
+                         f"{gate_reading(summary)}), and SAT's targets would have copied an unsettled or under-fitting "
+                         "model (loss.auto_min_fit=0 and loss.auto_max_changes=1 turn the gates off)")
         elif held:
             lines.append(f"  start_epoch=auto: SAT never started, so the run is plain cross-entropy: {held}, and not "
                          "every class was predicted at half its given frequency again (loss.auto_min_class_ratio=0 "
