@@ -38,6 +38,10 @@ def main(out: str) -> None:
     if rank == 0:
         torch.save({"bank": criterion.soft_targets, "params": dict(model.state_dict())}, out)
     if world > 1:
+        # rank 1 would otherwise tear its gloo pair down while rank 0 is still saving; under a loaded CPU
+        # rank 0 then aborted at exit ("terminate called without an active exception", session 21's CI)
+        dist.barrier()
+        del net
         dist.destroy_process_group()
 
 
