@@ -14,11 +14,11 @@ default ``loss.auto_max_changes`` (0.4) was set between the two groups this prin
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
 from benchmarks.common import result_path, write_result
+from selfadaptive.engine.runfolder import RunDir
 from selfadaptive.losses.start_rules import first_slowdown
 
 THRESHOLDS = (0.35, 0.4, 0.45)
@@ -26,7 +26,7 @@ THRESHOLDS = (0.35, 0.4, 0.45)
 
 def reading(metrics: Path) -> dict | None:
     """One run's PC curve and the rule's reading of it; None without a logged curve."""
-    rows = [json.loads(line) for line in metrics.read_text().splitlines() if line.strip()]
+    rows = RunDir(metrics.parent).read_metrics()
     changes = [r.get("prediction_changes") for r in rows[1:]]        # epoch 0 has no previous pass
     if not changes or any(c is None for c in changes):
         return None
