@@ -44,6 +44,7 @@ METHODS = {
     "sat_auto": ["loss.name=sat", "loss.start_epoch=auto"],
     "sat_auto_no_guard": ["loss.name=sat", "loss.start_epoch=auto", "loss.auto_min_class_ratio=0"],
     "sat_fixed": ["loss.name=sat", "loss.start_epoch=10"],
+    "sat_auto_sce": ["loss.name=sat", "loss.start_epoch=auto", "loss.variant=sce"],     # session 22
 }
 #: runs of earlier code kept in the runs folder, read by --collect only
 EARLIER = {"sat_auto_called_off": "SAT auto with session 16's guard, which called SAT off for the run (b7d5637)",

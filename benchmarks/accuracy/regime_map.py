@@ -7,15 +7,14 @@ user without clean labels has.  Methods:
 
 * CE: its last epoch, and the epoch picked by the noisy validation split (``test_acc_at_selected``),
   and its best epoch on test (an oracle, to see whether CE memorises);
-* SAT with a fixed E_s (the presets' value until they moved to auto); SAT with ``start_epoch=auto``;
-  ELR (lambda 3, beta 0.7);
+* SAT with a fixed E_s (the presets' value until they moved to auto); SAT with ``start_epoch=auto``, in
+  the paper's CE form and its SCE form (``sat_auto_sce``); ELR (lambda 3, beta 0.7);
 * oracle SAT: the best last-epoch test accuracy over a grid of E_s (picked on test: an upper bound).
 
 Each method is one ``sat sweep`` over noise kind x seed (x E_s for the oracle), so an interrupted
 map resumes.  Results: JSON per cell (means and per-seed values) and a figure.
 
-    python -m benchmarks.accuracy.regime_map --jobs 2 --out benchmarks/results/regime_map.json \
-        --figure docs/figures/regime_map.png
+    python -m benchmarks.accuracy.regime_map --jobs 2 --out benchmarks/results/regime_map.json --figure docs/figures/regime_map.png
 """
 from __future__ import annotations
 
@@ -55,6 +54,8 @@ METHODS = {
     "sat_fixed": ["loss.name=sat"],                       # + loss.start_epoch=<fixed>
     "sat_auto": ["loss.name=sat", "loss.start_epoch=auto"],
     "elr": ["loss.name=elr", "loss.momentum=0.7"],
+    # the paper's SCE form (a CE(T, p) + b (-sum_j p_j log T_j)), with the automatic start (session 22)
+    "sat_auto_sce": ["loss.name=sat", "loss.start_epoch=auto", "loss.variant=sce"],
 }
 
 
@@ -65,6 +66,7 @@ FIELDS = {
     "sat_fixed": ("sat_fixed_last", "detection_auroc_fixed"),
     "sat_auto": ("sat_auto_last", "sat_auto_noisy_val", "auto_start_epochs", "detection_auroc_auto"),
     "elr": ("elr_last",),
+    "sat_auto_sce": ("sat_auto_sce_last", "auto_sce_start_epochs", "detection_auroc_auto_sce"),
     "sat_oracle": ("sat_oracle_last", "oracle_by_start_epoch", "oracle_grid_runs"),
 }
 
@@ -112,8 +114,8 @@ def collect(name: str, root: Path) -> dict:
         def pick(method, **match):
             rows = [s for s in _summaries(root / name / method) if s["noise_kind"] == kind]
             return [r for r in rows if all(r.get(k) == v for k, v in match.items())]
-        ce, fixed, auto, elr = (pick(m) for m in ("ce", "sat_fixed", "sat_auto", "elr"))
-        if not any((ce, fixed, auto, elr, pick("sat_oracle"))):
+        ce, fixed, auto, elr, sce = (pick(m) for m in ("ce", "sat_fixed", "sat_auto", "elr", "sat_auto_sce"))
+        if not any((ce, fixed, auto, elr, sce, pick("sat_oracle"))):
             continue            # this noise kind was not run in this regime (--noise)
         per_seed_oracle = []
         for seed in seeds:         # the fixed E_s is one of the grid's points: its runs count too
@@ -131,6 +133,9 @@ def collect(name: str, root: Path) -> dict:
             "sat_auto_last": _mean(100 * r["test_acc_last"] for r in auto),
             "sat_auto_noisy_val": _mean(100 * r["test_acc_at_selected"] for r in auto if "test_acc_at_selected" in r),
             "elr_last": _mean(100 * r["test_acc_last"] for r in elr),
+            "sat_auto_sce_last": _mean(100 * r["test_acc_last"] for r in sce),
+            "auto_sce_start_epochs": [r.get("start_epoch_chosen") for r in sce],
+            "detection_auroc_auto_sce": _mean(_detection_auroc(r) for r in sce),
             # only where the grid ran: the fixed E_s's runs alone are no oracle
             "sat_oracle_last": _mean(100 * v for v in per_seed_oracle if v is not None) if pick("sat_oracle") else None,
             "oracle_by_start_epoch": oracle_by_es,
@@ -141,24 +146,30 @@ def collect(name: str, root: Path) -> dict:
             "seeds": max(len(ce), len(auto)),
             "oracle_grid_runs": f"{grid_done} of {len(set(grid) | {fixed_es}) * len(seeds)}",
             "per_seed": {m: [round(100 * r["test_acc_last"], 2) for r in rows]
-                         for m, rows in (("ce", ce), ("sat_fixed", fixed), ("sat_auto", auto), ("elr", elr))},
+                         for m, rows in (("ce", ce), ("sat_fixed", fixed), ("sat_auto", auto), ("elr", elr),
+                                         ("sat_auto_sce", sce))},
         }
         cells[kind] = cell
     return cells
 
 
 def carry_over(cells: dict, previous: dict, methods) -> None:
-    """Fill each cell's fields of the methods *not* run now from an earlier result's same cell, and
-    say so in ``carried_over`` (the runs are seeded, so a rerun repeats them; this saves the time)."""
+    """Fill each cell's fields of the methods neither run now nor on disk from an earlier result's
+    same cell, and say so in ``carried_over`` (the runs are seeded, so a rerun repeats them; this
+    saves the time).  Runs on disk win over the earlier file."""
     for kind, cell in cells.items():
         old = previous.get(kind)
         if not old:
             continue
-        carried = [m for m in ALL_METHODS if m not in methods and all(old.get(f) is not None for f in FIELDS[m])]
+        on_disk = {m for m, rows in cell["per_seed"].items() if rows}
+        if cell["sat_oracle_last"] is not None:
+            on_disk.add("sat_oracle")
+        carried = [m for m in ALL_METHODS if m not in methods and m not in on_disk
+                   and all(old.get(f) is not None for f in FIELDS[m])]
         for m in carried:
             for f in FIELDS[m]:
                 cell[f] = old[f]
-            if m in cell["per_seed"]:
+            if m in old.get("per_seed", {}):
                 cell["per_seed"][m] = old["per_seed"][m]
         cell["carried_over"] = carried
 
@@ -207,6 +218,21 @@ def markdown(table: dict) -> str:
     return "\n".join(lines)
 
 
+def markdown_sce(table: dict) -> str:
+    """The SCE form beside SAT auto (CE form), CE and ELR, in the cells where it ran."""
+    fmt = lambda v: "-" if v is None else f"{v:.2f}"      # noqa: E731
+    lines = ["| regime | noise | CE last | SAT auto | SAT auto, SCE form (E_s chosen) | ELR | AUROC auto / auto SCE |",
+             "|" + "---|" * 7]
+    for regime, kinds in table.items():
+        for kind, c in ((k, c) for k, c in kinds.items() if c.get("sat_auto_sce_last") is not None):
+            chosen = ", ".join("never" if e is None else str(e) for e in c["auto_sce_start_epochs"])
+            auroc = " / ".join("-" if v is None else f"{v:.3f}" for v in (c["detection_auroc_auto"],
+                                                                          c["detection_auroc_auto_sce"]))
+            lines.append(f"| {regime} | {kind} | {fmt(c['ce_last'])} | {fmt(c['sat_auto_last'])} "
+                         f"| {fmt(c['sat_auto_sce_last'])} ({chosen}) | {fmt(c['elr_last'])} | {auroc} |")
+    return "\n".join(lines)
+
+
 def figure(table: dict, path: Path) -> None:
     import matplotlib
     matplotlib.use("Agg")
@@ -238,9 +264,8 @@ def main(argv=None) -> int:
     p.add_argument("--noise", default=",".join(NOISE), help="noise kinds to run (the table shows every kind on disk)")
     p.add_argument("--out", default=result_path("regime_map.json"))
     p.add_argument("--figure", default="docs/figures/regime_map.png")
-    p.add_argument("--methods", default=",".join(ALL_METHODS), help="methods to run; the others' fields come from "
-                   "--previous")
-    p.add_argument("--previous", default="", help="an earlier result JSON whose cells supply the methods not run")
+    p.add_argument("--methods", default=",".join(ALL_METHODS), help="methods to run (others: disk, else --previous)")
+    p.add_argument("--previous", default="", help="earlier result JSONs, comma-separated, for methods not on disk")
     args = p.parse_args(argv)
     root = Path(args.runs)
     names = [n for n in args.regimes.split(",") if n]
@@ -248,7 +273,9 @@ def main(argv=None) -> int:
     unknown = set(methods) - set(ALL_METHODS)
     if unknown:
         p.error(f"unknown methods {sorted(unknown)}; choose from {ALL_METHODS}")
-    previous = json.loads(Path(args.previous).read_text())["table"] if args.previous else {}
+    previous = {}
+    for path in filter(None, args.previous.split(",")):
+        previous.update(json.loads(Path(path).read_text())["table"])
     for name in names:
         run_regime(name, root, args.jobs, tuple(k for k in args.noise.split(",") if k), methods)
     table = {name: collect(name, root) for name in names}
@@ -263,6 +290,8 @@ def main(argv=None) -> int:
     if args.figure:
         figure(table, Path(args.figure))
     print(markdown(table))
+    if any(c.get("sat_auto_sce_last") is not None for kinds in table.values() for c in kinds.values()):
+        print(markdown_sce(table))
     print(json.dumps(result["targets"], indent=2))
     return 0
 

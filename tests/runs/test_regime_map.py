@@ -1,0 +1,27 @@
+"""The regime map's merge of runs on disk with an earlier result file (benchmarks/accuracy/regime_map.py)."""
+from benchmarks.accuracy.regime_map import carry_over
+
+
+def _cell(**per_seed):
+    seeds = {m: per_seed.get(m, []) for m in ("ce", "sat_fixed", "sat_auto", "elr", "sat_auto_sce")}
+    return {"per_seed": seeds, "sat_oracle_last": None, "ce_last": None, "ce_noisy_val": None, "ce_best_test": None,
+            "sat_auto_last": 50.0 if seeds["sat_auto"] else None, "sat_auto_sce_last": None}
+
+
+def test_runs_on_disk_win_and_gaps_come_from_the_earlier_file():
+    old = {"ce_last": 60.0, "ce_noisy_val": 59.0, "ce_best_test": 61.0, "sat_auto_last": 70.0,
+           "sat_auto_noisy_val": 69.0, "auto_start_epochs": [4], "detection_auroc_auto": 0.9,
+           "per_seed": {"ce": [60.0], "sat_auto": [70.0]}}
+    cells = {"uniform": _cell(sat_auto=[50.0])}
+    carry_over(cells, {"uniform": old}, methods=())
+    cell = cells["uniform"]
+    assert cell["sat_auto_last"] == 50.0 and cell["per_seed"]["sat_auto"] == [50.0]     # disk, not the file
+    assert cell["ce_last"] == 60.0 and cell["per_seed"]["ce"] == [60.0]                 # the gap, from the file
+    assert cell["carried_over"] == ["ce"]
+
+
+def test_a_method_run_now_is_never_carried():
+    old = {"ce_last": 60.0, "ce_noisy_val": 59.0, "ce_best_test": 61.0, "per_seed": {"ce": [60.0]}}
+    cells = {"uniform": _cell()}
+    carry_over(cells, {"uniform": old}, methods=("ce",))
+    assert cells["uniform"]["ce_last"] is None and cells["uniform"]["carried_over"] == []
