@@ -89,3 +89,14 @@ def test_auto_start_and_a_ranking_when_sat_never_starts():
     # the bank never moved, yet the labels are ranked (from the training passes), not all tied at 0
     auroc = detection_metrics(late.label_issues_.in_index_order("score"), noisy.noisy_mask)["auroc"]
     assert auroc > 0.85, auroc
+
+
+def test_variant_picks_the_form_of_the_sat_loss():
+    X, y = load_wine(return_X_y=True)
+    fits = {v: SATClassifier(max_epochs=3, start_epoch=0, variant=v, random_state=0).fit(X, y).soft_targets_
+            for v in ("sce", "ce")}
+    assert SATClassifier().get_params()["variant"] == "sce"
+    # from the same seed the first SAT step already differs: SCE's reverse term changes the gradient
+    assert not np.allclose(fits["sce"], fits["ce"])
+    with pytest.raises(ValueError, match="variant"):
+        SATClassifier(max_epochs=1, variant="mse").fit(X, y)

@@ -108,6 +108,9 @@ class SATClassifier(ClassifierMixin, BaseEstimator):
         docs/benchmarks.md §5c (``auto`` starts at epoch 4-6 on those tables, as good as the best
         fixed E_s = 5 with SGD and better with Adam).
     momentum : SAT's EMA momentum alpha.
+    variant : SAT's per-sample loss: "sce" (the default: the paper's SCE form, which gained 1-12 points
+        over the CE form under asymmetric and instance noise, docs/benchmarks.md §12g) or "ce" (the
+        paper's main form, used for §5c's tables).
     optimizer, lr, weight_decay, batch_size : Adam or SGD(0.9), cosine schedule per epoch.
     augment : callable applied to each float training batch, e.g. ``selfadaptive.data.augment.crop_flip``.
     random_state : int, RandomState or None (seeds initialisation and data order).
@@ -124,7 +127,7 @@ class SATClassifier(ClassifierMixin, BaseEstimator):
     """
 
     def __init__(self, module=None, loss: str = "sat", max_epochs: int = 50, start_epoch: int | str = "auto",
-                 momentum: float = 0.9, hidden_width: int = 256, depth: int = 2, optimizer: str = "sgd",
+                 momentum: float = 0.9, variant: str = "sce", hidden_width: int = 256, depth: int = 2, optimizer: str = "sgd",
                  lr: float = 0.01, weight_decay: float = 0.0, batch_size: int = 64, augment=None,
                  random_state=None, device: str = "cpu"):
         self.module = module
@@ -132,6 +135,7 @@ class SATClassifier(ClassifierMixin, BaseEstimator):
         self.max_epochs = max_epochs
         self.start_epoch = start_epoch
         self.momentum = momentum
+        self.variant = variant
         self.hidden_width = hidden_width
         self.depth = depth
         self.optimizer = optimizer
@@ -179,7 +183,7 @@ class SATClassifier(ClassifierMixin, BaseEstimator):
         with torch.random.fork_rng(devices=[]):      # seeding must not touch the caller's RNG
             torch.manual_seed(seed)
             self.module_ = self._make_module(x_t, k).to(device)
-            cfg = LossConfig(name=self.loss, momentum=self.momentum, start_epoch=self.start_epoch_)
+            cfg = LossConfig(name=self.loss, momentum=self.momentum, start_epoch=self.start_epoch_, variant=self.variant)
             loss_fn = build_loss(cfg, y_t, k).to(device)
             # the ranking `sat issues` gives, also when SAT never started (the training passes' record)
             tracker = LabelIssueTracker.attach(loss_fn, y_t) if loss_fn.bank() is not None else None

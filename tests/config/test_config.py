@@ -24,7 +24,7 @@ def test_yaml_then_overrides(tmp_path):
     cfg = load_config(f, ["optim.lr=0.05", "loss.name=ce", "optim.milestones=[2, 5]", "noise.seed=null"])
     assert cfg.optim.lr == 0.05 and cfg.optim.epochs == 3 and cfg.seed == 4
     assert cfg.loss.name == "ce" and cfg.optim.milestones == (2, 5) and cfg.noise.seed is None
-    assert cfg.loss.variant == "ce"        # untouched defaults survive a partial section
+    assert cfg.loss.variant is None and cfg.loss.auto_min_class_ratio == 0.3    # untouched defaults survive
 
 
 def test_int_is_accepted_for_float_but_not_the_reverse():

@@ -111,11 +111,25 @@ def test_each_paper_sat_row_is_its_ce_row_plus_one_line():
         tree = yaml.safe_load(PRESETS[name].read_text())
         tree.pop("description")
         if name.endswith("-sat"):
-            assert tree == {"base": name[:-4] + "-ce", "loss": {"name": "sat", "momentum": 0.9, "start_epoch": 60}}
+            assert tree == {"base": name[:-4] + "-ce",
+                            "loss": {"name": "sat", "momentum": 0.9, "start_epoch": 60, "variant": "ce"}}
             ce, sat = load_config(PRESETS[name[:-4] + "-ce"]), load_config(PRESETS[name])
             assert ce.loss.name == "ce" and dataclasses.replace(ce, loss=sat.loss) == sat
         else:
             assert tree["base"] == "base/paper-noise" and set(tree) == {"base", "data", "noise", "model", "loss"}
+
+
+def test_paper_presets_keep_the_papers_ce_form_and_the_cpu_noise_presets_take_the_default():
+    """SCE is the default form for noisy labels (docs/benchmarks.md §12g); the paper-* rows, the double
+    descent and the robust presets reproduce results measured with the CE form, so they name it."""
+    for name, path in PRESETS.items():
+        cfg = load_config(path)
+        if cfg.loss.name != "sat":
+            continue
+        if name.startswith("paper-") or "-dd-" in name or cfg.task == "robust":
+            assert cfg.loss.variant == "ce", name
+        else:
+            assert cfg.loss.variant is None, name       # the default: sce
 
 
 def test_a_sat_preset_with_another_loss_is_the_same_recipe():

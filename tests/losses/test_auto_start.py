@@ -167,6 +167,7 @@ def test_sat_train_auto_writes_the_chosen_epoch_and_the_selected_model(tmp_path)
     rows = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
     chosen = summary["start_epoch_chosen"]
     assert summary["start_epoch"] == "auto" and chosen is not None and 2 < chosen < 8
+    assert summary["variant"] == "sce"                          # the default form for noisy labels
     assert [r["sat_started"] for r in rows] == [e >= chosen for e in range(8)]
     assert all(r["prediction_changes"] is not None for r in rows[1:chosen])
     # the collapse guard's reading is logged until SAT starts, and it did not hold the start

@@ -47,13 +47,26 @@ def test_every_builtin_loss_is_in_the_table_with_a_known_head():
 
 def test_defaults_fill_only_unset_fields():
     spec = loss_spec("sat")
-    assert spec.options(LossConfig(name="sat")) == {"momentum": 0.9, "start_epoch": "auto", "variant": "ce",
+    assert spec.options(LossConfig(name="sat")) == {"momentum": 0.9, "start_epoch": "auto", "variant": "sce",
                                                     "auto_rule": "changes_slowdown", "auto_window": None,
                                                     "auto_min_class_ratio": 0.3, "auto_min_fit": 0.0,
                                                     "auto_max_changes": 0.4}
     assert spec.options(LossConfig(name="sat", momentum=0.5))["momentum"] == 0.5
     loss = build_loss(LossConfig(name="elr"), torch.tensor([0, 1, 1]), 2)
     assert loss.momentum == 0.7 and loss.bank().shape == (3, 2)
+
+
+def test_sat_takes_the_sce_form_by_default_and_the_papers_ce_form_under_robust():
+    from selfadaptive.training.session import loss_config_for_task
+    labels = torch.tensor([0, 1, 1, 0])
+    robust = ["task=robust", "noise.kind=none", "adversarial.eps=0.1", "adversarial.step_size=0.03",
+              "data.val_fraction=0.1"]
+    assert build_loss(loss_config_for_task(load_config(None, [])), labels, 2).variant == "sce"
+    assert build_loss(loss_config_for_task(load_config(None, ["loss.variant=ce"])), labels, 2).variant == "ce"
+    assert loss_config_for_task(load_config(None, robust)).variant == "ce"
+    assert loss_config_for_task(load_config(None, robust + ["loss.variant=sce"])).variant == "sce"
+    with pytest.raises(UserError, match="loss.variant"):
+        load_config(None, ["loss.variant=mse"])
 
 
 def test_unknown_loss_is_a_config_error():

@@ -38,6 +38,7 @@ def test_trades_sat_cli_end_to_end_and_sat_robust_reproduces_it(tmp_path):
         assert summary[f"test_robust_acc_{which}"] <= summary[f"test_fgsm_acc_{which}"] <= summary[f"test_clean_acc_{which}"]
     assert summary["test_clean_acc_last"] > 0.8 and summary["test_robust_acc_last"] > 0.3
     assert (run / "soft_targets.npy").is_file()             # the SAT bank of the natural term
+    assert summary["variant"] == "ce"                       # TRADES+SAT keeps the paper's form by default
     first = json.loads((run / "robust.json").read_text())
     # `sat robust` rebuilds the models from the folder and repeats the seeded attacks exactly
     res = sat("robust", str(run))

@@ -74,7 +74,7 @@ class LossConfig:
     auto_max_changes: Optional[float] = None    # start_epoch=auto: the rule counts once at most this share of the
                                     # training predictions changed class in the last epoch; None: 0.4 (sat),
                                     # 1 = off (sat_selective)
-    variant: str = "ce"             # SAT: ce | sce
+    variant: Optional[str] = None   # SAT: sce | ce (the paper's form); None: sce, ce under task=robust
     view_target: str = "cross_view"  # sat_ssl: cross_view (each view regresses onto the bank row averaged with
                                     # the other view's projection) | both_views (the row updated with both)
     q: Optional[float] = None       # GCE (0.7)

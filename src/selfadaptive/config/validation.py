@@ -24,7 +24,7 @@ CHOICES = {
     "optim.schedule": ("cosine", "step", "constant"),
 }
 #: choices that may stay unset (None: the task's default, resolved when the run is built)
-UNSET_CHOICES = ("loss.auto_rule",)
+UNSET_CHOICES = ("loss.auto_rule", "loss.variant")
 
 
 def validate_adversarial(cfg: Config) -> None:

@@ -19,7 +19,7 @@ SCE_LOG_GUARD = torch.finfo(torch.float32).tiny
 
 
 @register_loss("sat", tasks=("classify", "robust"),
-               defaults={"momentum": 0.9, "start_epoch": AUTO, "variant": "ce", "auto_rule": RULES[0],
+               defaults={"momentum": 0.9, "start_epoch": AUTO, "variant": "sce", "auto_rule": RULES[0],
                          "auto_window": None, "auto_min_class_ratio": MIN_CLASS_RATIO, "auto_min_fit": 0.0,
                          "auto_max_changes": MAX_CHANGES})
 class SelfAdaptiveLoss(WarmUp, BankLoss):

@@ -137,6 +137,8 @@ def summarize(s: Session, extra: dict | None = None) -> dict:
     if sat is not None:
         # the values in force, which differ from the config's under loss.reference_width
         summary.update(momentum=sat.momentum, start_epoch=sat.start_epoch, start_epoch_chosen=sat.start_epoch_chosen)
+        if getattr(sat, "variant", None):
+            summary["variant"] = sat.variant
         if sat.auto is not None and sat.auto.was_held:
             summary.update(start_held_epoch=int(sat.auto.held_at),
                            start_held_classes=sat.auto.held.nonzero().flatten().tolist(),
