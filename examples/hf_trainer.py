@@ -111,7 +111,8 @@ class Rows(torch.utils.data.Dataset):
 def build_trainer(model, train_set, labels, out, *, epochs, lr=0.05, batch_size=64, momentum=0.9,
                   weight_decay=5e-4, start_epoch="auto", sat_momentum=0.9, num_classes=10, seed=0,
                   gradient_accumulation_steps=1):
-    criterion = SelfAdaptiveLoss(torch.as_tensor(labels), num_classes, momentum=sat_momentum, start_epoch=start_epoch)
+    criterion = SelfAdaptiveLoss(torch.as_tensor(labels), num_classes, momentum=sat_momentum, start_epoch=start_epoch,
+                                 variant="sce")
     args = TrainingArguments(output_dir=str(out), num_train_epochs=epochs, per_device_train_batch_size=batch_size,
                              gradient_accumulation_steps=gradient_accumulation_steps,
                              remove_unused_columns=False,       # keep "index": SAT needs it

@@ -68,7 +68,7 @@ def main(argv=None) -> dict:
     x, labels, noise = digits_with_noise(seed=args.seed)
     loader = DataLoader(IndexedDataset(TensorDataset(x, labels)), batch_size=64, shuffle=True)
     model = nn.Sequential(nn.Linear(64, 256), nn.ReLU(), nn.Linear(256, 10))
-    criterion = SelfAdaptiveLoss(labels, num_classes=10, momentum=0.9, start_epoch="auto")
+    criterion = SelfAdaptiveLoss(labels, num_classes=10, momentum=0.9, start_epoch="auto", variant="sce")
     callback = LabelIssuesCallback(labels, path=f"{args.out}/label_issues.csv")
     trainer = L.Trainer(max_epochs=args.epochs, default_root_dir=args.out, accelerator="auto", devices=1,
                         callbacks=[callback], enable_progress_bar=False, logger=False, enable_checkpointing=False)

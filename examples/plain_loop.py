@@ -41,7 +41,7 @@ def fit(model, loader, labels, num_classes: int, *, epochs: int, lr: float = 0.0
         weight_decay: float = 5e-4, start_epoch="auto", sat_momentum: float = 0.9):
     """Train ``model`` with SAT on ``loader`` (batches of ``(x, y, index)``); returns the criterion and
     the ``LabelIssueTracker`` following it."""
-    criterion = SelfAdaptiveLoss(labels, num_classes, momentum=sat_momentum, start_epoch=start_epoch)
+    criterion = SelfAdaptiveLoss(labels, num_classes, momentum=sat_momentum, start_epoch=start_epoch, variant="sce")
     tracker = LabelIssueTracker.attach(criterion, labels)
     optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum, weight_decay=weight_decay)
     for epoch in range(epochs):

@@ -47,7 +47,7 @@ def test_the_lightning_recipe_ranks_exactly_as_sat_issues(tmp_path, start):
     run = SatTrainRun(tmp_path / "sat", start)
     cfg = run.cfg
     loader = DataLoader(IndexedDataset(TensorDataset(run.data.train.x, run.labels)), batch_sampler=run.batch_sampler())
-    criterion = SelfAdaptiveLoss(run.labels, run.data.num_classes, momentum=0.9, start_epoch=start)
+    criterion = SelfAdaptiveLoss(run.labels, run.data.num_classes, momentum=0.9, start_epoch=start, variant="sce")
     module = example.SATModule(run.initial_model, criterion, lr=cfg.optim.lr, epochs=cfg.optim.epochs,
                                momentum=cfg.optim.momentum, weight_decay=cfg.optim.weight_decay)
     callback = LabelIssuesCallback(run.labels)

@@ -2,7 +2,7 @@
 
 Your ``LightningModule`` keeps the loss as a submodule and passes the epoch::
 
-    self.criterion = SelfAdaptiveLoss(train_labels, num_classes=10, start_epoch="auto")
+    self.criterion = SelfAdaptiveLoss(train_labels, num_classes=10, start_epoch="auto", variant="sce")
     ...
     def training_step(self, batch, batch_idx):
         x, y, index = batch                     # IndexedDataset yields the index
