@@ -102,8 +102,7 @@ def _detection_auroc(summary: dict):
 
 
 def _mean(values):
-    values = [v for v in values if v is not None]
-    return statistics.mean(values) if values else None
+    return statistics.mean(kept) if (kept := [v for v in values if v is not None]) else None
 
 
 def collect(name: str, root: Path) -> dict:
@@ -174,26 +173,26 @@ def carry_over(cells: dict, previous: dict, methods) -> None:
         cell["carried_over"] = carried
 
 
-def derive(cell: dict) -> None:
-    """The comparisons the targets read: the safety ones wherever CE and SAT auto ran, the oracle's
-    only where its grid ran (a cell without one still counts for safety)."""
-    if None not in (cell["ce_last"], cell["ce_best_test"], cell["sat_auto_last"]):
+def derive(cell: dict, auto: str = "sat_auto", tag: str = "auto") -> None:
+    """What the targets read, for SAT auto (``auto``: its column, e.g. sat_auto_sce): the safety checks wherever
+    CE and it ran, the oracle's only where its grid ran (a cell without one still counts)."""
+    if None not in (cell["ce_last"], cell["ce_best_test"], cell.get(f"{auto}_last")):
         cell["ce_memorises"] = cell["ce_best_test"] - cell["ce_last"] > 3.0
-        cell["auto_vs_ce_last"] = cell["sat_auto_last"] - cell["ce_last"]
-        cell["auto_vs_ce_noisy_val"] = cell["sat_auto_last"] - (cell["ce_noisy_val"] or float("nan"))
-        cell["auto_vs_ce_best_test"] = cell["sat_auto_last"] - cell["ce_best_test"]
-        cell["auto_vs_oracle"] = (None if cell["sat_oracle_last"] is None
-                                  else cell["sat_auto_last"] - cell["sat_oracle_last"])
+        cell[f"{tag}_vs_ce_last"] = cell[f"{auto}_last"] - cell["ce_last"]
+        cell[f"{tag}_vs_ce_noisy_val"] = cell[f"{auto}_last"] - (cell["ce_noisy_val"] or float("nan"))
+        cell[f"{tag}_vs_ce_best_test"] = cell[f"{auto}_last"] - cell["ce_best_test"]
+        cell[f"{tag}_vs_oracle"] = (None if cell["sat_oracle_last"] is None
+                                    else cell[f"{auto}_last"] - cell["sat_oracle_last"])
 
 
-def targets(table: dict) -> dict:
-    """The issue's acceptance checks over every cell, with the cells that miss them."""
-    cells = [(r, k, c) for r, kinds in table.items() for k, c in kinds.items() if "auto_vs_ce_last" in c]
-    miss_last = [f"{r}/{k}" for r, k, c in cells if c["auto_vs_ce_last"] < -0.5]
-    miss_val = [f"{r}/{k}" for r, k, c in cells if not c["auto_vs_ce_noisy_val"] >= -1.0]
-    miss_memo = [f"{r}/{k}" for r, k, c in cells if c["ce_memorises"] and c["auto_vs_ce_best_test"] < -1.0]
-    with_oracle = [c for _, _, c in cells if c["auto_vs_oracle"] is not None]
-    near_oracle = sum(c["auto_vs_oracle"] >= -1.0 for c in with_oracle)
+def targets(table: dict, tag: str = "auto") -> dict:
+    """The issue's checks over every cell, with the cells that miss them (the oracle: the CE form's grid)."""
+    cells = [(r, k, c) for r, kinds in table.items() for k, c in kinds.items() if f"{tag}_vs_ce_last" in c]
+    miss_last = [f"{r}/{k}" for r, k, c in cells if c[f"{tag}_vs_ce_last"] < -0.5]
+    miss_val = [f"{r}/{k}" for r, k, c in cells if not c[f"{tag}_vs_ce_noisy_val"] >= -1.0]
+    miss_memo = [f"{r}/{k}" for r, k, c in cells if c["ce_memorises"] and c[f"{tag}_vs_ce_best_test"] < -1.0]
+    with_oracle = [c for _, _, c in cells if c[f"{tag}_vs_oracle"] is not None]
+    near_oracle = sum(c[f"{tag}_vs_oracle"] >= -1.0 for c in with_oracle)
     return {"cells": len(cells), "auto_ge_ce_last_minus_0.5": miss_last, "auto_ge_ce_noisy_val_minus_1": miss_val,
             "memorising_cells_auto_within_1_of_ce_best": miss_memo,
             "auto_within_1_of_oracle": f"{near_oracle} of {len(with_oracle)} cells with an oracle grid"}
@@ -273,9 +272,8 @@ def main(argv=None) -> int:
     unknown = set(methods) - set(ALL_METHODS)
     if unknown:
         p.error(f"unknown methods {sorted(unknown)}; choose from {ALL_METHODS}")
-    previous = {}
-    for path in filter(None, args.previous.split(",")):
-        previous.update(json.loads(Path(path).read_text())["table"])
+    previous = {name: cells for path in filter(None, args.previous.split(","))
+                for name, cells in json.loads(Path(path).read_text())["table"].items()}
     for name in names:
         run_regime(name, root, args.jobs, tuple(k for k in args.noise.split(",") if k), methods)
     table = {name: collect(name, root) for name in names}
@@ -283,16 +281,18 @@ def main(argv=None) -> int:
         carry_over(cells, previous.get(name, {}), methods)
         for cell in cells.values():
             derive(cell)
+            derive(cell, "sat_auto_sce", "auto_sce")
     result = {"regimes": {n: {"preset": REGIMES[n][0], "overrides": REGIMES[n][1], "fixed_start_epoch": REGIMES[n][2],
                               "oracle_grid": REGIMES[n][3], "seeds": REGIMES[n][4]} for n in names},
-              "noise": NOISE, "common": COMMON, "table": table, "targets": targets(table)}
+              "noise": NOISE, "common": COMMON, "table": table, "targets": targets(table),
+              "targets_sce": targets(table, "auto_sce")}
     write_result(args.out, result)
     if args.figure:
         figure(table, Path(args.figure))
     print(markdown(table))
     if any(c.get("sat_auto_sce_last") is not None for kinds in table.values() for c in kinds.values()):
         print(markdown_sce(table))
-    print(json.dumps(result["targets"], indent=2))
+    print(json.dumps({k: result[k] for k in ("targets", "targets_sce")}, indent=2))
     return 0
 
 
