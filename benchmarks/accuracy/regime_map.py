@@ -51,8 +51,8 @@ NOISE = ("uniform", "asymmetric", "instance")
 COMMON = ["noise.rate=0.4", "data.val_fraction=0.1", "log.progress=false"]
 METHODS = {
     "ce": ["loss.name=ce"],
-    "sat_fixed": ["loss.name=sat"],                       # + loss.start_epoch=<fixed>
-    "sat_auto": ["loss.name=sat", "loss.start_epoch=auto"],
+    "sat_fixed": ["loss.name=sat", "loss.variant=ce"],    # + E_s; the CE form, as measured before SCE became default
+    "sat_auto": ["loss.name=sat", "loss.start_epoch=auto", "loss.variant=ce"],
     "elr": ["loss.name=elr", "loss.momentum=0.7"],
     # the paper's SCE form (a CE(T, p) + b (-sum_j p_j log T_j)), with the automatic start (session 22)
     "sat_auto_sce": ["loss.name=sat", "loss.start_epoch=auto", "loss.variant=sce"],
@@ -83,7 +83,7 @@ def run_regime(name: str, root: Path, jobs: int, noise=NOISE, methods=ALL_METHOD
                 sweep(preset, root / name / method / kind, base + extra, jobs=jobs, quiet=True)
         if "sat_oracle" in methods:
             sweep(preset, root / name / "sat_oracle" / kind,
-                  base + ["loss.name=sat", f"loss.start_epoch={','.join(map(str, grid))}"], jobs=jobs, quiet=True)
+                  base + ["loss.name=sat", "loss.variant=ce", f"loss.start_epoch={','.join(map(str, grid))}"], jobs=jobs, quiet=True)
 
 
 def _summaries(folder: Path) -> list[dict]:
