@@ -18,6 +18,11 @@ DATA_HOME_LINKS = {"cifar10.npz": SHARED_DATA / "cifar10_from_jpeg.npz", "mnist.
                    "fashion-mnist": Path("/usr/share/datasets/fashion-mnist")}
 
 
+#: the least a ``task=robust`` config needs to load (clean labels, an attack, a validation split)
+ROBUST_OVERRIDES = ["task=robust", "noise.kind=none", "adversarial.eps=0.1", "adversarial.step_size=0.03",
+                    "data.val_fraction=0.1"]
+
+
 def link_data_home(folder: Path) -> Path:
     """``folder`` with links to this machine's local copies (those that exist): what a user without
     internet does once, so that presets naming data sets find them through ``$SAT_DATA_ROOT``."""

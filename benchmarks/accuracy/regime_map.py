@@ -7,12 +7,12 @@ user without clean labels has.  Methods:
 
 * CE: its last epoch, and the epoch picked by the noisy validation split (``test_acc_at_selected``),
   and its best epoch on test (an oracle, to see whether CE memorises);
-* SAT with a fixed E_s (the presets' value until they moved to auto); SAT with ``start_epoch=auto``, in
-  the paper's CE form and its SCE form (``sat_auto_sce``); ELR (lambda 3, beta 0.7);
+* SAT with a fixed E_s (the presets' value until they moved to auto); SAT with ``start_epoch=auto``, in the
+  paper's CE form and its SCE form (``sat_auto_sce``, the default since session 22); ELR (lambda 3, beta 0.7);
 * oracle SAT: the best last-epoch test accuracy over a grid of E_s (picked on test: an upper bound).
 
-Each method is one ``sat sweep`` over noise kind x seed (x E_s for the oracle), so an interrupted
-map resumes.  Results: JSON per cell (means and per-seed values) and a figure.
+Each method is one ``sat sweep`` over noise kind x seed (x E_s for the oracle): an interrupted map
+resumes.  Results: JSON per cell (means and per-seed values) and a figure.
 
     python -m benchmarks.accuracy.regime_map --jobs 2 --out benchmarks/results/regime_map.json --figure docs/figures/regime_map.png
 """
@@ -157,8 +157,7 @@ def carry_over(cells: dict, previous: dict, methods) -> None:
     same cell, and say so in ``carried_over`` (the runs are seeded, so a rerun repeats them; this
     saves the time).  Runs on disk win over the earlier file."""
     for kind, cell in cells.items():
-        old = previous.get(kind)
-        if not old:
+        if not (old := previous.get(kind)):
             continue
         on_disk = {m for m, rows in cell["per_seed"].items() if rows}
         if cell["sat_oracle_last"] is not None:
@@ -198,12 +197,14 @@ def targets(table: dict, tag: str = "auto") -> dict:
             "auto_within_1_of_oracle": f"{near_oracle} of {len(with_oracle)} cells with an oracle grid"}
 
 
+def fmt(v) -> str:
+    return "-" if v is None else f"{v:.2f}"
+
+
 def markdown(table: dict) -> str:
     """The docs table: one row per cell, test accuracy (%) means over seeds."""
-    head = ("| regime | noise | CE last | CE noisy-val epoch | CE best (test) | SAT fixed E_s | SAT auto (E_s chosen) "
-            "| ELR | SAT oracle E_s | AUROC fixed / auto |\n|" + "---|" * 10)
-    lines = [head]
-    fmt = lambda v: "-" if v is None else f"{v:.2f}"      # noqa: E731
+    lines = ["| regime | noise | CE last | CE noisy-val epoch | CE best (test) | SAT fixed E_s | SAT auto (E_s chosen) "
+             "| ELR | SAT oracle E_s | AUROC fixed / auto |\n|" + "---|" * 10]
     for regime, kinds in table.items():
         for kind, c in kinds.items():
             chosen = ", ".join("never" if e is None else str(e) for e in c["auto_start_epochs"])
@@ -219,7 +220,6 @@ def markdown(table: dict) -> str:
 
 def markdown_sce(table: dict) -> str:
     """The SCE form beside SAT auto (CE form), CE and ELR, in the cells where it ran."""
-    fmt = lambda v: "-" if v is None else f"{v:.2f}"      # noqa: E731
     lines = ["| regime | noise | CE last | SAT auto | SAT auto, SCE form (E_s chosen) | ELR | AUROC auto / auto SCE |",
              "|" + "---|" * 7]
     for regime, kinds in table.items():

@@ -6,6 +6,7 @@ import math
 import pytest
 import torch
 import torch.nn.functional as F
+from helpers import ROBUST_OVERRIDES
 
 from selfadaptive import SelfAdaptiveLoss, load_config, train
 from selfadaptive.losses.auto_start import DEFAULT_WINDOW, RULES, AutoStart
@@ -358,8 +359,7 @@ def test_the_fit_gate_is_on_for_robust_runs_only_unless_set():
     from selfadaptive.losses.auto_start import ROBUST_MIN_FIT
     from selfadaptive.training.session import loss_config_for_task
 
-    robust = ["task=robust", "noise.kind=none", "adversarial.eps=0.1", "adversarial.step_size=0.03",
-              "data.val_fraction=0.1"]
+    robust = ROBUST_OVERRIDES
     resolved = loss_config_for_task(load_config(None, robust))
     assert resolved.auto_min_fit == ROBUST_MIN_FIT and resolved.auto_rule == "lr_drop"
     plain = loss_config_for_task(load_config(None, []))

@@ -6,6 +6,7 @@ import textwrap
 
 import pytest
 import torch
+from helpers import ROBUST_OVERRIDES
 
 from selfadaptive.config import LossConfig, load_config
 from selfadaptive.errors import UserError
@@ -59,8 +60,7 @@ def test_defaults_fill_only_unset_fields():
 def test_sat_takes_the_sce_form_by_default_and_the_papers_ce_form_under_robust():
     from selfadaptive.training.session import loss_config_for_task
     labels = torch.tensor([0, 1, 1, 0])
-    robust = ["task=robust", "noise.kind=none", "adversarial.eps=0.1", "adversarial.step_size=0.03",
-              "data.val_fraction=0.1"]
+    robust = ROBUST_OVERRIDES
     assert build_loss(loss_config_for_task(load_config(None, [])), labels, 2).variant == "sce"
     assert build_loss(loss_config_for_task(load_config(None, ["loss.variant=ce"])), labels, 2).variant == "ce"
     assert loss_config_for_task(load_config(None, robust)).variant == "ce"
