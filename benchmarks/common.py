@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import re
 import statistics
 from pathlib import Path
 
@@ -26,6 +27,12 @@ def use_local_data_home(folder: Path = Path(".data-home")) -> None:
 
 
 use_local_data_home()
+
+
+def split_overrides(text: str) -> list[str]:
+    """``--overrides`` text -> a list of overrides: split at commas, except inside a list value
+    (``optim.epochs=60,optim.milestones=[15,45]`` -> two overrides)."""
+    return [o for o in re.split(r",(?![^\[]*\])", text) if o]
 
 
 def result_path(name: str) -> str:

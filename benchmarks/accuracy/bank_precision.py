@@ -15,7 +15,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from benchmarks.common import result_path, write_result
+from benchmarks.common import result_path, split_overrides, write_result
 from selfadaptive.config import load_config
 from selfadaptive.config.presets import resolve_config
 from selfadaptive.training.loop import train
@@ -31,7 +31,7 @@ def main(argv=None) -> int:
     p.add_argument("--overrides", default="", help="comma-separated overrides for every run")
     p.add_argument("--out", default=result_path("bank_precision_digits.json"))
     args = p.parse_args(argv)
-    extra = [o for o in args.overrides.split(",") if o]
+    extra = split_overrides(args.overrides)
     runs = {}
     for dtype in args.dtypes.split(","):
         for seed in (int(s) for s in args.seeds.split(",")):

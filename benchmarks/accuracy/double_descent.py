@@ -16,7 +16,7 @@ import json
 import statistics
 from pathlib import Path
 
-from benchmarks.common import result_path, write_result
+from benchmarks.common import result_path, split_overrides, write_result
 from selfadaptive.runs.sweep import run_name, sweep
 
 WIDTHS = "4,6,8,12,16,24,32,48,64,128,256,512,1024,2048"
@@ -113,7 +113,7 @@ def main(argv=None) -> int:
     p.add_argument("--figure", default="docs/figures/double_descent_mnist.png")
     args = p.parse_args(argv)
     widths, seeds = args.widths.split(","), args.seeds.split(",")
-    fixed = [o for o in args.overrides.split(",") if o] + ["log.progress=false"]
+    fixed = split_overrides(args.overrides) + ["log.progress=false"]
     plan = {"ce": ("mnist-dd-mlp-ce", seeds, []), "sat": ("mnist-dd-mlp-sat", seeds, [])}
     if args.rescaled_seeds:
         plan["sat_rescaled"] = ("mnist-dd-mlp-sat", args.rescaled_seeds.split(","),

@@ -16,7 +16,7 @@ import json
 import sys
 from pathlib import Path
 
-from benchmarks.common import result_path, write_result
+from benchmarks.common import result_path, split_overrides, write_result
 from selfadaptive.runs.sweep import run_commands, train_args
 
 KINDS = ("uniform", "gaussian", "random_pixels", "shuffled_pixels")
@@ -35,7 +35,7 @@ def main(argv=None) -> int:
     p.add_argument("--out", default=result_path("dynamics_fmnist.json"))
     p.add_argument("--figure", default="docs/figures/dynamics_fmnist.png")
     args = p.parse_args(argv)
-    over = [o for o in args.overrides.split(",") if o]
+    over = split_overrides(args.overrides)
     jobs = [(kind, loss) for kind in args.kinds.split(",") for loss in args.losses.split(",")]
     pending = [(kind, loss, Path(args.runs) / f"{kind}-{loss}") for kind, loss in jobs]
     pending = [(kind, loss, run) for kind, loss, run in pending if not (run / "summary.json").is_file()]

@@ -16,7 +16,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from benchmarks.common import result_path, write_result
+from benchmarks.common import result_path, split_overrides, write_result
 from selfadaptive.config import load_config
 from selfadaptive.config.presets import resolve_config
 from selfadaptive.issues.evaluate import export_labels, issues_from_run
@@ -33,7 +33,7 @@ def main(argv=None) -> int:
     p.add_argument("--out", default=result_path("relabel_loop_digits.json"))
     args = p.parse_args(argv)
     preset = resolve_config(args.config)
-    extra = [o for o in args.overrides.split(",") if o]
+    extra = split_overrides(args.overrides)
     results = {"config": args.config, "overrides": extra, "threshold": args.threshold, "runs": []}
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)

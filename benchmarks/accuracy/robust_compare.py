@@ -23,7 +23,7 @@ import statistics
 import sys
 from pathlib import Path
 
-from benchmarks.common import result_path
+from benchmarks.common import result_path, split_overrides
 from selfadaptive.runs.sweep import run_commands, train_args
 
 #: methods that are a preset with overrides: name -> (preset suffix, overrides)
@@ -71,11 +71,12 @@ def main(argv=None) -> int:
     p.add_argument("--jobs", type=int, default=2, help="runs at a time, one thread each")
     p.add_argument("--runs", default="runs/robust-bench", help="where the run folders go (kept for plots)")
     p.add_argument("--out", default=result_path("robust_cpu.json"))
-    p.add_argument("--overrides", default="", help="extra comma-separated overrides for every run")
+    p.add_argument("--overrides", default="", help="extra comma-separated overrides for every run "
+                   "(a list value keeps its commas: optim.milestones=[15,80])")
     args = p.parse_args(argv)
     out = Path(args.out)
     results = json.loads(out.read_text()) if out.is_file() else {}
-    extra = [o for o in args.overrides.split(",") if o]
+    extra = split_overrides(args.overrides)
     todo = [(f, m, int(s)) for f in args.families.split(",") for m in args.methods.split(",")
             for s in args.seeds.split(",")]
     pending = []

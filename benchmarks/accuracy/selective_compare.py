@@ -15,7 +15,7 @@ import json
 import sys
 from pathlib import Path
 
-from benchmarks.common import result_path
+from benchmarks.common import result_path, split_overrides
 from selfadaptive.config import load_config
 from selfadaptive.config.presets import resolve_config
 from selfadaptive.selective.evaluate import evaluate_selective
@@ -36,7 +36,7 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     out = Path(args.out)
     results = json.loads(out.read_text()) if out.is_file() else {}
-    extra = [o for o in args.overrides.split(",") if o]
+    extra = split_overrides(args.overrides)
     for family in args.families.split(","):
         for method in args.methods.split(","):
             for seed in (int(s) for s in args.seeds.split(",")):

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import torch
 
-from benchmarks.common import result_path, write_result
+from benchmarks.common import result_path, split_overrides, write_result
 from selfadaptive import load_config
 from selfadaptive.config.presets import resolve_config
 from selfadaptive.data import build_data
@@ -61,7 +61,7 @@ def main(argv=None) -> int:
     p.add_argument("--runs", default="runs/ssl", help="run folders: RUNS/METHOD-sSEED")
     p.add_argument("--out", default=result_path("ssl_cifar10sub.json"))
     args = p.parse_args(argv)
-    base = [o for o in args.overrides.split(",") if o]
+    base = split_overrides(args.overrides)
     seeds = [int(x) for x in args.seeds.split(",")]
     methods = {m: PRESETS[m] for m in args.methods.split(",")}
     commands = []
