@@ -109,8 +109,8 @@ class SATClassifier(ClassifierMixin, BaseEstimator):
         fixed E_s = 5 with SGD and better with Adam).
     momentum : SAT's EMA momentum alpha.
     variant : SAT's per-sample loss: "sce" (the default: the paper's SCE form, 2.2 points above the CE
-        form on average over 25 regime-map cells, 2.8-11.8 under asymmetric noise, 0.4-0.8 below it in
-        three CIFAR-10 cells; docs/benchmarks.md §12g) or "ce" (the paper's main form, used for §5c's tables).
+        form on average over 25 regime-map cells, 2.8-11.8 under asymmetric noise, 0.4-1.7 below it in
+        5 of 6 CIFAR-10 cells with a weak CNN; docs/benchmarks.md §12g-h) or "ce" (the paper's main form, used for §5c's tables).
     optimizer, lr, weight_decay, batch_size : Adam or SGD(0.9), cosine schedule per epoch.
     augment : callable applied to each float training batch, e.g. ``selfadaptive.data.augment.crop_flip``.
     random_state : int, RandomState or None (seeds initialisation and data order).
