@@ -83,7 +83,7 @@ def run_regime(name: str, root: Path, jobs: int, noise=NOISE, methods=ALL_METHOD
                 sweep(preset, root / name / method / kind, base + extra, jobs=jobs, quiet=True)
         if "sat_oracle" in methods:
             sweep(preset, root / name / "sat_oracle" / kind,
-                  base + ["loss.name=sat", "loss.variant=ce", f"loss.start_epoch={','.join(map(str, grid))}"], jobs=jobs, quiet=True)
+                  base + METHODS["sat_fixed"] + [f"loss.start_epoch={','.join(map(str, grid))}"], jobs=jobs, quiet=True)
 
 
 def _summaries(folder: Path) -> list[dict]:
