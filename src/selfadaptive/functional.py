@@ -69,6 +69,16 @@ def soft_nll(log_probs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
     return -(targets * log_probs).sum(dim=1)
 
 
+def symmetric_soft_nll(log_probs: torch.Tensor, probs: torch.Tensor, targets: torch.Tensor, alpha: float,
+                       beta: float, log_guard: float) -> torch.Tensor:
+    """Per-sample ``alpha * (-sum_j t_ij log p_ij) + beta * (-sum_j p_ij log max(t_ij, log_guard))``, the
+    symmetric form of SAT's loss.  log_probs, probs (its exp, with gradient), targets: (B, K) -> (B,).
+    Both terms are summed in one pass: on small batches each extra element-wise kernel costs more than
+    its arithmetic (docs/benchmarks.md §13)."""
+    terms = targets * log_probs if alpha == 1.0 else targets * log_probs * alpha
+    return -terms.add_(probs * targets.clamp_min(log_guard).log(), alpha=beta).sum(dim=1)
+
+
 def accuracy(logits_or_pred: torch.Tensor, labels: torch.Tensor) -> float:
     """Fraction of rows whose prediction equals ``labels``; accepts (B, K) logits or (B,) classes."""
     pred = logits_or_pred.argmax(dim=1) if logits_or_pred.dim() == 2 else logits_or_pred

@@ -281,6 +281,40 @@ def test_the_guard_state_resumes_and_checkpoints_from_before_it_still_load():
     assert int(called_off.held_at) == 4
 
 
+def test_the_histories_grow_with_the_run_and_checkpoints_of_any_length_load():
+    """The per-epoch histories start at HISTORY entries and double, NaN-padded, when a run outgrows them;
+    a state of another length (a longer run, or the fixed MAX_EPOCHS of earlier versions) loads, and the
+    host copies of ``epoch`` and ``chosen`` (read at every step) follow the loaded buffers."""
+    from selfadaptive.losses.auto_start import HISTORY, MAX_EPOCHS
+    labels = torch.arange(200) % 4
+    auto = AutoStart(200, labels=labels, num_classes=4, rule="noisy_val_plateau", window=1000)   # never fires
+    assert len(auto.val_acc) == HISTORY and state_bytes(auto) < 10_000
+    for e in range(HISTORY + 3):
+        auto.begin(e)
+        auto.record(torch.arange(200), (labels + e) % 4)        # every prediction changes: PC = 1
+        auto.observe_validation(e, e / 1000)
+    assert len(auto.val_acc) == len(auto.changes) == 2 * HISTORY
+    assert auto.val_acc[:HISTORY + 3].tolist() == [e / 1000 for e in range(HISTORY + 3)]
+    assert auto.val_acc[HISTORY + 3:].isnan().all()
+    assert auto.prediction_changes() == [1.0] * (HISTORY + 1)   # epochs 1..HISTORY+1 closed
+    again = AutoStart(200, labels=labels, num_classes=4, rule="noisy_val_plateau", window=1000)
+    again.load_state_dict(auto.state_dict())
+    assert torch.equal(again.val_acc.nan_to_num(-1), auto.val_acc.nan_to_num(-1))
+    assert again.prediction_changes() == auto.prediction_changes() and again._epoch == HISTORY + 2
+    old = {k: v for k, v in auto.state_dict().items()}          # earlier versions kept MAX_EPOCHS entries
+    for name in ("changes", "val_acc", "learning_rate"):
+        old[name] = torch.cat([old[name], torch.full((MAX_EPOCHS - len(old[name]),), float("nan"), dtype=torch.float64)])
+    old["chosen"] = torch.tensor(5)
+    before = AutoStart(200, labels=labels, num_classes=4)
+    before.load_state_dict(old)
+    assert len(before.changes) == MAX_EPOCHS and before.started and before.start_epoch() == 5
+    assert before.prediction_changes() == auto.prediction_changes()
+
+
+def state_bytes(module) -> int:
+    return sum(t.numel() * t.element_size() for t in module.state_dict().values())
+
+
 def test_a_held_run_is_cross_entropy_until_sat_starts_and_says_which_classes(tmp_path):
     """With the ratio at 1.0 some class is always predicted less often than it is given, so the guard
     holds the start when the rule fires; until SAT starts the run is CE's, step for step."""

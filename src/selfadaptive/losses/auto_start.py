@@ -51,6 +51,9 @@ RULES = ("changes_slowdown", "prediction_changes", "noisy_val_plateau", "lr_drop
 DEFAULT_WINDOW = {"changes_slowdown": 1, "prediction_changes": 3, "noisy_val_plateau": 3, "lr_drop": 1}
 #: epochs of history kept; a rule that has not fired by then never fires
 MAX_EPOCHS = 10_000
+#: the per-epoch histories start this long and double when a run outgrows them (up to MAX_EPOCHS)
+HISTORY = 64
+HISTORIES = ("changes", "val_acc", "learning_rate")
 #: SAT is held back if, when the rule fires, a class is predicted at under this fraction of its given frequency
 MIN_CLASS_RATIO = 0.3
 #: task=robust: the rule counts once the training passes agree with this share of the given labels
@@ -64,8 +67,8 @@ class AutoStart(nn.Module):
     resumed run decides exactly as an uninterrupted one.
 
     Buffers: ``last_pred`` (N,) int32, each sample's predicted class in its latest training pass
-    (-1: unseen); ``changes`` (MAX_EPOCHS,) float64, PC_e (NaN where not measured);
-    ``val_acc`` and ``learning_rate`` (MAX_EPOCHS,) float64, the figures fed in (NaN where absent);
+    (-1: unseen); ``changes`` (E,) float64, PC_e (NaN where not measured); ``val_acc`` and
+    ``learning_rate`` (E,) float64, the figures fed in (NaN where absent), E growing with the run;
     ``counts`` (2,) int64, changed and compared samples of the epoch in progress; ``epoch`` (), the
     epoch in progress (-1 before the first step); ``chosen`` (), the start epoch once a rule has
     fired and the guard let it (-1 until then); ``held_at`` (), the epoch the collapse guard held
@@ -100,26 +103,47 @@ class AutoStart(nn.Module):
         self.register_buffer("given_counts", counts, persistent=False)
         self.register_buffer("given_labels", None if labels is None else labels.int(), persistent=False)
         self.register_buffer("last_pred", torch.full((int(num_samples),), -1, dtype=torch.int32))
-        self.register_buffer("changes", torch.full((MAX_EPOCHS,), float("nan"), dtype=torch.float64))
-        self.register_buffer("val_acc", torch.full((MAX_EPOCHS,), float("nan"), dtype=torch.float64))
-        self.register_buffer("learning_rate", torch.full((MAX_EPOCHS,), float("nan"), dtype=torch.float64))
+        for name in HISTORIES:
+            self.register_buffer(name, torch.full((HISTORY,), float("nan"), dtype=torch.float64))
         self.register_buffer("counts", torch.zeros(2, dtype=torch.int64))
         self.register_buffer("epoch", torch.tensor(-1, dtype=torch.int64))
         self.register_buffer("chosen", torch.tensor(-1, dtype=torch.int64))
         self.register_buffer("held_at", torch.tensor(-1, dtype=torch.int64))
         self.register_buffer("gated_at", torch.tensor(-1, dtype=torch.int64))
         self.register_buffer("held", torch.zeros(0 if counts is None else len(counts), dtype=torch.bool))
+        self._epoch = self._chosen = -1     # host copies of the two buffers read at every step (no device sync)
 
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
         if prefix + "called_off_at" in state_dict:      # the guard's first form called SAT off; now it holds
             state_dict[prefix + "held_at"] = state_dict.pop(prefix + "called_off_at")
         for name in ("held_at", "held", "gated_at", "learning_rate"):   # absent from older checkpoints
             state_dict.setdefault(prefix + name, getattr(self, name).clone())
+        for name in HISTORIES:          # a history of another length (a longer run, or MAX_EPOCHS before)
+            saved, own = state_dict.get(prefix + name), getattr(self, name)
+            if saved is not None and saved.shape != own.shape:
+                self._buffers[name] = torch.full(saved.shape, float("nan"), dtype=own.dtype, device=own.device)
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+        self._epoch, self._chosen = int(self.epoch), int(self.chosen)
+
+    def _put(self, name: str, epoch: int, value: float) -> None:
+        """History ``name``[epoch] = value, doubling the buffer (NaN-padded) when the run outgrows it."""
+        history = getattr(self, name)
+        if not 0 <= epoch < MAX_EPOCHS:
+            return
+        if epoch >= len(history):
+            grown = torch.full((min(MAX_EPOCHS, max(2 * len(history), epoch + 1)),), float("nan"),
+                               dtype=history.dtype, device=history.device)
+            grown[:len(history)] = history
+            self._buffers[name] = history = grown
+        history[epoch] = value
+
+    def _choose(self, epoch: int) -> None:
+        self.chosen.fill_(epoch)
+        self._chosen = epoch
 
     @property
     def started(self) -> bool:
-        return int(self.chosen) >= 0
+        return self._chosen >= 0
 
     @property
     def was_held(self) -> bool:
@@ -127,23 +151,24 @@ class AutoStart(nn.Module):
         return int(self.held_at) >= 0
 
     def start_epoch(self) -> int | None:
-        return int(self.chosen) if self.started else None
+        return self._chosen if self.started else None
 
     def begin(self, epoch: int) -> None:
         """Called at every step with its epoch: when a new epoch begins, close the previous one and
         apply the rule; when it fires, start SAT at this epoch, or hold it back if a class has
         collapsed, until every class is predicted again (``RESUME_CLASS_RATIO``)."""
-        current = int(self.epoch)
+        current = self._epoch
         if epoch == current:
             return
         if current >= 0:
             self._close(current)
         self.epoch.fill_(epoch)
+        self._epoch = epoch
         if self.started or current < 0:
             return
         if self.was_held:
             if self.classes_back():
-                self.chosen.fill_(epoch)
+                self._choose(epoch)
         elif self.rule_fired():
             if not (self.fitted() and self.settled()):
                 if int(self.gated_at) < 0:
@@ -154,7 +179,7 @@ class AutoStart(nn.Module):
                 self.held[collapsed] = True
                 self.held_at.fill_(epoch)
             else:
-                self.chosen.fill_(epoch)
+                self._choose(epoch)
 
     @torch.no_grad()
     def record(self, index: torch.Tensor, pred: torch.Tensor) -> None:
@@ -170,23 +195,21 @@ class AutoStart(nn.Module):
 
     def observe_validation(self, epoch: int, accuracy: float) -> None:
         """Accuracy on a validation split with the data's own (noisy) labels at the end of ``epoch``."""
-        if 0 <= epoch < MAX_EPOCHS:
-            self.val_acc[epoch] = float(accuracy)
+        self._put("val_acc", epoch, float(accuracy))
 
     def observe_learning_rate(self, epoch: int, lr: float) -> None:
         """The learning rate of ``epoch``, for the ``lr_drop`` rule."""
-        if 0 <= epoch < MAX_EPOCHS:
-            self.learning_rate[epoch] = float(lr)
+        self._put("learning_rate", epoch, float(lr))
 
     def prediction_changes(self) -> list[float]:
         """PC_e of every closed epoch with a measurement (epoch 0 has no previous prediction)."""
-        values = self.changes[:max(0, int(self.epoch))].tolist()
+        values = self.changes[:max(0, self._epoch)].tolist()
         return [v for v in values if v == v]
 
     def _close(self, epoch: int) -> None:
         changed, compared = (int(v) for v in self.counts)
-        if compared and epoch < MAX_EPOCHS:
-            self.changes[epoch] = changed / compared
+        if compared:
+            self._put("changes", epoch, changed / compared)
         self.counts.zero_()
 
     def class_ratios(self) -> torch.Tensor | None:
@@ -236,65 +259,10 @@ class AutoStart(nn.Module):
         if self.rule == "prediction_changes":
             return first_local_minimum(self.prediction_changes(), self.window) is not None
         fed = self.learning_rate if self.rule == "lr_drop" else self.val_acc
-        values = [v for v in fed[:max(0, int(self.epoch))].tolist() if v == v]     # closed epochs, fed in
+        values = [v for v in fed[:max(0, self._epoch)].tolist() if v == v]     # closed epochs, fed in
         return (first_drop(values) if self.rule == "lr_drop" else plateau(values, self.window)) is not None
 
     def extra_repr(self) -> str:
         return (f"rule={self.rule!r}, window={self.window}, min_class_ratio={self.min_class_ratio}, "
                 f"min_fit={self.min_fit}, max_changes={self.max_changes}, chosen={self.start_epoch()}, held_at={int(self.held_at)}")
 
-
-class WarmUp:
-    """A loss with a plain cross-entropy warm-up of E_s epochs (SAT before its targets move, SAT's
-    selective form before it may abstain), where ``start_epoch`` may be ``"auto"``.  Mixed into an
-    ``IndexedLoss``: ``_init_start`` in ``__init__``, ``warming_up`` first in ``forward``."""
-
-    def _init_start(self, start_epoch, labels: torch.Tensor, num_classes: int, rule: str, window: int | None,
-                    min_class_ratio: float = MIN_CLASS_RATIO, min_fit: float = 0.0,
-                    max_changes: float = MAX_CHANGES) -> None:
-        self.auto = None
-        if start_epoch == AUTO:
-            self.start_epoch = AUTO
-            self.auto = AutoStart(len(labels), rule, window, labels, num_classes, min_class_ratio, min_fit, max_changes)
-        elif isinstance(start_epoch, str) or int(start_epoch) < 0:
-            raise ValueError(f"start_epoch must be an epoch >= 0 or {AUTO!r}, got {start_epoch!r}")
-        else:
-            self.start_epoch = int(start_epoch)
-
-    @property
-    def start_epoch_chosen(self) -> int | None:
-        """The epoch the warm-up ended (or ends) at: E_s, or what the automatic rule chose (None until it fires)."""
-        return self.auto.start_epoch() if self.auto is not None else self.start_epoch
-
-    def observe_validation(self, epoch: int, accuracy: float) -> None:
-        """Accuracy on a validation split with the data's own (noisy) labels at the end of ``epoch``,
-        for the ``noisy_val_plateau`` rule; ignored otherwise."""
-        if self.auto is not None:
-            self.auto.observe_validation(epoch, accuracy)
-
-    def observe_learning_rate(self, epoch: int, lr: float) -> None:
-        """The learning rate of ``epoch``, for the ``lr_drop`` rule; ignored otherwise."""
-        if self.auto is not None:
-            self.auto.observe_learning_rate(epoch, lr)
-
-    def warming_up(self, logits: torch.Tensor, index: torch.Tensor, epoch: int, num_classes: int | None = None) -> bool:
-        """Whether this step is still in the warm-up (the caller then returns plain cross-entropy).
-        Under ``"auto"`` it closes the previous epoch when a new one begins, applies the rule, and
-        records the step's predicted classes (argmax of the first ``num_classes`` logits, (B, C))."""
-        if self.auto is not None and not self.auto.started:
-            self.auto.begin(epoch)
-        start = self.start_epoch_chosen
-        if start is not None and epoch >= start:
-            return False
-        if self.auto is not None and not self.auto.started:
-            pred = logits.detach()[:, :num_classes].argmax(dim=1, keepdim=True).float()
-            all_index, all_pred, _ = self.gather(index, pred)
-            self.auto.record(all_index, all_pred.squeeze(1))
-        return True
-
-    @classmethod
-    def within(cls, loss):
-        """The loss of this class in a run's loss (itself, or the natural term of TRADES+SAT), or None:
-        ``WarmUp.within`` finds any warm-up loss, ``SelfAdaptiveLoss.within`` SAT only."""
-        loss = getattr(loss, "natural", loss)
-        return loss if isinstance(loss, cls) else None

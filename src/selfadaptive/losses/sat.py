@@ -5,9 +5,10 @@ import torch
 import torch.nn.functional as F
 
 from .. import functional as SF
-from .auto_start import AUTO, MAX_CHANGES, MIN_CLASS_RATIO, RULES, WarmUp
+from .auto_start import AUTO, MAX_CHANGES, MIN_CLASS_RATIO, RULES
 from .base import BankLoss
 from .registry import register_loss
+from .warm_up import WarmUp
 
 # SCE variant constants, as in the authors' code.  They take log T of the updated rows directly:
 # after an update every entry is at least (1 - alpha) p_j > 0, so only a reduced-precision bank (or
@@ -87,15 +88,15 @@ class SelfAdaptiveLoss(WarmUp, BankLoss):
             return self.reduce(F.cross_entropy(logits.float(), targets, reduction="none"))
         # One log-softmax serves the bank's p (its exp, detached) and the loss: a softmax of a
         # (64, 10) batch costs as much as the whole moving average (docs/benchmarks.md §13).
+        # The SCE form's p carries a gradient; the bank takes it detached (one exp serves both).
         log_probs = F.log_softmax(logits.float(), dim=1)
-        rows = self.update_bank(index, log_probs.detach().exp(),
-                                lambda old, new: SF.ema_update(old, new, self.momentum))
+        probs = log_probs.detach().exp() if self.variant == "ce" else log_probs.exp()
+        rows = self.update_bank(index, probs.detach(), lambda old, new: SF.ema_update(old, new, self.momentum))
         weights = SF.confidence_weights(rows)
         if self.variant == "ce":
             per_sample = SF.soft_nll(log_probs, rows)
         else:
-            per_sample = (SCE_ALPHA * SF.soft_nll(log_probs, rows)
-                          - SCE_BETA * (log_probs.exp() * rows.clamp_min(SCE_LOG_GUARD).log()).sum(dim=1))
+            per_sample = SF.symmetric_soft_nll(log_probs, probs, rows, SCE_ALPHA, SCE_BETA, SCE_LOG_GUARD)
         return self.reduce(per_sample, weights)
 
     @classmethod

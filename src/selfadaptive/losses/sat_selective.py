@@ -5,9 +5,10 @@ import torch
 import torch.nn.functional as F
 
 from .. import functional as SF
-from .auto_start import MIN_CLASS_RATIO, RULES, WarmUp
+from .auto_start import MIN_CLASS_RATIO, RULES
 from .base import BankLoss
 from .registry import register_loss
+from .warm_up import WarmUp
 
 
 @register_loss("sat_selective", tasks=("selective",), head="abstain",

@@ -8,7 +8,7 @@ import torch
 from .. import functional as SF
 from ..errors import UserError
 from ..issues import detection_metrics
-from ..losses.auto_start import WarmUp
+from ..losses.warm_up import WarmUp
 from .session import Session, say
 
 

@@ -24,7 +24,8 @@ from ..errors import UserError
 from ..issues import LabelIssueTracker
 from ..issues.tracker import prediction_record
 from ..losses import IndexedLoss, TradesLoss, build_loss, loss_spec
-from ..losses.auto_start import ROBUST_MIN_FIT, WarmUp
+from ..losses.auto_start import ROBUST_MIN_FIT
+from ..losses.warm_up import WarmUp
 from ..models import build_classifier
 from ..noise.labels import LabelNoise
 from ..robust.task import RobustTask
