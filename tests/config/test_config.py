@@ -46,8 +46,6 @@ def test_int_is_accepted_for_float_but_not_the_reverse():
     ("data=3", "section 'data' must be a mapping"),
     ("loss.reference_width=64", "needs an explicit model.base_width"),
     ("loss.name=ce loss.reference_width=64", "rescales SAT's schedule"),
-    ("loss.momentum_schedule=cosine", "schedules the self-supervised bank (loss.name=sat_ssl); loss.name is sat"),
-    ("loss.momentum_schedule=linear", "'loss.momentum_schedule' must be one of constant, cosine"),
 ])
 def test_bad_values_are_user_errors(override, needle):
     with pytest.raises(UserError) as e:

@@ -2,7 +2,7 @@ import math
 
 import pytest
 
-from selfadaptive.engine.schedules import bank_momentum, epoch_seed, learning_rate, rescale_for_width
+from selfadaptive.engine.schedules import epoch_seed, learning_rate, rescale_for_width
 
 
 def test_cosine_matches_closed_form_and_ends_near_zero():
@@ -35,15 +35,3 @@ def test_width_rescaling_stretches_sat_clock():
     assert (alpha, es) == (pytest.approx(0.81), 20)
     with pytest.raises(ValueError):
         rescale_for_width(0.9, 40, 0, 64)
-
-
-def test_bank_momentum_cosine_rises_from_base_at_the_start_toward_one():
-    assert [bank_momentum(e, 0.8, 20, 40) for e in (0, 20, 39)] == [0.8, 0.8, 0.8]     # constant
-    assert [bank_momentum(e, 0.8, 20, 40, "cosine") for e in (0, 19, 20)] == [0.8, 0.8, 0.8]
-    assert bank_momentum(30, 0.8, 20, 40, "cosine") == pytest.approx(0.9)               # half way: half the gap
-    assert bank_momentum(39, 0.8, 20, 40, "cosine") == pytest.approx(1 - 0.2 * (math.cos(math.pi * 19 / 20) + 1) / 2)
-    assert bank_momentum(40, 0.8, 20, 40, "cosine") == pytest.approx(1.0)
-    values = [bank_momentum(e, 0.8, 20, 40, "cosine") for e in range(20, 41)]
-    assert values == sorted(values) and len(set(values)) == len(values)
-    with pytest.raises(ValueError, match="schedule"):
-        bank_momentum(25, 0.8, 20, 40, "linear")

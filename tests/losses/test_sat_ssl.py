@@ -94,30 +94,6 @@ def test_the_cross_view_target_matches_the_design_and_leaves_out_the_views_own_p
         assert (abs(losses[0] - losses[1]) > 1e-3) == moves, view_target
 
 
-def test_the_cosine_bank_schedule_uses_each_epochs_alpha_in_the_update_and_the_targets():
-    """momentum_schedule=cosine: the reference step above with alpha_e = 1 - (1 - alpha)(cos(pi (e - E_s) /
-    (E - E_s)) + 1) / 2 written out here; at E_s it is alpha, later it is larger."""
-    import math
-    n, d, alpha, start, epochs = 8, 4, 0.6, 1, 4
-    rng = np.random.default_rng(2)
-    loss_fn = SelfAdaptiveSSLLoss(n, d, momentum=alpha, start_epoch=start, momentum_schedule="cosine", epochs=epochs)
-    T = np.zeros((n, d))
-    for epoch in range(epochs):
-        alpha_e = alpha if epoch <= start else \
-            1 - (1 - alpha) * (math.cos(math.pi * (epoch - start) / (epochs - start)) + 1) / 2
-        assert alpha_e >= alpha and (epoch <= start or alpha_e > alpha)
-        for idx in (np.arange(0, n, 2), np.arange(1, n, 2)):
-            q1, q2, z1, z2 = (rng.normal(size=(len(idx), d)) for _ in range(4))
-            expected = reference_step(T, q1, q2, z1, z2, idx, epoch, start, alpha_e, cross_view=True)
-            got = loss_fn(*(torch.tensor(a, dtype=torch.float32) for a in (q1, q2, z1, z2)), torch.tensor(idx), epoch)
-            assert got.item() == pytest.approx(expected, rel=1e-5)
-            np.testing.assert_allclose(loss_fn.soft_targets.numpy(), T, atol=1e-6)
-    with pytest.raises(ValueError, match="epochs"):
-        SelfAdaptiveSSLLoss(n, d, start_epoch=10, momentum_schedule="cosine", epochs=10)
-    with pytest.raises(ValueError, match="schedule"):
-        SelfAdaptiveSSLLoss(n, d, momentum_schedule="linear", epochs=10)
-
-
 def test_sat_ssl_refuses_an_unknown_view_target():
     with pytest.raises(ValueError, match="view_target"):
         SelfAdaptiveSSLLoss(5, 3, view_target="own_view")

@@ -77,8 +77,6 @@ class LossConfig:
     variant: Optional[str] = None   # SAT: sce | ce (the paper's form); None: sce, ce under task=robust
     view_target: str = "cross_view"  # sat_ssl: cross_view (each view regresses onto the bank row averaged with
                                     # the other view's projection) | both_views (the row updated with both)
-    momentum_schedule: str = "constant"  # sat_ssl: constant | cosine (alpha rises from loss.momentum at E_s toward
-                                    # 1 at the run's end, as BYOL's tau)
     q: Optional[float] = None       # GCE (0.7)
     alpha: Optional[float] = None   # SCE (0.1); SelectiveNet's selective-loss weight (0.5)
     beta: Optional[float] = None    # SCE (1.0), bootstrap (0.95)

@@ -17,7 +17,6 @@ CHOICES = {
     "adversarial.method": ("trades", "pgd"),
     "loss.variant": ("ce", "sce"),
     "loss.view_target": ("cross_view", "both_views"),
-    "loss.momentum_schedule": ("constant", "cosine"),
     "loss.bank_dtype": ("float32", "float16", "bfloat16"),
     "loss.bank_device": ("auto", "cpu"),
     "loss.auto_rule": ("changes_slowdown", "prediction_changes", "noisy_val_plateau", "lr_drop"),
@@ -145,8 +144,6 @@ def validate(cfg: Config) -> None:
         check(cfg.loss.reference_width > 0, f"loss.reference_width must be >= 0, got {cfg.loss.reference_width}")
         check(cfg.loss.name == "sat", f"loss.reference_width rescales SAT's schedule; loss.name is {cfg.loss.name}")
         check(cfg.model.base_width > 0, "loss.reference_width needs an explicit model.base_width to rescale for")
-    check(cfg.loss.momentum_schedule == "constant" or "momentum_schedule" in _loss_options(cfg.loss.name),
-          f"loss.momentum_schedule schedules the self-supervised bank (loss.name=sat_ssl); loss.name is {cfg.loss.name}")
     check(0.0 <= cfg.model.dropout < 1.0, f"model.dropout must be in [0, 1), got {cfg.model.dropout}")
     check(cfg.model.base_width >= 0, f"model.base_width must be >= 0, got {cfg.model.base_width}")
     if cfg.task == "ssl":

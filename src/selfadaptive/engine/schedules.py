@@ -1,6 +1,5 @@
 """Schedules as pure functions of the epoch: the learning rate (stepped once per epoch, as in the
-paper), the self-supervised bank's momentum, per-epoch seeds, and SAT's width rescaling for
-model-wise sweeps."""
+paper), per-epoch seeds, and SAT's width rescaling for model-wise sweeps."""
 from __future__ import annotations
 
 import math
@@ -26,26 +25,6 @@ def learning_rate(epoch: int, base_lr: float, epochs: int, schedule: str = "cosi
     if schedule == "constant":
         return base_lr
     raise ValueError(f"unknown schedule {schedule!r}")
-
-
-#: loss.momentum_schedule choices: alpha held at its base, or raised to 1 by a half cosine from E_s to the end
-BANK_MOMENTUM_SCHEDULES = ("constant", "cosine")
-
-
-def bank_momentum(epoch: int, base: float, start_epoch: int, epochs: int, schedule: str = "constant") -> float:
-    """The bank's EMA momentum alpha_e for ``epoch`` (counted from 0) of ``epochs``.
-
-    * ``constant``: ``base``;
-    * ``cosine``: ``1 - (1 - base) * (cos(pi * (e - E_s) / (epochs - E_s)) + 1) / 2`` for e >= E_s
-      (``base`` at E_s, rising toward 1, reached at e = epochs), as BYOL raises its target network's tau, so the
-      targets settle as the run ends.  Epochs before E_s read ``base``.
-    """
-    if schedule not in BANK_MOMENTUM_SCHEDULES:
-        raise ValueError(f"schedule must be one of {BANK_MOMENTUM_SCHEDULES}, got {schedule!r}")
-    if schedule == "constant" or epoch <= start_epoch:
-        return base
-    span = max(1, epochs - start_epoch)
-    return 1.0 - (1.0 - base) * (math.cos(math.pi * min(epoch - start_epoch, span) / span) + 1.0) / 2.0
 
 
 def optim_learning_rate(optim, epoch: int) -> float:

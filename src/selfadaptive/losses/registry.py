@@ -60,7 +60,6 @@ class BuildContext:
     num_classes: int                    # K (0 for self-supervised losses)
     num_samples: int                    # N
     dim: int = 0                        # D, the embedding size of self-supervised losses
-    epochs: int = 0                     # the run's length, for losses with a schedule (0: unknown)
     bank_dtype: torch.dtype = torch.float32
     reduce: Any = None
     gather: Any = None
@@ -112,15 +111,15 @@ def loss_spec(name: str) -> LossSpec:
 
 
 def build_loss(cfg, labels: torch.Tensor | None, num_classes: int, *, num_samples: int | None = None, dim: int = 0,
-               reduce=None, gather=None, epochs: int = 0):
+               reduce=None, gather=None):
     """The loss named by ``cfg.name`` (a ``LossConfig``); a field left at None takes the method's default.
 
     labels: (N,) given training labels, indexed by dataset index (None for self-supervised losses,
-    which then need ``num_samples`` and ``dim``).  ``reduce``/``gather``/``epochs``: see ``BuildContext``.
+    which then need ``num_samples`` and ``dim``).  ``reduce``/``gather``: see ``BuildContext``.
     """
     spec = loss_spec(cfg.name)
     n = len(labels) if labels is not None else int(num_samples or 0)
     ctx = BuildContext(labels=None if labels is None else torch.as_tensor(labels), num_classes=int(num_classes),
-                       num_samples=n, dim=int(dim), epochs=int(epochs), bank_dtype=BANK_DTYPES[cfg.bank_dtype], reduce=reduce,
+                       num_samples=n, dim=int(dim), bank_dtype=BANK_DTYPES[cfg.bank_dtype], reduce=reduce,
                        gather=gather)
     return spec.cls.from_config(spec.options(cfg), ctx)

@@ -5,7 +5,6 @@ import torch
 import torch.nn.functional as F
 
 from .. import functional as SF
-from ..engine.schedules import bank_momentum
 from .base import BankLoss
 from .registry import register_loss
 
@@ -13,8 +12,7 @@ VIEW_TARGETS = ("cross_view", "both_views")     # the first is the default (docs
 
 
 @register_loss("sat_ssl", tasks=("ssl",), head="embedding",
-               defaults={"momentum": 0.9, "start_epoch": 10, "view_target": VIEW_TARGETS[0],
-                         "momentum_schedule": "constant"})
+               defaults={"momentum": 0.9, "start_epoch": 10, "view_target": VIEW_TARGETS[0]})
 class SelfAdaptiveSSLLoss(BankLoss):
     r"""SAT without labels: every sample i keeps a unit target t_i of dimension D.
 
@@ -46,19 +44,14 @@ class SelfAdaptiveSSLLoss(BankLoss):
     regime (docs/benchmarks.md §11) cross_view gained 1.04 linear-probe and 0.69 kNN points over it,
     on every seed, and ended 0.20 / 0.32 below BYOL.
 
-    ``momentum_schedule="cosine"`` replaces alpha by alpha_e, raised from alpha at E_s toward 1 (reached at
-    epoch ``epochs``, one past the last) by a half cosine (``engine.schedules.bank_momentum``), as BYOL raises tau: the
-    targets move less as the run ends.
-
     Args:
         num_samples: N; dim: D; momentum: alpha; start_epoch: E_s; view_target: both_views |
-        cross_view; bank_dtype: storage dtype; momentum_schedule: constant | cosine; epochs: the
-        run's length (the cosine schedule needs it).
+        cross_view; bank_dtype: storage dtype.
     """
 
     def __init__(self, num_samples: int, dim: int, momentum: float = 0.9, start_epoch: int = 0,
                  bank_dtype: torch.dtype = torch.float32, reduce=None, gather=None,
-                 view_target: str = VIEW_TARGETS[0], momentum_schedule: str = "constant", epochs: int = 0):
+                 view_target: str = VIEW_TARGETS[0]):
         super().__init__(torch.zeros(int(num_samples), int(dim), dtype=bank_dtype), reduce, gather)
         if not 0.0 <= momentum <= 1.0:
             raise ValueError(f"momentum must be in [0, 1], got {momentum}")
@@ -67,10 +60,6 @@ class SelfAdaptiveSSLLoss(BankLoss):
         self.momentum = float(momentum)
         self.start_epoch = int(start_epoch)
         self.view_target = view_target
-        bank_momentum(0, self.momentum, 0, 1, momentum_schedule)      # refuses an unknown schedule
-        if momentum_schedule != "constant" and epochs <= self.start_epoch:
-            raise ValueError(f"momentum_schedule={momentum_schedule!r} needs epochs > start_epoch, got {epochs}")
-        self.momentum_schedule, self.epochs = momentum_schedule, int(epochs)
 
     def forward(self, q1: torch.Tensor, q2: torch.Tensor, z1: torch.Tensor, z2: torch.Tensor,
                 index: torch.Tensor, epoch: int) -> torch.Tensor:
@@ -79,20 +68,17 @@ class SelfAdaptiveSSLLoss(BankLoss):
         if epoch < self.start_epoch:        # the bank follows the projections
             self.update_bank(index, zbar, lambda old, new: new)
             return self.reduce(SF.cosine_regression(q1, z2) + SF.cosine_regression(q2, z1))
-        alpha = bank_momentum(epoch, self.momentum, self.start_epoch, self.epochs, self.momentum_schedule)
-        t, old = self.update_bank(index, zbar, lambda old, new: SF.normalized_ema_update(old, new, alpha),
+        t, old = self.update_bank(index, zbar, lambda old, new: SF.normalized_ema_update(old, new, self.momentum),
                                   return_old=True)
         t1, t2 = (t, t) if self.view_target == "both_views" else \
-            (SF.normalized_ema_update(old, z2, alpha), SF.normalized_ema_update(old, z1, alpha))
+            (SF.normalized_ema_update(old, z2, self.momentum), SF.normalized_ema_update(old, z1, self.momentum))
         return self.reduce(SF.cosine_regression(q1, t1) + SF.cosine_regression(q2, t2))
 
     @classmethod
     def from_config(cls, options, ctx):
         return cls(ctx.num_samples, ctx.dim, momentum=options["momentum"], start_epoch=options["start_epoch"],
-                   bank_dtype=ctx.bank_dtype, reduce=ctx.reduce, gather=ctx.gather, view_target=options["view_target"],
-                   momentum_schedule=options["momentum_schedule"], epochs=ctx.epochs)
+                   bank_dtype=ctx.bank_dtype, reduce=ctx.reduce, gather=ctx.gather, view_target=options["view_target"])
 
     def extra_repr(self) -> str:
         n, d = self.soft_targets.shape
-        return (f"N={n}, D={d}, momentum={self.momentum}, start_epoch={self.start_epoch}, view_target={self.view_target!r}, "
-                f"momentum_schedule={self.momentum_schedule!r}, bank_dtype={self.soft_targets.dtype}")
+        return f"N={n}, D={d}, momentum={self.momentum}, start_epoch={self.start_epoch}, view_target={self.view_target!r}, bank_dtype={self.soft_targets.dtype}"

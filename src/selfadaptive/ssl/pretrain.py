@@ -83,8 +83,7 @@ def pretrain(cfg: Config, out: str | Path, resume: bool = False, quiet: bool = F
     n = len(x_train)
     placement = place_model(build_network(cfg, data), cfg, device, dist, data.input_shape, quiet)
     net, online = placement.model, placement.net        # online: the pass that trains (DDP, compiled)
-    loss_fn = build_loss(cfg.loss, None, 0, num_samples=n, dim=cfg.ssl.dim, epochs=cfg.optim.epochs,
-                         **dist.loss_collectives()).to(device)
+    loss_fn = build_loss(cfg.loss, None, 0, num_samples=n, dim=cfg.ssl.dim, **dist.loss_collectives()).to(device)
     if cfg.loss.bank_device == "cpu" and loss_fn.bank() is not None:
         loss_fn.keep_bank_on_host()
     optimizer = build_optimizer(cfg.optim, net)
