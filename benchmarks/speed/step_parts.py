@@ -2,6 +2,9 @@
 
     python -m benchmarks.speed.step_parts --out benchmarks/results/step_parts_cpu.json
 
+``--variant ce`` times the paper's CE form (the figures stored before session 24 are that form's);
+the default is the SCE form a run trains by default.
+
 One thread; batch 64, K = 10, N = 1,347 (the digits default).  Each piece runs 200 times to warm
 up, then ``--repeats`` times; the figure is microseconds per call.  The pieces are SAT's loss
 forward and backward against CE's, the parts of SAT's forward (softmax for the bank, the bank
@@ -35,13 +38,14 @@ def per_call_us(fn, repeats: int) -> float:
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--repeats", type=int, default=3000)
+    p.add_argument("--variant", default="sce", choices=("ce", "sce"), help="SAT's form (sce: the default of a run)")
     p.add_argument("--out", default=result_path("step_parts_cpu.json"))
     args = p.parse_args(argv)
     torch.set_num_threads(1)
     torch.manual_seed(0)
     n, k, b = 1347, 10, 64
     labels = torch.randint(0, k, (n,))
-    sat = SelfAdaptiveLoss(labels, k, start_epoch=0)
+    sat = SelfAdaptiveLoss(labels, k, start_epoch=0, variant=args.variant)
     logits = torch.randn(b, k, requires_grad=True)
     idx = torch.randperm(n)[:b]
     y = labels[idx]
@@ -75,7 +79,7 @@ def main(argv=None) -> int:
     result = {name: per_call_us(fn, reps) for name, (fn, reps) in pieces.items()}
     extra = (result["sat_loss_forward_backward"] - result["ce_loss_forward_backward"]
              + result["tracker_record"] - result["ce_run_argmax"])
-    summary = {"per_call_us": result, "sat_extra_per_step_us": extra,
+    summary = {"per_call_us": result, "variant": args.variant, "sat_extra_per_step_us": extra,
                "sat_extra_over_mlp_step": extra / result["mlp_ce_step"], "threads": 1, "batch": b, "classes": k,
                "machine": machine()}
     write_result(args.out, summary)
