@@ -15,7 +15,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from benchmarks.common import result_path, split_overrides, write_result
+from benchmarks.common import MEASURED_FORM, result_path, split_overrides, write_result
 from selfadaptive.config import load_config
 from selfadaptive.config.presets import resolve_config
 from selfadaptive.training.loop import train
@@ -35,8 +35,8 @@ def main(argv=None) -> int:
     runs = {}
     for dtype in args.dtypes.split(","):
         for seed in (int(s) for s in args.seeds.split(",")):
-            cfg = load_config(resolve_config(args.config), [f"seed={seed}", f"loss.bank_dtype={dtype}",
-                                                            "log.progress=false", *extra])
+            cfg = load_config(resolve_config(args.config), [*MEASURED_FORM, f"seed={seed}",
+                                                            f"loss.bank_dtype={dtype}", "log.progress=false", *extra])
             with tempfile.TemporaryDirectory() as tmp:
                 s = train(cfg, Path(tmp) / "run", quiet=True)
             runs[f"{dtype}/seed{seed}"] = {k: s.get(k) for k in KEYS}

@@ -123,7 +123,7 @@ def run_sat(setup, x, given, k, truth, seed, epochs: int) -> dict:
     y = torch.as_tensor(given)
     start_epoch = max(1, round(epochs / 4))
     model = make_model(setup, x, k, seed)
-    loss_fn = build_loss(LossConfig(name="sat", momentum=0.9, start_epoch=start_epoch), y, k)
+    loss_fn = build_loss(LossConfig(name="sat", momentum=0.9, start_epoch=start_epoch, variant="ce"), y, k)
     tracker = LabelIssueTracker.for_loss(y, loss_fn)
     t0 = time.time()
     fit_network(model, x, y, loss_fn, tracker=tracker, **train_kwargs(setup, epochs, seed))

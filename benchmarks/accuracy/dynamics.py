@@ -16,7 +16,7 @@ import json
 import sys
 from pathlib import Path
 
-from benchmarks.common import result_path, split_overrides, write_result
+from benchmarks.common import MEASURED_FORM, result_path, split_overrides, write_result
 from selfadaptive.runs.sweep import run_commands, train_args
 
 KINDS = ("uniform", "gaussian", "random_pixels", "shuffled_pixels")
@@ -40,7 +40,8 @@ def main(argv=None) -> int:
     pending = [(kind, loss, Path(args.runs) / f"{kind}-{loss}") for kind, loss in jobs]
     pending = [(kind, loss, run) for kind, loss, run in pending if not (run / "summary.json").is_file()]
     codes = []
-    run_commands([train_args(run, args.config, [f"noise.kind={kind}", f"loss.name={loss}", "log.progress=false", *over])
+    run_commands([train_args(run, args.config, [*MEASURED_FORM, f"noise.kind={kind}", f"loss.name={loss}", "log.progress=false",
+                                                 *over])
                   for kind, loss, run in pending], args.jobs, lambda i, rc: codes.append(rc))
     if any(codes):
         raise SystemExit("a run failed; rerun to resume it")

@@ -16,7 +16,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from benchmarks.common import result_path, split_overrides, write_result
+from benchmarks.common import MEASURED_FORM, result_path, split_overrides, write_result
 from selfadaptive.config import load_config
 from selfadaptive.config.presets import resolve_config
 from selfadaptive.issues.evaluate import export_labels, issues_from_run
@@ -38,7 +38,7 @@ def main(argv=None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         for seed in (int(s) for s in args.seeds.split(",")):
-            base = [f"seed={seed}", "log.progress=false"] + extra
+            base = [*MEASURED_FORM, f"seed={seed}", "log.progress=false"] + extra
             sat_run = tmp / f"sat{seed}"
             s_sat = train(load_config(preset, base), sat_run, quiet=True)
             found = issues_from_run(sat_run)
