@@ -86,9 +86,8 @@ class SelfAdaptiveLoss(WarmUp, BankLoss):
     def forward(self, logits: torch.Tensor, targets: torch.Tensor, index: torch.Tensor, epoch: int) -> torch.Tensor:
         if self.warming_up(logits, index, epoch):
             return self.reduce(F.cross_entropy(logits.float(), targets, reduction="none"))
-        # One log-softmax serves the bank's p (its exp, detached) and the loss: a softmax of a
-        # (64, 10) batch costs as much as the whole moving average (docs/benchmarks.md §13).
-        # The SCE form's p carries a gradient; the bank takes it detached (one exp serves both).
+        # One log-softmax and one exp serve the bank's p (detached) and the loss (the SCE form's p keeps
+        # its gradient): a softmax of a (64, 10) batch costs as much as the whole moving average (docs §13).
         log_probs = F.log_softmax(logits.float(), dim=1)
         probs = log_probs.detach().exp() if self.variant == "ce" else log_probs.exp()
         rows = self.update_bank(index, probs.detach(), lambda old, new: SF.ema_update(old, new, self.momentum))
