@@ -73,28 +73,36 @@ def main(argv=None) -> int:
     p.add_argument("--out", default=result_path("robust_cpu.json"))
     p.add_argument("--overrides", default="", help="extra comma-separated overrides for every run "
                    "(a list value keeps its commas: optim.milestones=[15,80])")
+    p.add_argument("--name", default="", help="what the runs' folders, result keys and table call the regime "
+                   "(one family only; default: the family), e.g. cifar10-robust-cnn-w32 when the overrides swap the "
+                   "family's data and width")
     args = p.parse_args(argv)
+    families = args.families.split(",")
+    if args.name and len(families) != 1:
+        p.error("--name names the regime of one family; give one family")
     out = Path(args.out)
     results = json.loads(out.read_text()) if out.is_file() else {}
     extra = split_overrides(args.overrides)
-    todo = [(f, m, int(s)) for f in args.families.split(",") for m in args.methods.split(",")
-            for s in args.seeds.split(",")]
+    todo = [(f, m, int(s)) for f in families for m in args.methods.split(",") for s in args.seeds.split(",")]
     pending = []
     for family, method, seed in todo:
-        run = Path(args.runs) / f"{family}-{method}-s{seed}"
+        name = args.name or family
+        run = Path(args.runs) / f"{name}-{method}-s{seed}"
         if (run / "summary.json").is_file():
-            results[f"{family}/{method}/seed{seed}"] = {"family": family, "method": method, "seed": seed, **collect(run)}
+            results[f"{name}/{method}/seed{seed}"] = {"family": name, "preset_family": family, "method": method,
+                                                       "seed": seed, **collect(run)}
         else:
             pending.append((family, method, seed, run))
 
     def finish(i: int, rc: int) -> None:
         family, method, seed, run = pending[i]
+        name = args.name or family
         if rc != 0:
             print(f"{run}: failed (exit {rc}); rerun to resume it", file=sys.stderr, flush=True)
             return
-        r = {"family": family, "method": method, "seed": seed, **collect(run)}
-        results[f"{family}/{method}/seed{seed}"] = r
-        print(f"{family}/{method}/seed{seed}: clean {100 * r['clean_last']:.2f} / PGD-20 {100 * r['robust_last']:.2f} "
+        r = {"family": name, "preset_family": family, "method": method, "seed": seed, **collect(run)}
+        results[f"{name}/{method}/seed{seed}"] = r
+        print(f"{name}/{method}/seed{seed}: clean {100 * r['clean_last']:.2f} / PGD-20 {100 * r['robust_last']:.2f} "
               f"last, {100 * r['clean_best']:.2f} / {100 * r['robust_best']:.2f} best (epoch {r['best_epoch']}), "
               f"{r['wall_time_s'] / 60:.1f} min", flush=True)
         out.parent.mkdir(parents=True, exist_ok=True)
