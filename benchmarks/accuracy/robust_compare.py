@@ -10,6 +10,8 @@ Prints a markdown table (mean +- std over seeds) and writes every number to ``--
 (``loss.start_epoch=auto loss.auto_rule=noisy_val_plateau``, without the fit gate, as first measured);
 ``trades-sat-fit`` is TRADES+SAT as ``loss.start_epoch=auto`` gives it under ``task=robust``: the default
 rule, counted once the training passes fit 0.9 of the labels (``auto_start``'s fit gate).
+``--name`` calls the runs of one family by the regime they are when ``--overrides`` swap its data or width
+(``--name cifar10-robust-cnn-w32``); the preset stays the family's.
 
     python -m benchmarks.accuracy.robust_compare --families mnist-robust-cnn,fmnist-robust-cnn \
         --methods trades,trades-sat --seeds 0,1 --jobs 2 --out benchmarks/results/robust_cpu.json
