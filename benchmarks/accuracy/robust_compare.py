@@ -86,25 +86,31 @@ def main(argv=None) -> int:
     results = json.loads(out.read_text()) if out.is_file() else {}
     extra = split_overrides(args.overrides)
     todo = [(f, m, int(s)) for f in families for m in args.methods.split(",") for s in args.seeds.split(",")]
+    name = lambda family: args.name or family          # noqa: E731  (the regime's name in folders and keys)
+
+    def record(family, method, seed, run) -> str:
+        """Read a finished run into ``results``; returns its key."""
+        key = f"{name(family)}/{method}/seed{seed}"
+        results[key] = {"family": name(family), "preset_family": family, "method": method, "seed": seed,
+                        **collect(run)}
+        return key
+
     pending = []
     for family, method, seed in todo:
-        name = args.name or family
-        run = Path(args.runs) / f"{name}-{method}-s{seed}"
+        run = Path(args.runs) / f"{name(family)}-{method}-s{seed}"
         if (run / "summary.json").is_file():
-            results[f"{name}/{method}/seed{seed}"] = {"family": name, "preset_family": family, "method": method,
-                                                       "seed": seed, **collect(run)}
+            record(family, method, seed, run)
         else:
             pending.append((family, method, seed, run))
 
     def finish(i: int, rc: int) -> None:
         family, method, seed, run = pending[i]
-        name = args.name or family
         if rc != 0:
             print(f"{run}: failed (exit {rc}); rerun to resume it", file=sys.stderr, flush=True)
             return
-        r = {"family": name, "preset_family": family, "method": method, "seed": seed, **collect(run)}
-        results[f"{name}/{method}/seed{seed}"] = r
-        print(f"{name}/{method}/seed{seed}: clean {100 * r['clean_last']:.2f} / PGD-20 {100 * r['robust_last']:.2f} "
+        key = record(family, method, seed, run)
+        r = results[key]
+        print(f"{key}: clean {100 * r['clean_last']:.2f} / PGD-20 {100 * r['robust_last']:.2f} "
               f"last, {100 * r['clean_best']:.2f} / {100 * r['robust_best']:.2f} best (epoch {r['best_epoch']}), "
               f"{r['wall_time_s'] / 60:.1f} min", flush=True)
         out.parent.mkdir(parents=True, exist_ok=True)

@@ -4,7 +4,8 @@
 
 One thread; the digits default's shapes (batch 64, K = 10, N = 1,347), SAT from epoch 0, each form (``ce``,
 ``sce``) and plain cross-entropy for comparison.  ``--steps`` steps are profiled after 200 to warm up; each
-op's figure is its self time per step in microseconds (the profiler adds its own cost to every op, so the
+op's figure is its self time per step in microseconds, ``op_events`` the profiler's op records per step
+(nested ones, such as ``aten::to`` -> ``aten::copy_``, each count; the profiler adds its own cost to every op, so the
 totals run above ``loss_ab``'s).  What it answers: is there one piece worth fusing, or is the step many
 small dispatches of about the same cost?
 """
@@ -63,7 +64,7 @@ def main(argv=None) -> int:
     for name, step in (("sat_ce", sat_step("ce")), ("sat_sce", sat_step("sce")), ("plain_ce", ce_step)):
         ops = profiled(step, args.steps)
         total = sum(us for us, _ in ops.values())
-        result["forms"][name] = {"total_us": total, "dispatches": sum(c for _, c in ops.values()),
+        result["forms"][name] = {"total_us": total, "op_events": sum(c for _, c in ops.values()),
                                  "ops_us_calls": dict(sorted(ops.items(), key=lambda kv: -kv[1][0]))}
         print(f"{name}: {total:.1f} us a step in {len(ops)} kinds of op")
         for op, (us, calls) in list(result["forms"][name]["ops_us_calls"].items())[:args.top]:
