@@ -1,67 +1,96 @@
 #!/usr/bin/env bash
-# One prepared GPU check (at most ~8 minutes on one H100), run from the repository root:
-#   1. CE vs SAT training-step throughput, ResNet-18 and ResNet-34, CIFAR-10, batch 256, bf16;
-#      the SAT overhead ratio (benchmarks/speed/step_throughput.py);
-#   2. a short 40%-uniform-noise CIFAR-10 run, SAT and CE, test accuracy against wall time
-#      (metrics.jsonl has test_acc and time_s per epoch);
-#   3. SAT with the bank in pinned host memory (bf16), the path CPU tests cannot reach;
-#   4. SAT-SSL pretraining (ResNet-18, bf16 autocast, views on the GPU) for 2 epochs on a 10k
-#      subset: seconds per epoch and the kNN probe;
-#   5. a slice of the paper's selective regime: VGG-16-BN on CIFAR-10, SAT with the abstain class
-#      (pretraining 5 of 15 epochs; the paper runs 150 of 300) against Softmax Response (CE), then
-#      `sat selective` on both: AURC, AUGRC, selective error at the paper's coverages;
-#   6. a slice of the paper's adversarial regime: WRN-34-10, TRADES and TRADES+SAT (PGD-10
-#      training, E_s 1 of 2 epochs) on a 10k CIFAR-10 subset, PGD-20 on 1,000 test images.
-# Parts 1-4 were sized at about 8 minutes on one H100 and parts 5-6 at about 6 (estimates: no part
-# has run on a GPU yet). One device call is limited to 10 minutes, so run them as two calls:
-#   PARTS=throughput,noise,hostbank,ssl bash benchmarks/gpu_check.sh
-#   PARTS=selective,robust bash benchmarks/gpu_check.sh
-# Results land in $OUT (default runs/gpu-check): JSON, run folders and a log.
+# One prepared GPU check, run from the repository root.  Its parts:
+#   throughput  CE vs SAT training-step throughput, ResNet-18 and ResNet-34, CIFAR-10, batch 256, bf16;
+#               the SAT overhead ratio (benchmarks/speed/step_throughput.py);
+#   noise       40%-uniform-noise CIFAR-10, ResNet-18, 15 epochs: CE, SAT (E_s 5) and SAT auto, test
+#               accuracy and wall time per epoch, the noisy-validation pick (a 5% split);
+#   hostbank    SAT with the bank in pinned host memory (bf16), a path CPU tests cannot reach;
+#   ssl         SAT-SSL pretraining (ResNet-18, bf16 autocast, views on the GPU), 2 epochs on 10k images;
+#   selective   a slice of the paper's selective regime: VGG-16-BN, SAT with the abstain class (from epoch
+#               10 of 30, cosine learning rate; the paper runs 150 of 300, step decay) against Softmax
+#               Response (CE), then `sat selective` on both: AURC, AUGRC, selective error at the paper's coverages;
+#   robust      a slice of the paper's adversarial regime: WRN-34-10, TRADES and TRADES+SAT (PGD-10
+#               training, E_s 1 of 2 epochs) on 10k images, PGD-20 on 1,000 test images;
+#   long        the noise regime over 40 epochs: CE, SAT (E_s 12, the paper's 30%) and SAT auto.
+# Each part runs in its own process, so one that fails is reported and the others still run; the exit
+# status is 1 if any failed.  Results land in $OUT (default runs/gpu-check): JSON, run folders, log.txt.
 #   bash benchmarks/gpu_check.sh              # every part, on the GPU machine
 #   bash benchmarks/gpu_check.sh --cpu-smoke  # the same steps, tiny, on CPU (what the test suite runs)
+#   PARTS=noise,long bash benchmarks/gpu_check.sh   # some parts
+# On one H200 (2026-12-04) every part together took about 6.5 minutes on a 16,000 / 2,000 image CIFAR-10
+# subset, which `python -m benchmarks.gpu_subset` writes to .gpu/cifar10_sub.npz (51 MB: the full file is
+# too large to travel to a lent device).  The device call that produced docs/benchmarks.md §14:
+#   export PYTHONPATH=$PWD/src PYTHON=python3 SAT_CIFAR=.gpu/cifar10_sub.npz; D=$OUT
+#   OUT=runs/gpu-check timeout 540 bash benchmarks/gpu_check.sh; tar czf $D/gpu_check.tgz --exclude='*.pt' runs/gpu-check
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT="${OUT:-runs/gpu-check}"
 PY="${PYTHON:-python}"
 DATA="${SAT_CIFAR:-../shared/data/cifar10_from_jpeg.npz}"
 mkdir -p "$OUT"
-PARTS="${PARTS:-throughput,noise,hostbank,ssl,selective,robust}"
-want() { [[ ",$PARTS," == *",$1,"* ]]; }
+PARTS="${PARTS:-throughput,noise,hostbank,ssl,selective,robust,long}"
 if [[ "${1:-}" == "--cpu-smoke" ]]; then
   DEVICE=cpu; MODELS=resnet18; WIDTH=8; BATCH=16; STEPS=2; WARMUP=1; EPOCHS=2; ES=1; SUBSET=256; TESTSUB=256
-  SSLSUB=64; KNN=8
+  LONG_EPOCHS=3; LONG_ES=1; SSLSUB=64; KNN=8
   SEL_WIDTH=4; SEL_EPOCHS=2; SEL_ES=1; SEL_SUB=256; SEL_VAL=50
   ADV_WIDTH=1; ADV_SUB=64; ADV_TEST=32; ADV_STEPS=2; ADV_TEST_STEPS=2; ADV_EVAL=32
 else
   DEVICE=cuda; MODELS=resnet18,resnet34; WIDTH=0; BATCH=256; STEPS=60; WARMUP=15; EPOCHS=15; ES=5; SUBSET=0; TESTSUB=0
-  SSLSUB=10000; KNN=200
-  SEL_WIDTH=0; SEL_EPOCHS=15; SEL_ES=5; SEL_SUB=0; SEL_VAL=2000
+  LONG_EPOCHS=40; LONG_ES=12; SSLSUB=10000; KNN=200
+  # 1,000 test images calibrate `sat selective`'s thresholds; the rest are scored (a subset's test split may hold 2,000)
+  SEL_WIDTH=0; SEL_EPOCHS=30; SEL_ES=10; SEL_SUB=0; SEL_VAL=1000
   ADV_WIDTH=0; ADV_SUB=10000; ADV_TEST=1000; ADV_STEPS=10; ADV_TEST_STEPS=20; ADV_EVAL=500
-  "$PY" -c "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 'no CUDA device; use --cpu-smoke')"
-  nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv | tee "$OUT/gpu.txt"
 fi
-start=$(date +%s)
-echo "== parts: $PARTS ($DEVICE)" | tee "$OUT/log.txt"
+if [[ -z "${GPU_CHECK_PART:-}" ]]; then        # the driver: each part in a process of its own
+  for part in ${PARTS//,/ }; do
+    case "$part" in throughput|noise|hostbank|ssl|selective|robust|long) ;;
+      *) echo "gpu_check.sh: unknown part '$part' in PARTS (throughput, noise, hostbank, ssl, selective, robust, long)" >&2
+         exit 2 ;;
+    esac
+  done
+  if [[ "$DEVICE" == cuda ]]; then
+    "$PY" -c "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 'no CUDA device; use --cpu-smoke')"
+    nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv | tee "$OUT/gpu.txt"
+  fi
+  start=$(date +%s)
+  echo "== parts: $PARTS ($DEVICE)" | tee "$OUT/log.txt"
+  failed=()
+  for part in ${PARTS//,/ }; do
+    GPU_CHECK_PART="$part" bash "$0" "$@" || { failed+=("$part"); echo "== part $part FAILED" | tee -a "$OUT/log.txt"; }
+  done
+  echo "== done in $(( $(date +%s) - start )) s; results in $OUT" | tee -a "$OUT/log.txt"
+  if (( ${#failed[@]} )); then echo "== failed parts: ${failed[*]}" | tee -a "$OUT/log.txt"; exit 1; fi
+  exit 0
+fi
+want() { [[ "$GPU_CHECK_PART" == "$1" ]]; }
 if want throughput; then
 echo "== step throughput ($DEVICE)" | tee -a "$OUT/log.txt"
 "$PY" -m benchmarks.speed.step_throughput --data "$DATA" --device "$DEVICE" --models "$MODELS" --width "$WIDTH" \
   --batch "$BATCH" --steps "$STEPS" --warmup "$WARMUP" --out "$OUT/step_throughput.json" | tee -a "$OUT/log.txt"
 fi
-if want noise; then
-for loss in sat ce; do
-  echo "== 40% uniform noise, ResNet-18, $loss, $EPOCHS epochs" | tee -a "$OUT/log.txt"
-  rm -rf "$OUT/u40-$loss"
-  "$PY" -m selfadaptive train --config paper-cifar10-resnet34-u40-sat --out "$OUT/u40-$loss" --quiet \
+# One noisy-label run: $1 folder name, $2 loss, $3 start epoch, $4 epochs.  A 5% noisy validation split
+# (the data's own labels) records the epoch CE would be picked at without clean labels.
+noisy_run() {
+  echo "== 40% uniform noise, ResNet-18, $1 (loss $2, E_s $3), $4 epochs" | tee -a "$OUT/log.txt"
+  rm -rf "$OUT/$1"
+  "$PY" -m selfadaptive train --config paper-cifar10-resnet34-u40-sat --out "$OUT/$1" --quiet \
     data.name=npz data.root="$DATA" data.download=false data.subset="$SUBSET" data.test_subset="$TESTSUB" model.name=resnet18 \
-    model.base_width="$WIDTH" loss.name="$loss" loss.start_epoch="$ES" optim.epochs="$EPOCHS" \
+    model.base_width="$WIDTH" loss.name="$2" loss.start_epoch="$3" optim.epochs="$4" data.val_fraction=0.05 \
     data.batch_size="$BATCH" device="$DEVICE" log.progress=false
-  "$PY" - "$OUT/u40-$loss/metrics.jsonl" <<'PYEOF' | tee -a "$OUT/log.txt"
+  "$PY" - "$OUT/$1/metrics.jsonl" "$OUT/$1/summary.json" <<'PYEOF' | tee -a "$OUT/log.txt"
 import json, sys
 for line in open(sys.argv[1]):
     r = json.loads(line)
-    print(f"epoch {r['epoch']:>3}  {r['time_s']:7.1f} s  test {100 * r['test_acc']:.2f}%")
+    val = f"  noisy val {100 * r['val_acc_noisy']:.2f}%" if "val_acc_noisy" in r else ""
+    print(f"epoch {r['epoch']:>3}  {r['time_s']:7.1f} s  test {100 * r['test_acc']:.2f}%{val}")
+s = json.load(open(sys.argv[2]))
+print("summary:", {k: s[k] for k in ("start_epoch_chosen", "selected_epoch", "test_acc_at_selected", "detection_auroc") if k in s})
 PYEOF
-done
+}
+if want noise; then
+  noisy_run u40-sat sat "$ES" "$EPOCHS"
+  noisy_run u40-ce ce "$ES" "$EPOCHS"
+  noisy_run u40-auto sat auto "$EPOCHS"
 fi
 if want hostbank; then
 echo "== SAT with its bank in pinned host memory (loss.bank_device=cpu, bf16 storage), 3 epochs" | tee -a "$OUT/log.txt"
@@ -87,7 +116,8 @@ for method in sat ce; do
   rm -rf "$OUT/selective-$method"
   "$PY" -m selfadaptive train --config "paper-selective-cifar10-vgg16-$method" --out "$OUT/selective-$method" --quiet \
     data.name=npz data.root="$DATA" data.download=false data.subset="$SEL_SUB" data.test_subset="$TESTSUB" \
-    model.base_width="$SEL_WIDTH" optim.epochs="$SEL_EPOCHS" loss.start_epoch="$SEL_ES" device="$DEVICE" log.progress=false
+    model.base_width="$SEL_WIDTH" optim.epochs="$SEL_EPOCHS" optim.schedule=cosine loss.start_epoch="$SEL_ES" \
+    device="$DEVICE" log.progress=false
 done
 "$PY" -m selfadaptive selective "$OUT/selective-sat" "$OUT/selective-ce" --val-size "$SEL_VAL" --device "$DEVICE" \
   | tee -a "$OUT/log.txt"
@@ -104,4 +134,9 @@ for method in trades trades-sat; do
   cat "$OUT/robust-$method/robust.json" | tee -a "$OUT/log.txt"; echo | tee -a "$OUT/log.txt"
 done
 fi
-echo "== done in $(( $(date +%s) - start )) s; results in $OUT" | tee -a "$OUT/log.txt"
+if want long; then
+# A longer budget, in which CE with crops and flips may start to memorise the 40% wrong labels.
+  noisy_run long-ce ce "$LONG_ES" "$LONG_EPOCHS"
+  noisy_run long-sat sat "$LONG_ES" "$LONG_EPOCHS"
+  noisy_run long-auto sat auto "$LONG_EPOCHS"
+fi

@@ -9,8 +9,10 @@ from pathlib import Path
 import pytest
 from helpers import shared_file
 
+from benchmarks.gpu_summary import summarise
+
 ROOT = Path(__file__).resolve().parents[1]
-CALLS = {"first": "throughput,noise,hostbank,ssl", "second": "selective,robust"}
+CALLS = {"first": "throughput,noise,hostbank,ssl", "second": "selective,robust,long"}
 
 
 @pytest.mark.slow
@@ -29,9 +31,9 @@ def test_gpu_check_cpu_smoke(tmp_path):
     first, second = tmp_path / "first", tmp_path / "second"
     rows = json.loads((first / "step_throughput.json").read_text())["rows"]
     assert rows[0]["ce_images_per_s"] > 0 and rows[0]["sat_overhead"] > 0
-    for loss in ("sat", "ce"):
-        metrics = (first / f"u40-{loss}" / "metrics.jsonl").read_text().splitlines()
-        assert len(metrics) == 2 and "time_s" in json.loads(metrics[-1])
+    for run, epochs in (("u40-sat", 2), ("u40-ce", 2), ("u40-auto", 2), ("long-ce", 3), ("long-sat", 3), ("long-auto", 3)):
+        metrics = ((first if run.startswith("u40") else second) / run / "metrics.jsonl").read_text().splitlines()
+        assert len(metrics) == epochs and "time_s" in json.loads(metrics[-1]) and "val_acc_noisy" in json.loads(metrics[-1])
     ssl = [json.loads(l) for l in (first / "ssl-sat" / "metrics.jsonl").read_text().splitlines()]
     assert len(ssl) == 2 and "knn_acc" in ssl[-1]
     assert not (first / "selective-sat").exists() and not (second / "u40-sat").exists()     # PARTS chose
@@ -43,3 +45,17 @@ def test_gpu_check_cpu_smoke(tmp_path):
         assert robust["last"]["epoch"] == 1 and robust["attack"] == "pgd2"
     sat_state = (second / "robust-trades-sat" / "summary.json").read_text()
     assert json.loads(sat_state)["start_epoch"] == 1
+    # the summary of a check reads both folders' runs back
+    one, two = summarise(first), summarise(second)
+    assert set(one["noise"]) == {"u40-sat", "u40-ce", "u40-auto", "u40-sat-hostbank"} and "ssl" in one
+    assert set(two["noise"]) == {"long-ce", "long-sat", "long-auto"} and two["noise"]["long-ce"]["epochs"] == 3
+    assert set(two["selective"]) == {"selective-sat", "selective-ce"} and set(two["robust"]) == {"robust-trades",
+                                                                                                   "robust-trades-sat"}
+
+
+def test_gpu_check_refuses_an_unknown_part(tmp_path):
+    env = dict(os.environ, OUT=str(tmp_path), PYTHON=sys.executable, PARTS="noise,selectve")
+    p = subprocess.run(["bash", str(ROOT / "benchmarks" / "gpu_check.sh"), "--cpu-smoke"], env=env,
+                       capture_output=True, text=True, timeout=60)
+    assert p.returncode == 2 and "unknown part 'selectve'" in p.stderr
+    assert not (tmp_path / "u40-sat").exists()          # refused before any part ran

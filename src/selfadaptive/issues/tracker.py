@@ -63,8 +63,9 @@ class LabelIssueTracker(nn.Module):
     def update_predictions(self, given_prob: torch.Tensor, prediction: torch.Tensor,
                            prediction_mass: torch.Tensor) -> None:
         """Record one epoch of training passes: ``p_iy`` (N,), the predicted class (N,) and its
-        probability (N,)."""
-        self.prediction_mass_sum += given_prob.double()
+        probability (N,), on any device: the history lives beside the bank, which may sit in host
+        memory (``bank_device=cpu``) while the passes run on the GPU."""
+        self.prediction_mass_sum += given_prob.to(self.prediction_mass_sum.device, torch.float64)
         self.last_prediction.copy_(prediction)
         self.last_prediction_mass.copy_(prediction_mass)
         self.epochs_predicted += 1
