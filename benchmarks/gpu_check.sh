@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
 # One prepared GPU check, run from the repository root.  Its parts:
+#   tests       the suite's device tests (tests/engine/test_devices.py: every task with a host-memory bank,
+#               on CPU and CUDA; the host-bank read of tests/test_functional.py), pytest on the machine;
 #   throughput  CE vs SAT training-step throughput, ResNet-18 and ResNet-34, CIFAR-10, batch 256, bf16;
 #               the SAT overhead ratio (benchmarks/speed/step_throughput.py);
 #   noise       40%-uniform-noise CIFAR-10, ResNet-18, 15 epochs: CE, SAT (E_s 5) and SAT auto, test
@@ -28,13 +30,15 @@ OUT="${OUT:-runs/gpu-check}"
 PY="${PYTHON:-python}"
 DATA="${SAT_CIFAR:-../shared/data/cifar10_from_jpeg.npz}"
 mkdir -p "$OUT"
-PARTS="${PARTS:-throughput,noise,hostbank,ssl,selective,robust,long}"
+PARTS="${PARTS:-tests,throughput,noise,hostbank,ssl,selective,robust,long}"
 if [[ "${1:-}" == "--cpu-smoke" ]]; then
+  TESTS="tests/engine/test_devices.py::test_attach_in_a_plain_loop_with_a_host_bank"     # the suite runs the rest
   DEVICE=cpu; MODELS=resnet18; WIDTH=8; BATCH=16; STEPS=2; WARMUP=1; EPOCHS=2; ES=1; SUBSET=256; TESTSUB=256
   LONG_EPOCHS=3; LONG_ES=1; SSLSUB=64; KNN=8
   SEL_WIDTH=4; SEL_EPOCHS=2; SEL_ES=1; SEL_SUB=256; SEL_VAL=50
   ADV_WIDTH=1; ADV_SUB=64; ADV_TEST=32; ADV_STEPS=2; ADV_TEST_STEPS=2; ADV_EVAL=32
 else
+  TESTS="tests/engine/test_devices.py tests/test_functional.py"
   DEVICE=cuda; MODELS=resnet18,resnet34; WIDTH=0; BATCH=256; STEPS=60; WARMUP=15; EPOCHS=15; ES=5; SUBSET=0; TESTSUB=0
   LONG_EPOCHS=40; LONG_ES=12; SSLSUB=10000; KNN=200
   # 1,000 test images calibrate `sat selective`'s thresholds; the rest are scored (a subset's test split may hold 2,000)
@@ -43,8 +47,9 @@ else
 fi
 if [[ -z "${GPU_CHECK_PART:-}" ]]; then        # the driver: each part in a process of its own
   for part in ${PARTS//,/ }; do
-    case "$part" in throughput|noise|hostbank|ssl|selective|robust|long) ;;
-      *) echo "gpu_check.sh: unknown part '$part' in PARTS (throughput, noise, hostbank, ssl, selective, robust, long)" >&2
+    case "$part" in tests|throughput|noise|hostbank|ssl|selective|robust|long) ;;
+      *) echo "gpu_check.sh: unknown part '$part' in PARTS (tests, throughput, noise, hostbank, ssl, selective, robust," \
+              "long)" >&2
          exit 2 ;;
     esac
   done
@@ -63,6 +68,11 @@ if [[ -z "${GPU_CHECK_PART:-}" ]]; then        # the driver: each part in a proc
   exit 0
 fi
 want() { [[ "$GPU_CHECK_PART" == "$1" ]]; }
+if want tests; then
+  echo "== the suite's device tests ($DEVICE)" | tee -a "$OUT/log.txt"
+  # shellcheck disable=SC2086  # TESTS is a list of paths
+  "$PY" -m pytest -q -p no:cacheprovider -rs $TESTS 2>&1 | tail -n 15 | tee -a "$OUT/log.txt"
+fi
 if want throughput; then
 echo "== step throughput ($DEVICE)" | tee -a "$OUT/log.txt"
 "$PY" -m benchmarks.speed.step_throughput --data "$DATA" --device "$DEVICE" --models "$MODELS" --width "$WIDTH" \

@@ -12,7 +12,7 @@ from helpers import shared_file
 from benchmarks.gpu_summary import summarise
 
 ROOT = Path(__file__).resolve().parents[1]
-CALLS = {"first": "throughput,noise,hostbank,ssl", "second": "selective,robust,long"}
+CALLS = {"first": "tests,throughput,noise,hostbank,ssl", "second": "selective,robust,long"}
 
 
 @pytest.mark.slow
@@ -29,6 +29,7 @@ def test_gpu_check_cpu_smoke(tmp_path):
         assert p.returncode == 0, (name, err[-2000:])
         assert "done in" in (tmp_path / name / "log.txt").read_text()
     first, second = tmp_path / "first", tmp_path / "second"
+    assert "1 passed" in (first / "log.txt").read_text()          # the device tests' part
     rows = json.loads((first / "step_throughput.json").read_text())["rows"]
     assert rows[0]["ce_images_per_s"] > 0 and rows[0]["sat_overhead"] > 0
     for run, epochs in (("u40-sat", 2), ("u40-ce", 2), ("u40-auto", 2), ("long-ce", 3), ("long-sat", 3), ("long-auto", 3)):
