@@ -19,9 +19,11 @@
 #   bash benchmarks/gpu_check.sh              # every part, on the GPU machine
 #   bash benchmarks/gpu_check.sh --cpu-smoke  # the same steps, tiny, on CPU (what the test suite runs)
 #   PARTS=noise,long bash benchmarks/gpu_check.sh   # some parts
-# On one H200 (2026-12-04) every part together took about 6.5 minutes on a 16,000 / 2,000 image CIFAR-10
-# subset, which `python -m benchmarks.gpu_subset` writes to .gpu/cifar10_sub.npz (51 MB: the full file is
-# too large to travel to a lent device).  The device call that produced docs/benchmarks.md §14:
+# On one H200 (2026-12-04) the parts then present took about 6.5 minutes together on a 16,000 / 2,000 image
+# CIFAR-10 subset, which `python -m benchmarks.gpu_subset` writes to .gpu/cifar10_sub.npz (51 MB: the full
+# file is too large to travel to a lent device).  With the parts added since (tests, the 30-epoch selective
+# slice, the fixed-E_s long run) expect about 8.5 minutes: one device call, with little to spare.  The
+# call that produced docs/benchmarks.md §8d:
 #   export PYTHONPATH=$PWD/src PYTHON=python3 SAT_CIFAR=.gpu/cifar10_sub.npz; D=$OUT
 #   OUT=runs/gpu-check timeout 540 bash benchmarks/gpu_check.sh; tar czf $D/gpu_check.tgz --exclude='*.pt' runs/gpu-check
 set -euo pipefail
