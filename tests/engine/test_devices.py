@@ -2,7 +2,8 @@
 device: the mix of devices that only a GPU creates.  The first GPU run found a crash here (the label-
 issue tracker beside a host bank added the GPU's records to a host buffer), which no CPU run could
 show.  Each test runs on CPU everywhere (the bodies stay checked) and on CUDA where a GPU is present:
-on a lent GPU machine, ``pytest tests/engine/test_devices.py``."""
+on a lent GPU machine, ``pytest tests/engine/test_devices.py``.  The last test runs ``SATClassifier``
+on the device (its bank stays there)."""
 import json
 
 import numpy as np
@@ -80,3 +81,17 @@ def test_attach_in_a_plain_loop_with_a_host_bank(device):
     assert criterion.bank().device.type == "cpu" and tracker.labels.device.type == "cpu"
     issues = tracker.label_issues()
     assert len(issues) == n and (criterion.bank().max(1).values < 1).any()
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_the_estimator_on_the_device(device):
+    from sklearn.datasets import load_wine
+
+    from selfadaptive.estimator import SATClassifier
+    from selfadaptive.issues import detection_metrics
+    from selfadaptive.noise.labels import corrupt_labels
+    X, y = load_wine(return_X_y=True)
+    noise = corrupt_labels(y, 3, 0.3, "flip", seed=0)
+    clf = SATClassifier(max_epochs=30, random_state=0, device=device).fit(X, noise.noisy_labels)
+    assert clf.soft_targets_.shape == (len(y), 3) and isinstance(clf.predict_proba(X[:4]), np.ndarray)
+    assert detection_metrics(clf.label_issues_.in_index_order("score"), noise.noisy_mask)["auroc"] > 0.9
