@@ -2,8 +2,8 @@
 device: the mix of devices that only a GPU creates.  The first GPU run found a crash here (the label-
 issue tracker beside a host bank added the GPU's records to a host buffer), which no CPU run could
 show.  Each test runs on CPU everywhere (the bodies stay checked) and on CUDA where a GPU is present:
-on a lent GPU machine, ``pytest tests/engine/test_devices.py``.  The last test runs ``SATClassifier``
-on the device (its bank stays there)."""
+on a lent GPU machine, ``pytest tests/engine/test_devices.py``.  ``SATClassifier`` runs on the device
+too (its bank stays there)."""
 import json
 
 import numpy as np
@@ -95,3 +95,16 @@ def test_the_estimator_on_the_device(device):
     clf = SATClassifier(max_epochs=30, random_state=0, device=device).fit(X, noise.noisy_labels)
     assert clf.soft_targets_.shape == (len(y), 3) and isinstance(clf.predict_proba(X[:4]), np.ndarray)
     assert detection_metrics(clf.label_issues_.in_index_order("score"), noise.noisy_mask)["auroc"] > 0.9
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_sat_ssl_with_a_host_bank(tmp_path, device):
+    from selfadaptive.ssl.pretrain import pretrain
+    over = ["task=ssl", "noise.kind=none", "model.name=cnn", "model.base_width=4", "ssl.dim=16", "ssl.hidden=32",
+            "ssl.knn_k=20", "ssl.monitor_size=128", "data.batch_size=64", "optim.epochs=2", "optim.lr=0.05",
+            "loss.name=sat_ssl", "loss.start_epoch=1", "log.progress=false", "data.subset=400", "ssl.linear_probe=false",
+            "loss.bank_device=cpu", f"device={device}"]
+    pretrain(load_config(None, over), tmp_path / "r", quiet=True)
+    bank = np.load(tmp_path / "r" / "soft_targets.npy")
+    assert bank.shape == (400, 16) and np.allclose(np.linalg.norm(bank, axis=1), 1, atol=1e-4)
+    assert np.isfinite(_rows(tmp_path / "r")[-1]["train_loss"])
