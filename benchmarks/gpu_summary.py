@@ -10,21 +10,20 @@ collapse metrics.
 """
 import argparse
 import json
+import statistics
 from pathlib import Path
+
+from selfadaptive.engine.runfolder import RunDir
 
 from .common import write_result
 
 
-def _rows(run: Path) -> list[dict]:
-    return [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines() if line.strip()]
-
-
 def noise_run(run: Path) -> dict:
-    rows, summary = _rows(run), json.loads((run / "summary.json").read_text())
+    rows, summary = RunDir(run).read_metrics(), RunDir(run).read_summary()
     best = max(rows, key=lambda r: r["test_acc"])
     out = {"epochs": len(rows), "test_acc_last": rows[-1]["test_acc"], "test_acc_best": best["test_acc"],
            "best_epoch": best["epoch"], "wall_s": rows[-1]["time_s"],
-           "epoch_s_median": sorted(b["time_s"] - a["time_s"] for a, b in zip(rows, rows[1:]))[(len(rows) - 1) // 2]}
+           "epoch_s_median": statistics.median_high(b["time_s"] - a["time_s"] for a, b in zip(rows, rows[1:]))}
     for key in ("selected_epoch", "test_acc_at_selected", "start_epoch_chosen", "detection_auroc"):
         if key in summary:
             out[key] = summary[key]
@@ -42,9 +41,9 @@ def summarise(folder: Path) -> dict:
     selective = {}
     for run in sorted(folder.glob("selective-*")):
         if (run / "selective.json").exists():
-            s = json.loads((run / "selective.json").read_text())
+            s, rows = json.loads((run / "selective.json").read_text()), RunDir(run).read_metrics()
             selective[run.name] = {"score": s["score"], "accuracy": s["accuracy"], "aurc": s["aurc"], "augrc": s["augrc"],
-                                   "train_acc_last": _rows(run)[-1]["train_acc"], "epochs": len(_rows(run)),
+                                   "train_acc_last": rows[-1]["train_acc"], "epochs": len(rows),
                                    "paper_protocol": {k: s["paper_protocol"][k] for k in ("coverages", "val_size",
                                                                                          "test_selective_error")}}
     result["selective"] = selective
@@ -52,7 +51,7 @@ def summarise(folder: Path) -> dict:
                         if (run / "robust.json").exists()}
     ssl = folder / "ssl-sat"
     if (ssl / "metrics.jsonl").exists():
-        last = _rows(ssl)[-1]
+        last = RunDir(ssl).read_metrics()[-1]
         result["ssl"] = {k: last[k] for k in ("epoch", "knn_acc", "embedding_std_ratio", "effective_rank", "time_s")}
     return result
 

@@ -3,23 +3,18 @@ metrics row of finished run folders (runs with injected noise log the training p
 clean samples, ``train_acc_clean``, and its agreement with the wrong labels, ``train_memorised_noisy``)
 and gives, per group of runs, their means with the test accuracy.
 
-    python -m benchmarks.accuracy.fit_gap --group 'ce=runs/map/fmnist-cnn-short/ce/uniform/seed=*' \\
-        --group 'sat=runs/map/fmnist-cnn-short/sat_auto_sce/uniform/seed=*' --out benchmarks/results/fit_gap.json
+    python -m benchmarks.accuracy.fit_gap --group 'fmnist/ce=runs/map/fmnist-cnn-short/ce/uniform/seed=*' \\
+        --group 'fmnist/sat=runs/map/fmnist-cnn-short/sat_auto_sce/uniform/seed=*' --out benchmarks/results/fit_gap.json
 """
 import argparse
 import glob
-import json
 import statistics
 from pathlib import Path
 
 from benchmarks.common import write_result
+from selfadaptive.engine.runfolder import RunDir
 
 FIELDS = ("test_acc", "train_acc_clean", "train_memorised_noisy", "train_acc")
-
-
-def last_row(run: Path) -> dict:
-    lines = [line for line in (run / "metrics.jsonl").read_text().splitlines() if line.strip()]
-    return json.loads(lines[-1])
 
 
 def group_means(pattern: str) -> dict:
@@ -27,7 +22,7 @@ def group_means(pattern: str) -> dict:
     runs = sorted(Path(p) for p in glob.glob(pattern) if (Path(p) / "summary.json").is_file())
     if not runs:
         raise SystemExit(f"no finished run folder matches {pattern}")
-    rows = [last_row(run) for run in runs]
+    rows = [RunDir(run).read_metrics()[-1] for run in runs]
     missing = [f for f in FIELDS if any(f not in r for r in rows)]
     if missing:
         raise SystemExit(f"{pattern}: the runs log no {', '.join(missing)} (no noise was injected?)")

@@ -4,14 +4,13 @@ issue tracker beside a host bank added the GPU's records to a host buffer), whic
 show.  Each test runs on CPU everywhere (the bodies stay checked) and on CUDA where a GPU is present:
 on a lent GPU machine, ``pytest tests/engine/test_devices.py``.  ``SATClassifier`` runs on the device
 too (its bank stays there)."""
-import json
-
 import numpy as np
 import pytest
 import torch
 from helpers import ROBUST_OVERRIDES
 
 from selfadaptive import LabelIssueTracker, SelfAdaptiveLoss, load_config, train
+from selfadaptive.engine.runfolder import RunDir
 from selfadaptive.issues.evaluate import issues_from_run
 
 DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
@@ -21,7 +20,7 @@ RUN = ["model.base_width=64", "optim.epochs=3", "log.progress=false", "optim.lr=
 
 
 def _rows(run):
-    return [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    return RunDir(run).read_metrics()
 
 
 @pytest.mark.parametrize("device", DEVICES)
