@@ -94,6 +94,66 @@ def test_the_cross_view_target_matches_the_design_and_leaves_out_the_views_own_p
         assert (abs(losses[0] - losses[1]) > 1e-3) == moves, view_target
 
 
+def test_bank_agreement_is_the_mean_cosine_of_each_projection_with_its_row_before_the_update():
+    n, d, alpha = 8, 5, 0.8
+    rng = np.random.default_rng(3)
+    loss_fn = SelfAdaptiveSSLLoss(n, d, momentum=alpha, start_epoch=2)
+    T = np.zeros((n, d))
+    assert loss_fn.epoch_agreement() is None
+    for epoch in range(4):
+        cosines = []
+        for idx in (np.array([0, 2, 4, 6]), np.array([1, 3, 5]), np.array([7, 0])):    # sample 0 twice an epoch
+            q1, q2, z1, z2 = (rng.normal(size=(len(idx), d)) for _ in range(4))
+            for b, i in enumerate(idx):
+                zbar = unit(z1[b] + z2[b])
+                if T[i].any():              # rows never written (the bank starts at zero) do not count
+                    cosines.append(float(T[i] @ zbar))
+                T[i] = zbar if epoch < 2 else unit(alpha * T[i] + (1 - alpha) * zbar)
+            loss_fn(*(torch.tensor(v, dtype=torch.float32) for v in (q1, q2, z1, z2)), torch.tensor(idx), epoch)
+        got = loss_fn.epoch_agreement()
+        assert got == pytest.approx(np.mean(cosines), abs=1e-6)
+        assert loss_fn.epoch_agreement() is None        # read and reset
+    np.testing.assert_allclose(loss_fn.soft_targets.numpy(), T, atol=1e-6)
+
+
+def test_auto_start_is_byol_until_the_learning_rate_halves_then_the_fixed_start_it_chose():
+    n, d = 10, 4
+    lrs = [0.1, 0.09, 0.07, 0.05, 0.03, 0.01]          # at most half the first from epoch 3: SAT from epoch 4
+    auto, fixed = SelfAdaptiveSSLLoss(n, d, start_epoch="auto"), SelfAdaptiveSSLLoss(n, d, start_epoch=4)
+    byol = BYOLLoss()
+    g = torch.Generator().manual_seed(0)
+    for epoch, lr in enumerate(lrs):
+        for idx in (torch.arange(0, 5), torch.arange(5, 10)):
+            q1, q2, z1, z2 = (torch.randn(5, d, generator=g) for _ in range(4))
+            got, want = auto(q1, q2, z1, z2, idx, epoch), fixed(q1, q2, z1, z2, idx, epoch)
+            assert torch.equal(got, want) and torch.equal(auto.soft_targets, fixed.soft_targets)
+            if epoch < 4:
+                assert torch.equal(got, byol(q1, q2, z1, z2, idx, epoch))
+        assert auto.start_epoch_chosen == (None if epoch < 4 else 4)
+        auto.observe_learning_rate(epoch, lr)
+        fixed.observe_learning_rate(epoch, lr)      # ignored by a fixed start
+    restored = SelfAdaptiveSSLLoss(n, d, start_epoch="auto")
+    restored.load_state_dict(auto.state_dict())
+    assert restored.start_epoch_chosen == 4
+    never = SelfAdaptiveSSLLoss(n, d, start_epoch="auto")        # a constant rate never halves: BYOL throughout
+    for epoch in range(6):
+        never(*(torch.randn(5, d, generator=g) for _ in range(4)), torch.arange(5), epoch)
+        never.observe_learning_rate(epoch, 0.1)
+    assert never.start_epoch_chosen is None
+    with pytest.raises(ValueError, match="auto_rule"):
+        SelfAdaptiveSSLLoss(n, d, start_epoch="auto", auto_rule="changes_slowdown")       # needs labels
+    with pytest.raises(ValueError, match="start_epoch"):
+        SelfAdaptiveSSLLoss(n, d, start_epoch="later")
+
+
+def test_a_checkpoint_from_before_the_agreement_loads():
+    old = SelfAdaptiveSSLLoss(6, 3).state_dict()
+    del old["agreement_sums"]
+    loss_fn = SelfAdaptiveSSLLoss(6, 3)
+    loss_fn.load_state_dict(old)
+    assert loss_fn.epoch_agreement() is None
+
+
 def test_sat_ssl_refuses_an_unknown_view_target():
     with pytest.raises(ValueError, match="view_target"):
         SelfAdaptiveSSLLoss(5, 3, view_target="own_view")

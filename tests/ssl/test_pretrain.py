@@ -46,10 +46,14 @@ def test_pretrain_run_folder(tmp_path, method):
         assert not (tmp_path / "r" / "soft_targets.npy").exists()
 
 
-def test_pretrain_resumes_mid_epoch_exactly(tmp_path, monkeypatch):
-    cfg = load_config(None, TINY + ["loss.name=sat_ssl"])
-    pretrain(cfg, tmp_path / "full", quiet=True)
-    StopAfter.n = 9         # 7 steps an epoch: stop inside epoch 1, after E_s
+@pytest.mark.parametrize("start", ["1", "auto"])
+def test_pretrain_resumes_mid_epoch_exactly(tmp_path, monkeypatch, start):
+    # auto over 4 cosine epochs: the rate halves at epoch 2, so SAT starts at 3; the cut falls inside epoch 2,
+    # between the learning rates it has seen and the one that fires the rule
+    cfg = load_config(None, TINY + ["loss.name=sat_ssl", f"loss.start_epoch={start}"] +
+                      (["optim.epochs=4", "optim.schedule=cosine"] if start == "auto" else []))
+    summary = pretrain(cfg, tmp_path / "full", quiet=True)
+    StopAfter.n = 9 if start == "1" else 16        # 7 steps an epoch: inside epoch 1 (after E_s) or 2
     monkeypatch.setattr(pretrain_mod, "StopSignals", StopAfter)
     with pytest.raises(Interrupted) as e:
         pretrain(cfg, tmp_path / "cut", quiet=True)
@@ -61,6 +65,11 @@ def test_pretrain_resumes_mid_epoch_exactly(tmp_path, monkeypatch):
     for k in a["model"]:
         assert torch.equal(a["model"][k], b["model"][k]), k
     assert torch.equal(a["loss"]["soft_targets"], b["loss"]["soft_targets"])
+    rows = _rows(tmp_path / "full")
+    first = 1 if start == "1" else 3
+    assert summary["start_epoch_chosen"] == first
+    assert [r["sat_started"] for r in rows] == [e >= first for e in range(len(rows))]
+    assert "bank_agreement" not in rows[0] and all(0 < r["bank_agreement"] <= 1 for r in rows[1:])
 
 
 @pytest.mark.slow
@@ -92,6 +101,8 @@ def test_target_network_follows_the_schedule():
     (["loss.name=simsiam", "ssl.target_momentum=0.99"], "simsiam has no momentum network"),
     (["loss.name=sat_ssl", "noise.kind=flip"], "set noise.kind=none"),
     (["loss.name=byol", "ssl.target_momentum=1.0"], "ssl.target_momentum must be in [0, 1)"),
+    (["loss.name=sat_ssl", "loss.start_epoch=auto", "loss.auto_rule=changes_slowdown"],
+     "sat_ssl's automatic start takes lr_drop"),
 ])
 def test_ssl_config_errors(over, needle):
     with pytest.raises(UserError, match=re.escape(needle)):

@@ -134,6 +134,10 @@ def validate(cfg: Config) -> None:
                                                 "choose one")
             check(cfg.loss.auto_rule != "noisy_val_plateau" or bool(cfg.data.val_fraction or cfg.data.val_size),
                   "loss.auto_rule=noisy_val_plateau reads a validation split; set data.val_fraction (e.g. 0.1)")
+            from ..losses.sat_ssl import AUTO_RULES
+            check(cfg.loss.name != "sat_ssl" or cfg.loss.auto_rule in (None, *AUTO_RULES),
+                  f"loss.auto_rule={cfg.loss.auto_rule} reads labels or a validation split, which pretraining has none "
+                  f"of; sat_ssl's automatic start takes {_or_list(list(AUTO_RULES))}")
     elif cfg.loss.start_epoch is not None:
         check(cfg.loss.start_epoch >= 0, f"loss.start_epoch must be >= 0, got {cfg.loss.start_epoch}")
     check(cfg.loss.auto_window is None or cfg.loss.auto_window >= 1,

@@ -5,14 +5,17 @@ import torch
 import torch.nn.functional as F
 
 from .. import functional as SF
+from .auto_start import AUTO, AutoStart
 from .base import BankLoss
 from .registry import register_loss
 
 VIEW_TARGETS = ("cross_view", "both_views")     # the first is the default (docs/benchmarks.md §11)
+#: the start rules that need no labels; ``start_epoch="auto"`` uses the first
+AUTO_RULES = ("lr_drop",)
 
 
 @register_loss("sat_ssl", tasks=("ssl",), head="embedding",
-               defaults={"momentum": 0.9, "start_epoch": 10, "view_target": VIEW_TARGETS[0]})
+               defaults={"momentum": 0.9, "start_epoch": 10, "view_target": VIEW_TARGETS[0], "auto_rule": AUTO_RULES[0]})
 class SelfAdaptiveSSLLoss(BankLoss):
     r"""SAT without labels: every sample i keeps a unit target t_i of dimension D.
 
@@ -44,32 +47,91 @@ class SelfAdaptiveSSLLoss(BankLoss):
     regime (docs/benchmarks.md §11) cross_view gained 1.04 linear-probe and 0.69 kNN points over it,
     on every seed, and ended 0.20 / 0.32 below BYOL.
 
+    ``start_epoch="auto"`` starts SAT at the first epoch after the learning rate (fed in by
+    ``observe_learning_rate``; ``sat pretrain`` does) has fallen to half its first value, the ``lr_drop``
+    rule of ``auto_start``: the middle of a cosine schedule, whatever its length.  Why not a signal of the
+    training itself, as for labels: the one this loss has for free, ``bank_agreement`` (below), rises
+    steeply for 2-3 epochs and then creeps up for the rest of the run (Fashion-MNIST, 40 epochs: 0.75,
+    0.90, 0.93, ..., 0.96 by epoch 9), so a slowdown rule fires at epoch 3-4, earlier than E_s 10, which
+    already trailed E_s 20 of 40 (docs/benchmarks.md §11: the later the start, the closer to BYOL).
+
+    Every epoch the loss measures ``bank_agreement``: the mean cosine between a sample's projection
+    zbar_i and its bank row before the update (before E_s: the sample's projection one epoch earlier;
+    after: its running target), over the samples with a row; ``epoch_agreement()`` reads and resets it.
+
     Args:
-        num_samples: N; dim: D; momentum: alpha; start_epoch: E_s; view_target: both_views |
-        cross_view; bank_dtype: storage dtype.
+        num_samples: N; dim: D; momentum: alpha; start_epoch: E_s or ``"auto"``; view_target:
+        both_views | cross_view; bank_dtype: storage dtype; auto_rule: the rule of ``"auto"``
+        (``AUTO_RULES``).
     """
 
     def __init__(self, num_samples: int, dim: int, momentum: float = 0.9, start_epoch: int = 0,
                  bank_dtype: torch.dtype = torch.float32, reduce=None, gather=None,
-                 view_target: str = VIEW_TARGETS[0]):
+                 view_target: str = VIEW_TARGETS[0], auto_rule: str = AUTO_RULES[0]):
         super().__init__(torch.zeros(int(num_samples), int(dim), dtype=bank_dtype), reduce, gather)
         if not 0.0 <= momentum <= 1.0:
             raise ValueError(f"momentum must be in [0, 1], got {momentum}")
         if view_target not in VIEW_TARGETS:
             raise ValueError(f"view_target must be one of {VIEW_TARGETS}, got {view_target!r}")
         self.momentum = float(momentum)
-        self.start_epoch = int(start_epoch)
         self.view_target = view_target
+        self.auto = None
+        if start_epoch == AUTO:
+            if auto_rule not in AUTO_RULES:
+                raise ValueError(f"auto_rule must be one of {AUTO_RULES} without labels, got {auto_rule!r}")
+            self.start_epoch, self.auto = AUTO, AutoStart(int(num_samples), auto_rule)
+        elif isinstance(start_epoch, str) or int(start_epoch) < 0:
+            raise ValueError(f"start_epoch must be an epoch >= 0 or {AUTO!r}, got {start_epoch!r}")
+        else:
+            self.start_epoch = int(start_epoch)
+        self.register_buffer("agreement_sums", torch.zeros(2, dtype=torch.float64))   # this epoch's sum of cosines, rows
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        state_dict.setdefault(prefix + "agreement_sums", self.agreement_sums.clone())   # older checkpoints
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+
+    @property
+    def start_epoch_chosen(self) -> int | None:
+        """E_s, or the epoch the automatic rule chose (None until it fires)."""
+        return self.auto.start_epoch() if self.auto is not None else self.start_epoch
+
+    def observe_learning_rate(self, epoch: int, lr: float) -> None:
+        """The learning rate of ``epoch``, for ``start_epoch="auto"``; ignored otherwise."""
+        if self.auto is not None:
+            self.auto.observe_learning_rate(epoch, lr)
+
+    def epoch_agreement(self) -> float | None:
+        """The mean ``bank_agreement`` since the last call (None if no row had a target yet); resets it."""
+        total, rows = self.agreement_sums.tolist()
+        self.agreement_sums.zero_()
+        return total / rows if rows else None
+
+    def _agree(self, old: torch.Tensor, new: torch.Tensor) -> None:
+        """Add cos(old_i, new_i) of the rows written before (the bank starts at zero) to this epoch's sums.
+        old, new: (B, D) unit rows of the global batch, so every process keeps the same sums."""
+        seen = old.ne(0).any(dim=1)
+        cos = (old.float() * new).sum(dim=1)
+        self.agreement_sums += torch.stack([cos[seen].sum(), seen.sum()]).double()
+
+    def _follow(self, old: torch.Tensor, new: torch.Tensor) -> torch.Tensor:
+        self._agree(old, new)
+        return new
+
+    def _average(self, old: torch.Tensor, new: torch.Tensor) -> torch.Tensor:
+        self._agree(old, new)
+        return SF.normalized_ema_update(old, new, self.momentum)
 
     def forward(self, q1: torch.Tensor, q2: torch.Tensor, z1: torch.Tensor, z2: torch.Tensor,
                 index: torch.Tensor, epoch: int) -> torch.Tensor:
         z1, z2 = z1.detach().float(), z2.detach().float()
         zbar = F.normalize(z1 + z2, dim=1)
-        if epoch < self.start_epoch:        # the bank follows the projections
-            self.update_bank(index, zbar, lambda old, new: new)
+        if self.auto is not None and not self.auto.started:
+            self.auto.begin(epoch)
+        start = self.start_epoch_chosen
+        if start is None or epoch < start:        # the bank follows the projections
+            self.update_bank(index, zbar, self._follow)
             return self.reduce(SF.cosine_regression(q1, z2) + SF.cosine_regression(q2, z1))
-        t, old = self.update_bank(index, zbar, lambda old, new: SF.normalized_ema_update(old, new, self.momentum),
-                                  return_old=True)
+        t, old = self.update_bank(index, zbar, self._average, return_old=True)
         t1, t2 = (t, t) if self.view_target == "both_views" else \
             (SF.normalized_ema_update(old, z2, self.momentum), SF.normalized_ema_update(old, z1, self.momentum))
         return self.reduce(SF.cosine_regression(q1, t1) + SF.cosine_regression(q2, t2))
@@ -77,7 +139,8 @@ class SelfAdaptiveSSLLoss(BankLoss):
     @classmethod
     def from_config(cls, options, ctx):
         return cls(ctx.num_samples, ctx.dim, momentum=options["momentum"], start_epoch=options["start_epoch"],
-                   bank_dtype=ctx.bank_dtype, reduce=ctx.reduce, gather=ctx.gather, view_target=options["view_target"])
+                   bank_dtype=ctx.bank_dtype, reduce=ctx.reduce, gather=ctx.gather, view_target=options["view_target"],
+                   auto_rule=options["auto_rule"])
 
     def extra_repr(self) -> str:
         n, d = self.soft_targets.shape

@@ -65,6 +65,19 @@ def monitor(net: SiameseNetwork, x_monitor: torch.Tensor, device: torch.device, 
     return collapse_metrics(logits_of(projector, x_monitor, device, bs))
 
 
+def epoch_bank_state(loss_fn, epoch: int, lr: float) -> dict:
+    """At the end of ``epoch``: feed SAT-SSL's automatic start the learning rate and read its bank's
+    agreement (``bank_agreement``, and ``sat_started`` once SAT has started); {} for losses without a bank."""
+    if not hasattr(loss_fn, "epoch_agreement"):
+        return {}
+    loss_fn.observe_learning_rate(epoch, lr)
+    row = {"sat_started": loss_fn.start_epoch_chosen is not None and epoch >= loss_fn.start_epoch_chosen}
+    agreement = loss_fn.epoch_agreement()
+    if agreement is not None:
+        row["bank_agreement"] = agreement
+    return row
+
+
 def pretrain(cfg: Config, out: str | Path, resume: bool = False, quiet: bool = False) -> dict:
     """Pretrain per ``cfg`` into run folder ``out`` (or continue it with ``resume``); returns the
     summary.  Under torchrun-style variables every process trains its stride share of each global
@@ -151,8 +164,10 @@ def pretrain(cfg: Config, out: str | Path, resume: bool = False, quiet: bool = F
             first_step = 0
             total = dist.sum_(loss_sum.clone())
             loss_sum.zero_()
+            bank_state = epoch_bank_state(loss_fn, epoch, lr)      # every rank: the loss's per-epoch state moves on
             if dist.is_main:
-                row = {"epoch": epoch, "lr": lr, "train_loss": total.item() / n, **monitor(net, x_monitor, device, bs)}
+                row = {"epoch": epoch, "lr": lr, "train_loss": total.item() / n, **bank_state,
+                       **monitor(net, x_monitor, device, bs)}
                 if (cfg.ssl.knn_every and (epoch + 1) % cfg.ssl.knn_every == 0) or epoch + 1 == epochs:
                     row["knn_acc"] = probe(net.encoder, data, device, cfg, linear=False)["knn_acc"]
                 row["time_s"] = elapsed + time.time() - t0
@@ -180,6 +195,7 @@ def finish(cfg: Config, run: RunDir, net: SiameseNetwork, loss_fn, data, device,
     summary.update(probe(net.encoder, data, device, cfg, linear=cfg.ssl.linear_probe))
     bank = loss_fn.bank()
     if bank is not None:
+        summary["start_epoch_chosen"] = loss_fn.start_epoch_chosen
         run.write_soft_targets(bank)
         summary["bank_bytes"] = bank.numel() * bank.element_size()
     summary["wall_time_s"] = wall
