@@ -96,6 +96,16 @@ def test_target_network_follows_the_schedule():
     assert not net.target_encoder.weight.requires_grad
 
 
+def test_auto_start_that_never_fires_says_the_run_is_byol(tmp_path, capsys):
+    cfg = load_config(None, TINY + ["loss.name=sat_ssl", "loss.start_epoch=auto", "optim.epochs=2",
+                                    "optim.schedule=constant"])
+    summary = pretrain(cfg, tmp_path / "r")
+    assert summary["start_epoch_chosen"] is None
+    assert not any(r["sat_started"] for r in _rows(tmp_path / "r"))
+    assert "SAT never started (the learning rate never fell to half its first value), so the run is BYOL" in \
+        capsys.readouterr().out
+
+
 @pytest.mark.parametrize("over, needle", [
     (["loss.name=ce"], "task=ssl trains loss.name=byol, sat_ssl or simsiam"),
     (["loss.name=simsiam", "ssl.target_momentum=0.99"], "simsiam has no momentum network"),

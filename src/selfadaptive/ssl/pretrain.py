@@ -203,7 +203,13 @@ def finish(cfg: Config, run: RunDir, net: SiameseNetwork, loss_fn, data, device,
     line = f"{cfg.loss.name.upper()}: kNN accuracy {100 * summary['knn_acc']:.2f}%"
     if "linear_acc" in summary:
         line += f", linear probe {100 * summary['linear_acc']:.2f}%"
-    say(line + f"; effective rank {summary['effective_rank']:.1f}\nrun folder: {run.path}")
+    line += f"; effective rank {summary['effective_rank']:.1f}"
+    if cfg.loss.start_epoch == "auto" and "start_epoch_chosen" in summary:
+        chosen = summary["start_epoch_chosen"]
+        line += "\n  start_epoch=auto: " + (f"SAT started at epoch {chosen}, the epoch after the learning rate halved"
+                                           if chosen is not None else "SAT never started (the learning rate never fell "
+                                           "to half its first value), so the run is BYOL")
+    say(line + f"\nrun folder: {run.path}")
     return summary
 
 
