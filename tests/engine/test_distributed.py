@@ -157,3 +157,5 @@ def test_two_process_pretraining_equals_one_with_one_bank(tmp_path):
     ra, rb = ([json.loads(l) for l in (tmp_path / r / "metrics.jsonl").read_text().splitlines()] for r in ("one", "two"))
     assert [r["knn_acc"] for r in ra] == pytest.approx([r["knn_acc"] for r in rb], abs=1e-9)
     assert [r["train_loss"] for r in ra] == pytest.approx([r["train_loss"] for r in rb], abs=1e-5)
+    agreement = [[r.get("bank_agreement", 0.0) for r in rows] for rows in (ra, rb)]     # summed over the global batch
+    assert agreement[0][1] > 0 and agreement[0] == pytest.approx(agreement[1], abs=1e-5)
