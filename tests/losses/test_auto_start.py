@@ -493,6 +493,8 @@ def test_the_lr_drop_rule_fires_once_the_rate_has_halved():
     assert first_drop([0.1] * 30) is None                            # a constant rate never fires
     cosine = [0.05 * (1 + math.cos(math.pi * e / 40)) / 2 for e in range(40)]
     assert first_drop(cosine) == 20 and first_drop([]) is None
+    warm = [0.05 * (e + 1) / 5 for e in range(5)] + cosine           # a 5-epoch warm-up: half the peak, not the first
+    assert first_drop(warm) == 25
     labels = torch.arange(200) % 4
     for min_fit, start in ((0.0, 6), (0.9, 7)):
         auto = AutoStart(200, rule="lr_drop", labels=labels, num_classes=4, min_fit=min_fit)

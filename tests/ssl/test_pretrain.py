@@ -102,7 +102,7 @@ def test_auto_start_that_never_fires_says_the_run_is_byol(tmp_path, capsys):
     summary = pretrain(cfg, tmp_path / "r")
     assert summary["start_epoch_chosen"] is None
     assert not any(r["sat_started"] for r in _rows(tmp_path / "r"))
-    assert "SAT never started (the learning rate never fell to half its first value), so the run is BYOL" in \
+    assert "SAT never started (the learning rate never fell to half its peak), so the run is BYOL" in \
         capsys.readouterr().out
 
 

@@ -48,7 +48,7 @@ class SelfAdaptiveSSLLoss(BankLoss):
     on every seed, and ended 0.20 / 0.32 below BYOL.
 
     ``start_epoch="auto"`` starts SAT at the first epoch after the learning rate (fed in by
-    ``observe_learning_rate``; ``sat pretrain`` does) has fallen to half its first value, the ``lr_drop``
+    ``observe_learning_rate``; ``sat pretrain`` does) has fallen to half its peak, the ``lr_drop``
     rule of ``auto_start``: the middle of a cosine schedule, whatever its length.  Why not a signal of the
     training itself, as for labels: the one this loss has for free, ``bank_agreement`` (below), rises
     steeply for 2-3 epochs and then creeps up for the rest of the run (Fashion-MNIST, 40 epochs: 0.75,

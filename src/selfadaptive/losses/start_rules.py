@@ -20,7 +20,7 @@ No state: ``AutoStart`` keeps the curves and the predictions and calls these.  T
   ``window`` epochs.  In adversarial training (``task=robust``) the trainer feeds the held-out
   PGD accuracy instead: robust overfitting is that figure turning down while the training
   attack is still fitted, so TRADES+SAT starts once it stops rising.
-* ``lr_drop``: the learning rate fed in (``observe_learning_rate``) is at most half its first value,
+* ``lr_drop``: the learning rate fed in (``observe_learning_rate``) is at most half its peak so far,
   where robust overfitting begins; the default under ``task=robust`` (a constant rate: never).
 """
 from __future__ import annotations
@@ -92,9 +92,13 @@ def plateau(values: Sequence[float], patience: int = 3) -> int | None:
 
 def first_drop(values: Sequence[float], fraction: float = 0.5) -> int | None:
     """The first position at which ``values`` (a learning rate per epoch) is at most ``fraction`` of
-    its first value; None before that (a constant rate never fires)."""
+    its highest value so far; None before that (a constant rate never fires).  The highest, not the
+    first: after a linear warm-up the first rate is a fraction of the peak, and half of it would
+    come only at the very end of the decay."""
+    peak = -math.inf
     for e, v in enumerate(values):
-        if v <= fraction * values[0]:
+        peak = max(peak, v)
+        if v <= fraction * peak:
             return e
     return None
 

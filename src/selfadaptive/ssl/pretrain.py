@@ -208,7 +208,7 @@ def finish(cfg: Config, run: RunDir, net: SiameseNetwork, loss_fn, data, device,
         chosen = summary["start_epoch_chosen"]
         line += "\n  start_epoch=auto: " + (f"SAT started at epoch {chosen}, the epoch after the learning rate halved"
                                            if chosen is not None else "SAT never started (the learning rate never fell "
-                                           "to half its first value), so the run is BYOL")
+                                           "to half its peak), so the run is BYOL")
     say(line + f"\nrun folder: {run.path}")
     return summary
 
