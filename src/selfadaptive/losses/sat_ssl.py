@@ -110,8 +110,8 @@ class SelfAdaptiveSSLLoss(BankLoss):
         """Add cos(old_i, new_i) of the rows written before (the bank starts at zero) to this epoch's sums.
         old, new: (B, D) unit rows of the global batch, so every process keeps the same sums."""
         seen = old.ne(0).any(dim=1)
-        cos = (old.float() * new).sum(dim=1)
-        self.agreement_sums += torch.stack([cos[seen].sum(), seen.sum()]).double()
+        cos = (old.float() * new).sum(dim=1) * seen        # a mask, not an index: no device sync per step
+        self.agreement_sums += torch.stack([cos.sum().double(), seen.sum().double()])
 
     def _follow(self, old: torch.Tensor, new: torch.Tensor) -> torch.Tensor:
         self._agree(old, new)
