@@ -15,7 +15,7 @@ AUTO_RULES = ("lr_drop",)
 
 
 @register_loss("sat_ssl", tasks=("ssl",), head="embedding",
-               defaults={"momentum": 0.9, "start_epoch": 10, "view_target": VIEW_TARGETS[0], "auto_rule": AUTO_RULES[0]})
+               defaults={"momentum": 0.9, "start_epoch": AUTO, "view_target": VIEW_TARGETS[0], "auto_rule": AUTO_RULES[0]})
 class SelfAdaptiveSSLLoss(BankLoss):
     r"""SAT without labels: every sample i keeps a unit target t_i of dimension D.
 
