@@ -85,7 +85,7 @@ def test_selective_sat_auto_in_a_run_writes_the_chosen_epoch(tmp_path):
     assert summary["start_epoch"] == "auto" and chosen is not None and 2 < chosen < 6
     assert [r["sat_started"] for r in rows] == [e >= chosen for e in range(6)]
     assert summary["test_augrc_last"] == rows[-1]["test_augrc"]
-    with pytest.raises(UserError, match="sat or sat_selective"):
+    with pytest.raises(UserError, match="chooses the start of sat_selective; loss.name=gambler needs a number"):
         load_config(None, RUN + ["loss.name=gambler", "loss.start_epoch=auto"])
 
 

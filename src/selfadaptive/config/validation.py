@@ -127,8 +127,9 @@ def validate(cfg: Config) -> None:
         # `--config <a sat preset> loss.name=ce` is the same recipe with CE
         if "start_epoch" in _loss_options(cfg.loss.name):
             from ..losses import loss_names
-            auto = [n for n in loss_names() if "auto_rule" in _loss_options(n)]    # the warm-up losses
-            check(cfg.loss.name in auto, f"loss.start_epoch=auto chooses the start of {_or_list(auto)}; "
+            auto = [n for n in loss_names(cfg.task) if "auto_rule" in _loss_options(n)]    # this task's warm-up losses
+            check(cfg.loss.name in auto, f"loss.start_epoch=auto chooses the start of "
+                                         f"{_or_list(auto) if auto else f'no task={cfg.task} loss'}; "
                                          f"loss.name={cfg.loss.name} needs a number of epochs")
             check(not cfg.loss.reference_width, "loss.start_epoch=auto and loss.reference_width both set SAT's start; "
                                                 "choose one")
