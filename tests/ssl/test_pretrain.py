@@ -97,10 +97,10 @@ def test_target_network_follows_the_schedule():
 
 
 def test_auto_start_that_never_fires_says_the_run_is_byol(tmp_path, capsys):
-    cfg = load_config(None, TINY + ["loss.name=sat_ssl", "loss.start_epoch=auto", "optim.epochs=2",
-                                    "optim.schedule=constant"])
+    over = [o for o in TINY if not o.startswith("loss.start_epoch")]        # auto is sat_ssl's default
+    cfg = load_config(None, over + ["loss.name=sat_ssl", "optim.epochs=2", "optim.schedule=constant"])
     summary = pretrain(cfg, tmp_path / "r")
-    assert summary["start_epoch_chosen"] is None
+    assert summary["start_epoch"] == "auto" and summary["start_epoch_chosen"] is None
     assert not any(r["sat_started"] for r in _rows(tmp_path / "r"))
     assert "SAT never started (the learning rate never fell to half its peak), so the run is BYOL" in \
         capsys.readouterr().out

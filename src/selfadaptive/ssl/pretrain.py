@@ -67,7 +67,7 @@ def monitor(net: SiameseNetwork, x_monitor: torch.Tensor, device: torch.device, 
 
 def epoch_bank_state(loss_fn, epoch: int, lr: float) -> dict:
     """At the end of ``epoch``: feed SAT-SSL's automatic start the learning rate and read its bank's
-    agreement (``bank_agreement``, and ``sat_started`` once SAT has started); {} for losses without a bank."""
+    agreement: ``sat_started`` (whether SAT ran this epoch) and ``bank_agreement``; {} for losses without a bank."""
     if not hasattr(loss_fn, "epoch_agreement"):
         return {}
     loss_fn.observe_learning_rate(epoch, lr)
@@ -195,7 +195,7 @@ def finish(cfg: Config, run: RunDir, net: SiameseNetwork, loss_fn, data, device,
     summary.update(probe(net.encoder, data, device, cfg, linear=cfg.ssl.linear_probe))
     bank = loss_fn.bank()
     if bank is not None:
-        summary["start_epoch_chosen"] = loss_fn.start_epoch_chosen
+        summary.update(start_epoch=loss_fn.start_epoch, start_epoch_chosen=loss_fn.start_epoch_chosen)
         run.write_soft_targets(bank)
         summary["bank_bytes"] = bank.numel() * bank.element_size()
     summary["wall_time_s"] = wall
@@ -204,7 +204,7 @@ def finish(cfg: Config, run: RunDir, net: SiameseNetwork, loss_fn, data, device,
     if "linear_acc" in summary:
         line += f", linear probe {100 * summary['linear_acc']:.2f}%"
     line += f"; effective rank {summary['effective_rank']:.1f}"
-    if cfg.loss.start_epoch == "auto" and "start_epoch_chosen" in summary:
+    if summary.get("start_epoch") == "auto":        # set, or the loss's default
         chosen = summary["start_epoch_chosen"]
         line += "\n  start_epoch=auto: " + (f"SAT started at epoch {chosen}, the epoch after the learning rate halved"
                                            if chosen is not None else "SAT never started (the learning rate never fell "
