@@ -19,7 +19,8 @@ from .common import write_result
 
 
 def noise_run(run: Path) -> dict:
-    rows, summary = RunDir(run).read_metrics(), RunDir(run).read_summary()
+    folder = RunDir(run)
+    rows, summary = folder.read_metrics(), folder.read_summary()
     best = max(rows, key=lambda r: r["test_acc"])
     out = {"epochs": len(rows), "test_acc_last": rows[-1]["test_acc"], "test_acc_best": best["test_acc"],
            "best_epoch": best["epoch"], "wall_s": rows[-1]["time_s"],

@@ -126,7 +126,7 @@ def validate(cfg: Config) -> None:
         # a loss without a start epoch (ce, elr, ...) ignores it, auto or a number, so that
         # `--config <a sat preset> loss.name=ce` is the same recipe with CE
         if "start_epoch" in _loss_options(cfg.loss.name):
-            from ..losses import loss_names
+            from ..losses import loss_names, loss_spec
             auto = [n for n in loss_names(cfg.task) if "auto_rule" in _loss_options(n)]    # this task's warm-up losses
             check(cfg.loss.name in auto, f"loss.start_epoch=auto chooses the start of "
                                          f"{_or_list(auto) if auto else f'no task={cfg.task} loss'}; "
@@ -135,10 +135,10 @@ def validate(cfg: Config) -> None:
                                                 "choose one")
             check(cfg.loss.auto_rule != "noisy_val_plateau" or bool(cfg.data.val_fraction or cfg.data.val_size),
                   "loss.auto_rule=noisy_val_plateau reads a validation split; set data.val_fraction (e.g. 0.1)")
-            from ..losses.sat_ssl import AUTO_RULES
-            check(cfg.loss.name != "sat_ssl" or cfg.loss.auto_rule in (None, *AUTO_RULES),
-                  f"loss.auto_rule={cfg.loss.auto_rule} reads labels or a validation split, which pretraining has none "
-                  f"of; sat_ssl's automatic start takes {_or_list(list(AUTO_RULES))}")
+            rules = loss_spec(cfg.loss.name).cls.auto_rules     # sat_ssl: the rules that need no labels
+            check(cfg.loss.auto_rule in (None, *rules),
+                  f"loss.auto_rule={cfg.loss.auto_rule} reads what task={cfg.task} does not have; "
+                  f"{cfg.loss.name}'s automatic start takes {_or_list(rules)}")
     elif cfg.loss.start_epoch is not None:
         check(cfg.loss.start_epoch >= 0, f"loss.start_epoch must be >= 0, got {cfg.loss.start_epoch}")
     check(cfg.loss.auto_window is None or cfg.loss.auto_window >= 1,

@@ -5,9 +5,10 @@ import torch
 import torch.nn.functional as F
 
 from .. import functional as SF
-from .auto_start import AUTO, AutoStart
+from .auto_start import AUTO
 from .base import BankLoss
 from .registry import register_loss
+from .warm_up import WarmUp
 
 VIEW_TARGETS = ("cross_view", "both_views")     # the first is the default (docs/benchmarks.md §11)
 #: the start rules that need no labels; ``start_epoch="auto"`` uses the first
@@ -16,7 +17,7 @@ AUTO_RULES = ("lr_drop",)
 
 @register_loss("sat_ssl", tasks=("ssl",), head="embedding",
                defaults={"momentum": 0.9, "start_epoch": AUTO, "view_target": VIEW_TARGETS[0], "auto_rule": AUTO_RULES[0]})
-class SelfAdaptiveSSLLoss(BankLoss):
+class SelfAdaptiveSSLLoss(WarmUp, BankLoss):
     r"""SAT without labels: every sample i keeps a unit target t_i of dimension D.
 
     For a batch with views 1 and 2 of samples idx at epoch e (counted from 0), with online
@@ -65,6 +66,8 @@ class SelfAdaptiveSSLLoss(BankLoss):
         (``AUTO_RULES``).
     """
 
+    auto_rules = AUTO_RULES
+
     def __init__(self, num_samples: int, dim: int, momentum: float = 0.9, start_epoch: int = 0,
                  bank_dtype: torch.dtype = torch.float32, reduce=None, gather=None,
                  view_target: str = VIEW_TARGETS[0], auto_rule: str = AUTO_RULES[0]):
@@ -75,30 +78,12 @@ class SelfAdaptiveSSLLoss(BankLoss):
             raise ValueError(f"view_target must be one of {VIEW_TARGETS}, got {view_target!r}")
         self.momentum = float(momentum)
         self.view_target = view_target
-        self.auto = None
-        if start_epoch == AUTO:
-            if auto_rule not in AUTO_RULES:
-                raise ValueError(f"auto_rule must be one of {AUTO_RULES} without labels, got {auto_rule!r}")
-            self.start_epoch, self.auto = AUTO, AutoStart(int(num_samples), auto_rule)
-        elif isinstance(start_epoch, str) or int(start_epoch) < 0:
-            raise ValueError(f"start_epoch must be an epoch >= 0 or {AUTO!r}, got {start_epoch!r}")
-        else:
-            self.start_epoch = int(start_epoch)
+        self._init_start(start_epoch, None, None, auto_rule, None, num_samples=num_samples)     # no labels
         self.register_buffer("agreement_sums", torch.zeros(2, dtype=torch.float64))   # this epoch's sum of cosines, rows
 
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
         state_dict.setdefault(prefix + "agreement_sums", self.agreement_sums.clone())   # older checkpoints
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
-
-    @property
-    def start_epoch_chosen(self) -> int | None:
-        """E_s, or the epoch the automatic rule chose (None until it fires)."""
-        return self.auto.start_epoch() if self.auto is not None else self.start_epoch
-
-    def observe_learning_rate(self, epoch: int, lr: float) -> None:
-        """The learning rate of ``epoch``, for ``start_epoch="auto"``; ignored otherwise."""
-        if self.auto is not None:
-            self.auto.observe_learning_rate(epoch, lr)
 
     def epoch_agreement(self) -> float | None:
         """The mean ``bank_agreement`` since the last call (None if no row had a target yet); resets it."""

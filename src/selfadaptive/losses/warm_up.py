@@ -1,24 +1,32 @@
-"""The warm-up every SAT loss shares: plain cross-entropy until its start epoch, which may be ``"auto"``
-(``auto_start.AutoStart`` then decides it during training)."""
+"""The warm-up every SAT loss shares: its start epoch, which may be ``"auto"`` (``auto_start.AutoStart``
+then decides it during training), and before it plain cross-entropy (SAT-SSL: BYOL's loss)."""
 from __future__ import annotations
 
 import torch
 
-from .auto_start import AUTO, MAX_CHANGES, MIN_CLASS_RATIO, AutoStart
+from .auto_start import AUTO, MAX_CHANGES, MIN_CLASS_RATIO, RULES, AutoStart
 
 
 class WarmUp:
-    """A loss with a plain cross-entropy warm-up of E_s epochs (SAT before its targets move, SAT's
-    selective form before it may abstain), where ``start_epoch`` may be ``"auto"``.  Mixed into an
-    ``IndexedLoss``: ``_init_start`` in ``__init__``, ``warming_up`` first in ``forward``."""
+    """A loss with a warm-up of E_s epochs (SAT before its targets move, SAT's selective form before it
+    may abstain: plain cross-entropy; SAT-SSL before its bank averages: BYOL's loss), where
+    ``start_epoch`` may be ``"auto"``.  Mixed into an ``IndexedLoss``: ``_init_start`` in ``__init__``;
+    the supervised losses call ``warming_up`` first in ``forward``."""
 
-    def _init_start(self, start_epoch, labels: torch.Tensor, num_classes: int, rule: str, window: int | None,
-                    min_class_ratio: float = MIN_CLASS_RATIO, min_fit: float = 0.0,
-                    max_changes: float = MAX_CHANGES) -> None:
+    #: the rules ``start_epoch="auto"`` may use with this loss (``auto_start.RULES``)
+    auto_rules: tuple[str, ...] = RULES
+
+    def _init_start(self, start_epoch, labels: torch.Tensor | None, num_classes: int | None, rule: str,
+                    window: int | None, min_class_ratio: float = MIN_CLASS_RATIO, min_fit: float = 0.0,
+                    max_changes: float = MAX_CHANGES, num_samples: int | None = None) -> None:
+        """``labels`` (N,), or None without labels (then ``num_samples`` gives N)."""
         self.auto = None
         if start_epoch == AUTO:
+            if rule not in self.auto_rules:
+                raise ValueError(f"auto_rule must be one of {self.auto_rules} for {type(self).__name__}, got {rule!r}")
             self.start_epoch = AUTO
-            self.auto = AutoStart(len(labels), rule, window, labels, num_classes, min_class_ratio, min_fit, max_changes)
+            n = len(labels) if labels is not None else int(num_samples)
+            self.auto = AutoStart(n, rule, window, labels, num_classes, min_class_ratio, min_fit, max_changes)
         elif isinstance(start_epoch, str) or int(start_epoch) < 0:
             raise ValueError(f"start_epoch must be an epoch >= 0 or {AUTO!r}, got {start_epoch!r}")
         else:
