@@ -46,6 +46,11 @@ def test_int_is_accepted_for_float_but_not_the_reverse():
     ("data=3", "section 'data' must be a mapping"),
     ("loss.reference_width=64", "needs an explicit model.base_width"),
     ("loss.name=ce loss.reference_width=64", "rescales SAT's schedule"),
+    # the automatic start's checks hold when auto is the loss's default, not only when it is set
+    ("loss.reference_width=32 model.base_width=64", "loss.start_epoch=auto (sat's default) and loss.reference_width"),
+    ("loss.auto_rule=noisy_val_plateau", "reads a validation split; set data.val_fraction"),
+    ("task=ssl loss.name=sat_ssl noise.kind=none loss.auto_rule=prediction_changes",
+     "sat_ssl's automatic start takes lr_drop"),
 ])
 def test_bad_values_are_user_errors(override, needle):
     with pytest.raises(UserError) as e:

@@ -66,6 +66,34 @@ def validate_loss_task(cfg: Config) -> None:
     raise UserError(f"loss.name={cfg.loss.name} needs task={_or_list(tasks)}")
 
 
+def check_auto_start(cfg: Config) -> None:
+    """The automatic start's requirements, when ``start_epoch`` is ``auto``, set or by the loss's default
+    (a loss without a start epoch, ce, elr, ..., ignores it, so that `--config <a sat preset> loss.name=ce`
+    is the same recipe with CE)."""
+    from ..losses import loss_names, loss_spec
+    options = _loss_options(cfg.loss.name)
+    start = cfg.loss.start_epoch if cfg.loss.start_epoch is not None else options.get("start_epoch")
+    if "start_epoch" not in options or start != "auto":
+        return
+    auto = [n for n in loss_names(cfg.task) if "auto_rule" in _loss_options(n)]    # this task's warm-up losses
+    _require(cfg.loss.name in auto, f"loss.start_epoch=auto chooses the start of "
+                                    f"{_or_list(auto) if auto else f'no task={cfg.task} loss'}; "
+                                    f"loss.name={cfg.loss.name} needs a number of epochs")
+    default = "" if cfg.loss.start_epoch is not None else f" ({cfg.loss.name}'s default)"
+    _require(not cfg.loss.reference_width, f"loss.start_epoch=auto{default} and loss.reference_width both set SAT's "
+                                           "start; choose one (a number of epochs to rescale)")
+    _require(cfg.loss.auto_rule != "noisy_val_plateau" or bool(cfg.data.val_fraction or cfg.data.val_size),
+             "loss.auto_rule=noisy_val_plateau reads a validation split; set data.val_fraction (e.g. 0.1)")
+    rules = loss_spec(cfg.loss.name).cls.auto_rules     # sat_ssl: the rules that need no labels
+    _require(cfg.loss.auto_rule in (None, *rules), f"loss.auto_rule={cfg.loss.auto_rule} reads what task={cfg.task} "
+                                                   f"does not have; {cfg.loss.name}'s automatic start takes {_or_list(rules)}")
+
+
+def _require(ok: bool, msg: str) -> None:
+    if not ok:
+        raise UserError(msg)
+
+
 def _loss_options(name: str) -> dict:
     """The options loss ``name`` reads, with their defaults ({} for an unknown name: validate_loss_task
     reports it)."""
@@ -123,22 +151,6 @@ def validate(cfg: Config) -> None:
         check(0.0 <= cfg.loss.momentum <= 1.0, f"loss.momentum must be in [0, 1], got {cfg.loss.momentum}")
     if isinstance(cfg.loss.start_epoch, str):
         check(cfg.loss.start_epoch == "auto", f"loss.start_epoch must be an epoch >= 0 or auto, got {cfg.loss.start_epoch!r}")
-        # a loss without a start epoch (ce, elr, ...) ignores it, auto or a number, so that
-        # `--config <a sat preset> loss.name=ce` is the same recipe with CE
-        if "start_epoch" in _loss_options(cfg.loss.name):
-            from ..losses import loss_names, loss_spec
-            auto = [n for n in loss_names(cfg.task) if "auto_rule" in _loss_options(n)]    # this task's warm-up losses
-            check(cfg.loss.name in auto, f"loss.start_epoch=auto chooses the start of "
-                                         f"{_or_list(auto) if auto else f'no task={cfg.task} loss'}; "
-                                         f"loss.name={cfg.loss.name} needs a number of epochs")
-            check(not cfg.loss.reference_width, "loss.start_epoch=auto and loss.reference_width both set SAT's start; "
-                                                "choose one")
-            check(cfg.loss.auto_rule != "noisy_val_plateau" or bool(cfg.data.val_fraction or cfg.data.val_size),
-                  "loss.auto_rule=noisy_val_plateau reads a validation split; set data.val_fraction (e.g. 0.1)")
-            rules = loss_spec(cfg.loss.name).cls.auto_rules     # sat_ssl: the rules that need no labels
-            check(cfg.loss.auto_rule in (None, *rules),
-                  f"loss.auto_rule={cfg.loss.auto_rule} reads what task={cfg.task} does not have; "
-                  f"{cfg.loss.name}'s automatic start takes {_or_list(rules)}")
     elif cfg.loss.start_epoch is not None:
         check(cfg.loss.start_epoch >= 0, f"loss.start_epoch must be >= 0, got {cfg.loss.start_epoch}")
     check(cfg.loss.auto_window is None or cfg.loss.auto_window >= 1,
@@ -149,6 +161,7 @@ def validate(cfg: Config) -> None:
         check(cfg.loss.reference_width > 0, f"loss.reference_width must be >= 0, got {cfg.loss.reference_width}")
         check(cfg.loss.name == "sat", f"loss.reference_width rescales SAT's schedule; loss.name is {cfg.loss.name}")
         check(cfg.model.base_width > 0, "loss.reference_width needs an explicit model.base_width to rescale for")
+    check_auto_start(cfg)
     check(0.0 <= cfg.model.dropout < 1.0, f"model.dropout must be in [0, 1), got {cfg.model.dropout}")
     check(cfg.model.base_width >= 0, f"model.base_width must be >= 0, got {cfg.model.base_width}")
     if cfg.task == "ssl":
