@@ -52,10 +52,13 @@ COMMON = ["noise.rate=0.4", "data.val_fraction=0.1", "log.progress=false"]
 METHODS = {
     "ce": ["loss.name=ce"],
     "sat_fixed": ["loss.name=sat", "loss.variant=ce"],    # + E_s; the CE form, as measured before SCE became default
-    "sat_auto": ["loss.name=sat", "loss.start_epoch=auto", "loss.variant=ce"],
+    # sat_auto and sat_auto_sce as measured before the memorisation gate (session 28): pinned off
+    "sat_auto": ["loss.name=sat", "loss.start_epoch=auto", "loss.variant=ce", "loss.auto_min_concentration=0"],
     "elr": ["loss.name=elr", "loss.momentum=0.7"],
     # the paper's SCE form (a CE(T, p) + b (-sum_j p_j log T_j)), with the automatic start (session 22)
-    "sat_auto_sce": ["loss.name=sat", "loss.start_epoch=auto", "loss.variant=sce"],
+    "sat_auto_sce": ["loss.name=sat", "loss.start_epoch=auto", "loss.variant=sce", "loss.auto_min_concentration=0"],
+    # the default since session 28: the SCE form with the memorisation gate
+    "sat_auto_gate": ["loss.name=sat", "loss.start_epoch=auto", "loss.variant=sce", "loss.auto_min_concentration=1.3"],
 }
 
 
@@ -67,6 +70,7 @@ FIELDS = {
     "sat_auto": ("sat_auto_last", "sat_auto_noisy_val", "auto_start_epochs", "detection_auroc_auto"),
     "elr": ("elr_last",),
     "sat_auto_sce": ("sat_auto_sce_last", "auto_sce_start_epochs", "detection_auroc_auto_sce"),
+    "sat_auto_gate": ("sat_auto_gate_last", "auto_gate_start_epochs", "detection_auroc_auto_gate"),
     "sat_oracle": ("sat_oracle_last", "oracle_by_start_epoch", "oracle_grid_runs"),
 }
 
@@ -113,8 +117,9 @@ def collect(name: str, root: Path) -> dict:
         def pick(method, **match):
             rows = [s for s in _summaries(root / name / method) if s["noise_kind"] == kind]
             return [r for r in rows if all(r.get(k) == v for k, v in match.items())]
-        ce, fixed, auto, elr, sce = (pick(m) for m in ("ce", "sat_fixed", "sat_auto", "elr", "sat_auto_sce"))
-        if not any((ce, fixed, auto, elr, sce, pick("sat_oracle"))):
+        ce, fixed, auto, elr, sce, gate = (pick(m) for m in ("ce", "sat_fixed", "sat_auto", "elr", "sat_auto_sce",
+                                                              "sat_auto_gate"))
+        if not any((ce, fixed, auto, elr, sce, gate, pick("sat_oracle"))):
             continue            # this noise kind was not run in this regime (--noise)
         per_seed_oracle = []
         for seed in seeds:         # the fixed E_s is one of the grid's points: its runs count too
@@ -135,6 +140,10 @@ def collect(name: str, root: Path) -> dict:
             "sat_auto_sce_last": _mean(100 * r["test_acc_last"] for r in sce),
             "auto_sce_start_epochs": [r.get("start_epoch_chosen") for r in sce],
             "detection_auroc_auto_sce": _mean(_detection_auroc(r) for r in sce),
+            "sat_auto_gate_last": _mean(100 * r["test_acc_last"] for r in gate),
+            "auto_gate_start_epochs": [r.get("start_epoch_chosen") for r in gate],
+            "auto_gate_concentrations": [r.get("start_concentration") for r in gate],
+            "detection_auroc_auto_gate": _mean(_detection_auroc(r) for r in gate),
             # only where the grid ran: the fixed E_s's runs alone are no oracle
             "sat_oracle_last": _mean(100 * v for v in per_seed_oracle if v is not None) if pick("sat_oracle") else None,
             "oracle_by_start_epoch": oracle_by_es,
@@ -146,7 +155,7 @@ def collect(name: str, root: Path) -> dict:
             "oracle_grid_runs": f"{grid_done} of {len(set(grid) | {fixed_es}) * len(seeds)}",
             "per_seed": {m: [round(100 * r["test_acc_last"], 2) for r in rows]
                          for m, rows in (("ce", ce), ("sat_fixed", fixed), ("sat_auto", auto), ("elr", elr),
-                                         ("sat_auto_sce", sce))},
+                                         ("sat_auto_sce", sce), ("sat_auto_gate", gate))},
         }
         cells[kind] = cell
     return cells
@@ -218,17 +227,17 @@ def markdown(table: dict) -> str:
     return "\n".join(lines)
 
 
-def markdown_sce(table: dict) -> str:
-    """The SCE form beside SAT auto (CE form), CE and ELR, in the cells where it ran."""
-    lines = ["| regime | noise | CE last | SAT auto | SAT auto, SCE form (E_s chosen) | ELR | AUROC auto / auto SCE |",
+def markdown_sce(table: dict, before: str = "auto", after: str = "auto_sce", title: str = "SAT auto, SCE form") -> str:
+    """One SAT auto column (``after``: auto_sce, auto_gate) beside another (``before``), CE and ELR, where it ran."""
+    lines = [f"| regime | noise | CE last | SAT {before} | {title} (E_s chosen) | ELR | AUROC {before} / {after} |",
              "|" + "---|" * 7]
     for regime, kinds in table.items():
-        for kind, c in ((k, c) for k, c in kinds.items() if c.get("sat_auto_sce_last") is not None):
-            chosen = ", ".join("never" if e is None else str(e) for e in c["auto_sce_start_epochs"])
-            auroc = " / ".join("-" if v is None else f"{v:.3f}" for v in (c["detection_auroc_auto"],
-                                                                          c["detection_auroc_auto_sce"]))
-            lines.append(f"| {regime} | {kind} | {fmt(c['ce_last'])} | {fmt(c['sat_auto_last'])} "
-                         f"| {fmt(c['sat_auto_sce_last'])} ({chosen}) | {fmt(c['elr_last'])} | {auroc} |")
+        for kind, c in ((k, c) for k, c in kinds.items() if c.get(f"sat_{after}_last") is not None):
+            chosen = ", ".join("never" if e is None else str(e) for e in c[f"{after}_start_epochs"])
+            auroc = " / ".join("-" if v is None else f"{v:.3f}" for v in (c[f"detection_auroc_{before}"],
+                                                                          c[f"detection_auroc_{after}"]))
+            lines.append(f"| {regime} | {kind} | {fmt(c['ce_last'])} | {fmt(c[f'sat_{before}_last'])} "
+                         f"| {fmt(c[f'sat_{after}_last'])} ({chosen}) | {fmt(c['elr_last'])} | {auroc} |")
     return "\n".join(lines)
 
 
@@ -282,17 +291,20 @@ def main(argv=None) -> int:
         for cell in cells.values():
             derive(cell)
             derive(cell, "sat_auto_sce", "auto_sce")
+            derive(cell, "sat_auto_gate", "auto_gate")
     result = {"regimes": {n: {"preset": REGIMES[n][0], "overrides": REGIMES[n][1], "fixed_start_epoch": REGIMES[n][2],
                               "oracle_grid": REGIMES[n][3], "seeds": REGIMES[n][4]} for n in names},
               "noise": NOISE, "common": COMMON, "table": table, "targets": targets(table),
-              "targets_sce": targets(table, "auto_sce")}
+              "targets_sce": targets(table, "auto_sce"), "targets_gate": targets(table, "auto_gate")}
     write_result(args.out, result)
     if args.figure:
         figure(table, Path(args.figure))
     print(markdown(table))
     if any(c.get("sat_auto_sce_last") is not None for kinds in table.values() for c in kinds.values()):
         print(markdown_sce(table))
-    print(json.dumps({k: result[k] for k in ("targets", "targets_sce")}, indent=2))
+    if any(c.get("sat_auto_gate_last") is not None for kinds in table.values() for c in kinds.values()):
+        print(markdown_sce(table, "auto_sce", "auto_gate", "SAT auto, SCE form, memorisation gate"))
+    print(json.dumps({k: result[k] for k in ("targets", "targets_sce", "targets_gate")}, indent=2))
     return 0
 
 

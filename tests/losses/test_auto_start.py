@@ -468,7 +468,7 @@ def test_sat_train_reports_a_start_the_stability_gate_held(tmp_path):
     from selfadaptive.training.records import headline
 
     over = ["model.base_width=64", "optim.lr=0.05", "data.batch_size=32", "optim.epochs=8",
-            "optim.schedule=constant", "loss.start_epoch=auto", "log.progress=false"]
+            "optim.schedule=constant", "loss.start_epoch=auto", "log.progress=false", "loss.auto_min_concentration=0"]
     free = train(load_config(None, over + ["loss.auto_max_changes=1"]), tmp_path / "free", quiet=True)
     rows = [json.loads(line) for line in (tmp_path / "free" / "metrics.jsonl").read_text().splitlines()]
     changes = [r["prediction_changes"] for r in rows[1:free["start_epoch_chosen"]]]

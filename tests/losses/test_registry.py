@@ -51,7 +51,7 @@ def test_defaults_fill_only_unset_fields():
     assert spec.options(LossConfig(name="sat")) == {"momentum": 0.9, "start_epoch": "auto", "variant": "sce",
                                                     "auto_rule": "changes_slowdown", "auto_window": None,
                                                     "auto_min_class_ratio": 0.3, "auto_min_fit": 0.0,
-                                                    "auto_max_changes": 0.4}
+                                                    "auto_max_changes": 0.4, "auto_min_concentration": 1.3}
     assert spec.options(LossConfig(name="sat", momentum=0.5))["momentum"] == 0.5
     loss = build_loss(LossConfig(name="elr"), torch.tensor([0, 1, 1]), 2)
     assert loss.momentum == 0.7 and loss.bank().shape == (3, 2)

@@ -48,7 +48,7 @@ RANGES: dict[str, Range] = {
     "noise.rate": R(0.0, 1.0), "noise.seed": R(0, SEEDS, high_open=True),
     "loss.momentum": R(0.0, 1.0), "loss.start_epoch": R(0, MAX_EPOCHS), "loss.auto_window": R(1, 1000),
     "loss.auto_min_class_ratio": R(0.0, 1.0), "loss.auto_min_fit": R(0.0, 1.0),
-    "loss.auto_max_changes": R(0.0, 1.0),
+    "loss.auto_max_changes": R(0.0, 1.0), "loss.auto_min_concentration": R(0.0, 1e6),
     "loss.q": R(0.0, 1.0, low_open=True), "loss.alpha": R(0.0, 1e6), "loss.beta": R(0.0, 1e6),
     "loss.lam": R(0.0, 1e6), "loss.coverage": R(0.0, 1.0, low_open=True), "loss.reward": R(1.0, 1e6, low_open=True),
     "loss.reference_width": R(0, MAX_WIDTH),

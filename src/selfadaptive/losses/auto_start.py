@@ -1,7 +1,6 @@
 """Choosing SAT's start epoch E_s from training itself (``start_epoch="auto"``), without clean labels.
 
-Start too early and the targets copy an unfinished model; too late and the network has already
-memorised the wrong labels.
+Start too early and the targets copy an unfinished model; too late and the network has memorised the wrong labels.
 Four rules (``start_rules``, where each is described) read the moment from signals a run has anyway:
 ``changes_slowdown`` (the default) and ``prediction_changes`` (after Label Wave) from PC_e, the fraction of
 training samples whose predicted class in epoch e's training pass differs from epoch e - 1's;
@@ -19,30 +18,36 @@ balanced cell of the regime map had ratios of 0.35 or more when the rule fired (
 with fewer than ``start_rules.MIN_CLASS_COUNT`` (20) given labels are not checked.  ``summary.json``
 names the classes (``start_held_classes``); ``loss.auto_min_class_ratio=0`` turns the guard off.
 
-**Two gates** keep a fired rule from counting until the network is ready.  The fit gate (``min_fit``: 0,
+**Three gates** keep a fired rule from counting until the network is ready.  The fit gate (``min_fit``: 0,
 off, by default; ``ROBUST_MIN_FIT`` 0.9 under ``task=robust``): the latest training passes predict the
 given label for that share of samples.  Adversarial training takes its labels as clean, and TRADES+SAT
-lost 1.2-1.9 PGD-20 points on a network fitting 68-82% of them (docs/benchmarks.md §7); not for noisy
-labels, fitted late by design.  The stability gate (``max_changes``, ``MAX_CHANGES`` 0.4; 1: off): the
-latest PC is at most that.  SAT's targets average the model's predictions over epochs, worth copying only
-once they settle; on the regime map the rule fired at PC 0.48-0.53 in the short augmented CIFAR-10 runs,
-where SAT lost at every start tried and less the later it started, and at 0.06-0.41 in the runs where it
-gained (CIFAR-10's memorising MLP 0.36, where PC later climbs to 0.42, so a lower gate would start it 12
-epochs late; the Fashion-MNIST CNN with crops 0.39-0.41, held an epoch at 0.41): §12f, in-sample.
+lost 1.2-1.9 PGD-20 points on a network fitting 68-82% of them (docs/benchmarks.md §7).  The stability
+gate (``max_changes``, ``MAX_CHANGES`` 0.4; 1: off): the latest PC is at most that; SAT's targets average
+the model's predictions, worth copying only once they settle (the rule fired at PC 0.48-0.53 in the short
+augmented CIFAR-10 runs, where SAT lost at every start, and at 0.06-0.41 where it gained: §12f, in-sample).
+The memorisation gate (``min_concentration``; ``SelfAdaptiveLoss``'s default ``MIN_CONCENTRATION`` 1.3, 0:
+off): when the training passes' disagreements with the given labels spread almost evenly over the other
+classes (``start_rules.disagreement_concentration`` under it: 1 for uniform noise, K - 1 for pair noise),
+SAT waits until the network shows that it begins to memorise (``start_rules.memorisation_shown``: Label
+Wave's minimum, or the noisy validation accuracy's plateau), and never starts if it does not.  Under
+uniform noise SAT has nothing to correct until then and its soft targets only slow the fit of the clean
+samples: it lost up to 1.2 points in the short runs where CE never memorises (docs/benchmarks.md §12h,
+§12i).  Under pair and input-dependent noise an early start wins even there.  On the regime map the
+concentration at the firing read 1.02-1.21 under uniform noise and 1.36-1.60 under instance noise, 3.0-3.9
+under pair noise (in-sample; §12i).
 
 A rule fires at the end of epoch e for SAT to start at e + 1; if it never fires, the run is CE.  Why
-``changes_slowdown`` is the default: it needs no held-out data, and on the regime map (docs/benchmarks.md
-§12) the best E_s was early (2-5) in most cells, where the Label Wave minimum came at epochs 6-16 or
-never; the slowdown starts SAT at 4-5 there.  Where it loses: a short run with augmentation that never
-memorises (§12b), where SAT should not start at all; the stability gate delays it there to epoch 7-8 and
-cuts the loss from 1.5-1.9 to 0.6 points, but does not remove it (§12f).  The operational details
-(windows, thresholds, confirmation by one rise, start at the next epoch) are ours.
+``changes_slowdown`` is the default: it needs no held-out data, and on the regime map (§12) the best E_s was
+early (2-5) in most cells, where the Label Wave minimum came at epochs 6-16 or never; the slowdown starts
+SAT at 4-5 there.  The operational details (windows, thresholds, confirmation by one rise, start at the
+next epoch) are ours.
 """
 from __future__ import annotations
 
 import torch
 from torch import nn
 
+from . import start_rules
 from .start_rules import RESUME_CLASS_RATIO, class_ratios, first_drop, first_local_minimum, first_slowdown, plateau
 
 AUTO = "auto"
@@ -60,6 +65,9 @@ MIN_CLASS_RATIO = 0.3
 ROBUST_MIN_FIT = 0.9
 #: the stability gate: the rule counts once at most this share of training predictions changed in the last epoch
 MAX_CHANGES = 0.4
+#: the memorisation gate (SelfAdaptiveLoss's default; AutoStart's own is 0, off): below this disagreement
+#: concentration (1: spread as by uniform noise) SAT waits for signs of memorisation
+MIN_CONCENTRATION = 1.3
 
 
 class AutoStart(nn.Module):
@@ -73,14 +81,16 @@ class AutoStart(nn.Module):
     epoch in progress (-1 before the first step); ``chosen`` (), the start epoch once a rule has
     fired and the guard let it (-1 until then); ``held_at`` (), the epoch the collapse guard held
     the start back (-1: it has not), and ``held`` (K,) bool, the classes it found collapsed then;
-    ``gated_at`` (), the first epoch at which the rule had fired but a gate kept it (-1: none).
+    ``gated_at`` (), the first epoch at which the rule had fired but a gate kept it (-1: none);
+    ``concentration`` (), the disagreement concentration the memorisation gate measured (NaN: not yet).
     ``given_counts`` (K,) int64 and ``given_labels`` (N,), from ``labels`` when given (not saved: they
     are the labels'): the guard and the fit gate need them.
     """
 
     def __init__(self, num_samples: int, rule: str = RULES[0], window: int | None = None,
                  labels: torch.Tensor | None = None, num_classes: int | None = None,
-                 min_class_ratio: float = MIN_CLASS_RATIO, min_fit: float = 0.0, max_changes: float = MAX_CHANGES):
+                 min_class_ratio: float = MIN_CLASS_RATIO, min_fit: float = 0.0, max_changes: float = MAX_CHANGES,
+                 min_concentration: float = 0.0):
         super().__init__()
         if rule not in RULES:
             raise ValueError(f"rule must be one of {RULES}, got {rule!r}")
@@ -94,7 +104,9 @@ class AutoStart(nn.Module):
         if not 0.0 <= max_changes <= 1.0:
             raise ValueError(f"max_changes must be in [0, 1], got {max_changes}")
         self.rule, self.window, self.min_class_ratio = rule, int(window), float(min_class_ratio)
-        self.min_fit, self.max_changes = float(min_fit), float(max_changes)
+        if not min_concentration >= 0.0:
+            raise ValueError(f"min_concentration must be >= 0, got {min_concentration}")
+        self.min_fit, self.max_changes, self.min_concentration = float(min_fit), float(max_changes), float(min_concentration)
         counts = None
         if labels is not None:
             labels = torch.as_tensor(labels).long().cpu()
@@ -110,13 +122,14 @@ class AutoStart(nn.Module):
         self.register_buffer("chosen", torch.tensor(-1, dtype=torch.int64))
         self.register_buffer("held_at", torch.tensor(-1, dtype=torch.int64))
         self.register_buffer("gated_at", torch.tensor(-1, dtype=torch.int64))
+        self.register_buffer("concentration", torch.tensor(float("nan"), dtype=torch.float64))
         self.register_buffer("held", torch.zeros(0 if counts is None else len(counts), dtype=torch.bool))
         self._epoch = self._chosen = -1     # host copies of the two buffers read at every step (no device sync)
 
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
         if prefix + "called_off_at" in state_dict:      # the guard's first form called SAT off; now it holds
             state_dict[prefix + "held_at"] = state_dict.pop(prefix + "called_off_at")
-        for name in ("held_at", "held", "gated_at", "learning_rate"):   # absent from older checkpoints
+        for name in ("held_at", "held", "gated_at", "learning_rate", "concentration"):   # absent from older checkpoints
             state_dict.setdefault(prefix + name, getattr(self, name).clone())
         for name in HISTORIES:          # a history of another length (a longer run, or MAX_EPOCHS before)
             saved, own = state_dict.get(prefix + name), getattr(self, name)
@@ -170,7 +183,7 @@ class AutoStart(nn.Module):
             if self.classes_back():
                 self._choose(epoch)
         elif self.rule_fired():
-            if not (self.fitted() and self.settled()):
+            if not (self.fitted() and self.settled() and self.memorising()):
                 if int(self.gated_at) < 0:
                     self.gated_at.fill_(epoch)
                 return
@@ -252,6 +265,24 @@ class AutoStart(nn.Module):
         changes = self.prediction_changes()
         return not changes or changes[-1] <= self.max_changes
 
+    def memorising(self) -> bool:
+        """Whether the memorisation gate (module docstring) lets the rule count: off (``min_concentration`` 0, no
+        labels, or a rule other than ``changes_slowdown``, the one that fires before memorisation by design);
+        the disagreements concentrated enough (measured once, the first time this is asked: when the rule
+        would otherwise start SAT; none to measure, as with two classes: open); or
+        ``start_rules.memorisation_shown`` on PC and the noisy validation accuracy fed in."""
+        if self.min_concentration <= 0 or self.given_labels is None or self.rule != "changes_slowdown":
+            return True
+        if bool(self.concentration.isnan()):
+            seen = self.last_pred >= 0
+            value = start_rules.disagreement_concentration(self.given_labels.to(seen.device)[seen],
+                                                           self.last_pred[seen], len(self.given_counts))
+            self.concentration.fill_(float("inf") if value is None else value)
+        if float(self.concentration) >= self.min_concentration:
+            return True
+        val_acc = [v for v in self.val_acc[:max(0, self._epoch)].tolist() if v == v]
+        return start_rules.memorisation_shown(self.prediction_changes(), val_acc)
+
     def rule_fired(self) -> bool:
         """Whether the rule itself has fired on the epochs closed so far (the guard aside)."""
         if self.rule == "changes_slowdown":
@@ -264,5 +295,6 @@ class AutoStart(nn.Module):
 
     def extra_repr(self) -> str:
         return (f"rule={self.rule!r}, window={self.window}, min_class_ratio={self.min_class_ratio}, "
-                f"min_fit={self.min_fit}, max_changes={self.max_changes}, chosen={self.start_epoch()}, held_at={int(self.held_at)}")
+                f"min_fit={self.min_fit}, max_changes={self.max_changes}, min_concentration={self.min_concentration}, "
+                f"chosen={self.start_epoch()}, held_at={int(self.held_at)}")
 

@@ -5,7 +5,7 @@ import torch
 import torch.nn.functional as F
 
 from .. import functional as SF
-from .auto_start import AUTO, MAX_CHANGES, MIN_CLASS_RATIO, RULES
+from .auto_start import AUTO, MAX_CHANGES, MIN_CLASS_RATIO, MIN_CONCENTRATION, RULES
 from .base import BankLoss
 from .registry import register_loss
 from .warm_up import WarmUp
@@ -22,7 +22,7 @@ SCE_LOG_GUARD = torch.finfo(torch.float32).tiny
 @register_loss("sat", tasks=("classify", "robust"),
                defaults={"momentum": 0.9, "start_epoch": AUTO, "variant": "sce", "auto_rule": RULES[0],
                          "auto_window": None, "auto_min_class_ratio": MIN_CLASS_RATIO, "auto_min_fit": 0.0,
-                         "auto_max_changes": MAX_CHANGES})
+                         "auto_max_changes": MAX_CHANGES, "auto_min_concentration": MIN_CONCENTRATION})
 class SelfAdaptiveLoss(WarmUp, BankLoss):
     r"""SAT: train on a running average of the model's own predictions, weighted by confidence.
 
@@ -59,7 +59,10 @@ class SelfAdaptiveLoss(WarmUp, BankLoss):
             the rule counts only once the training passes predict the given label for that share of
             the samples (the fit gate, for clean labels: ``task=robust``); and only once at most
             ``auto_max_changes`` of the training predictions changed class in the last epoch (the
-            stability gate; 1: off).
+            stability gate; 1: off); and, when the training passes' disagreements with the given labels
+            spread almost evenly over the other classes (a concentration under ``auto_min_concentration``,
+            as under uniform noise), only once the network begins to fit the wrong labels (the
+            memorisation gate, Label Wave's point; 0: off).
         variant: "ce" or "sce".
         bank_dtype: storage dtype of ``soft_targets``.
     """
@@ -70,7 +73,7 @@ class SelfAdaptiveLoss(WarmUp, BankLoss):
                  variant: str = "ce", bank_dtype: torch.dtype = torch.float32, reduce=None, gather=None,
                  auto_rule: str = RULES[0], auto_window: int | None = None,
                  auto_min_class_ratio: float = MIN_CLASS_RATIO, auto_min_fit: float = 0.0,
-                 auto_max_changes: float = MAX_CHANGES):
+                 auto_max_changes: float = MAX_CHANGES, auto_min_concentration: float = MIN_CONCENTRATION):
         labels = torch.as_tensor(labels)
         super().__init__(SF.one_hot_bank(labels, int(num_classes), bank_dtype), reduce, gather)
         if variant not in ("ce", "sce"):
@@ -81,7 +84,7 @@ class SelfAdaptiveLoss(WarmUp, BankLoss):
         self.momentum = float(momentum)
         self.variant = variant
         self._init_start(start_epoch, labels, num_classes, auto_rule, auto_window, auto_min_class_ratio, auto_min_fit,
-                         auto_max_changes)
+                         auto_max_changes, min_concentration=auto_min_concentration)
 
     def forward(self, logits: torch.Tensor, targets: torch.Tensor, index: torch.Tensor, epoch: int) -> torch.Tensor:
         if self.warming_up(logits, index, epoch):
@@ -104,7 +107,8 @@ class SelfAdaptiveLoss(WarmUp, BankLoss):
                    variant=options["variant"], bank_dtype=ctx.bank_dtype, reduce=ctx.reduce, gather=ctx.gather,
                    auto_rule=options["auto_rule"], auto_window=options["auto_window"],
                    auto_min_class_ratio=options["auto_min_class_ratio"], auto_min_fit=options["auto_min_fit"],
-                   auto_max_changes=options["auto_max_changes"])
+                   auto_max_changes=options["auto_max_changes"],
+                   auto_min_concentration=options["auto_min_concentration"])
 
     def extra_repr(self) -> str:
         return (f"N={self.soft_targets.shape[0]}, K={self.num_classes}, momentum={self.momentum}, "

@@ -117,3 +117,36 @@ def class_ratios(pred: torch.Tensor, given_counts: torch.Tensor, min_count: int 
     given_share = given_counts.double() / given_counts.sum()
     ratios = pred_share / given_share.clamp_min(1e-300)
     return ratios.masked_fill(given_counts < min_count, float("nan"))
+
+
+def disagreement_concentration(given: torch.Tensor, pred: torch.Tensor, num_classes: int) -> float | None:
+    """How concentrated the disagreements between predictions and given labels are: (K - 1) times the
+    chance that two distinct samples of one given class, both predicted as some other class, are predicted
+    as the same one.  1 when each class's disagreements spread evenly over the other K - 1 classes
+    (uniform label noise on a network that learned the clean pattern); K - 1 when they all go to one
+    class (pair noise); in between for noise that depends on the input and for a network's own confusions.
+
+    given, pred: (M,) class indices.  Per given class y with D[y, c] samples predicted c != y and
+    n_y = sum_c D[y, c], the pair count sum_c D[y, c] (D[y, c] - 1) over n_y (n_y - 1) is unbiased for
+    the collision probability whatever n_y (a plain maximum share would grow as the counts shrink);
+    classes are pooled by their pairs.  None for K < 3 (one other class: nothing to spread over) or
+    without two disagreements in any class.
+    """
+    k = int(num_classes)
+    if k < 3:
+        return None
+    given, pred = given.long().flatten().cpu(), pred.long().flatten().cpu()
+    off = given != pred
+    counts = torch.bincount(given[off] * k + pred[off], minlength=k * k).view(k, k).double()
+    n = counts.sum(dim=1)
+    pairs = (n * (n - 1)).sum()
+    if pairs <= 0:
+        return None
+    return float((counts * (counts - 1)).sum() / pairs * (k - 1))
+
+
+def memorisation_shown(changes: Sequence[float], val_acc: Sequence[float], window: int = 3, patience: int = 3) -> bool:
+    """Whether the curves show the network beginning to fit the wrong labels: PC (``changes``) past its
+    first smoothed minimum (Label Wave's point, ``first_local_minimum``), or the accuracy on a noisy
+    validation split (``val_acc``; empty without one) not beating its best for ``patience`` epochs."""
+    return first_local_minimum(changes, window) is not None or plateau(val_acc, patience) is not None

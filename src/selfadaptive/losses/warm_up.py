@@ -18,7 +18,8 @@ class WarmUp:
 
     def _init_start(self, start_epoch, labels: torch.Tensor | None, num_classes: int | None, rule: str,
                     window: int | None, min_class_ratio: float = MIN_CLASS_RATIO, min_fit: float = 0.0,
-                    max_changes: float = MAX_CHANGES, num_samples: int | None = None) -> None:
+                    max_changes: float = MAX_CHANGES, num_samples: int | None = None,
+                    min_concentration: float = 0.0) -> None:
         """``labels`` (N,), or None without labels (then ``num_samples`` gives N)."""
         self.auto = None
         if start_epoch == AUTO:
@@ -26,7 +27,8 @@ class WarmUp:
                 raise ValueError(f"auto_rule must be one of {self.auto_rules} for {type(self).__name__}, got {rule!r}")
             self.start_epoch = AUTO
             n = len(labels) if labels is not None else int(num_samples)
-            self.auto = AutoStart(n, rule, window, labels, num_classes, min_class_ratio, min_fit, max_changes)
+            self.auto = AutoStart(n, rule, window, labels, num_classes, min_class_ratio, min_fit, max_changes,
+                                  min_concentration)
         elif isinstance(start_epoch, str) or int(start_epoch) < 0:
             raise ValueError(f"start_epoch must be an epoch >= 0 or {AUTO!r}, got {start_epoch!r}")
         else:

@@ -145,6 +145,10 @@ def summarize(s: Session, extra: dict | None = None) -> dict:
                            auto_min_class_ratio=sat.auto.min_class_ratio)
         if sat.auto is not None and sat.auto.min_fit > 0:
             summary["auto_min_fit"] = sat.auto.min_fit
+        concentration = float(sat.auto.concentration) if sat.auto is not None else float("nan")
+        if concentration == concentration:      # measured (inf: nothing to measure, e.g. two classes)
+            summary.update(start_concentration=concentration if concentration < float("inf") else None,
+                           auto_min_concentration=sat.auto.min_concentration)
         if sat.auto is not None and int(sat.auto.gated_at) >= 0:
             changes = sat.auto.prediction_changes()
             summary.update(start_gated_epoch=int(sat.auto.gated_at), start_gate_fit_last=sat.auto.fit(),
@@ -178,11 +182,20 @@ def summarize(s: Session, extra: dict | None = None) -> dict:
 
 
 def gate_reason(summary: dict) -> str:
-    """Which gate kept a fired rule from counting (``AutoStart``: the fit gate, the stability gate)."""
+    """Which gate kept a fired rule from counting (``AutoStart``: the fit, stability and memorisation gates)."""
     reasons = []
     if summary.get("auto_min_fit"):
         reasons.append(f"the training passes had to predict {summary['auto_min_fit']} of the given labels")
-    reasons.append(f"at most {summary['auto_max_changes']} of the training predictions could change class in an epoch")
+    concentration = summary.get("start_concentration")
+    if concentration is not None and concentration < summary.get("auto_min_concentration", 0):
+        # measured only once the other gates let the rule count: this one held it from then on
+        reasons.append(f"the training passes' disagreements with the given labels spread almost evenly over the "
+                       f"other classes (concentration {concentration:.2f} < {summary['auto_min_concentration']}, as "
+                       "under uniform noise, where SAT gains only once the network memorises), so it waited for the "
+                       "first minimum of the prediction changes")
+    else:
+        reasons.append(f"at most {summary['auto_max_changes']} of the training predictions could change class in an "
+                       "epoch")
     return " and ".join(reasons)
 
 
@@ -225,7 +238,8 @@ def headline(summary: dict) -> str:
             lines.append(f"  start_epoch=auto: SAT never started, so the run is plain cross-entropy: the rule fired at "
                          f"epoch {gated}, but {gate_reason(summary)} to the end (last epoch: "
                          f"{gate_reading(summary)}), and SAT's targets would have copied an unsettled or under-fitting "
-                         "model (loss.auto_min_fit=0 and loss.auto_max_changes=1 turn the gates off)")
+                         "model or one that had not begun to memorise (loss.auto_min_fit=0, loss.auto_max_changes=1 "
+                         "and loss.auto_min_concentration=0 turn the gates off)")
         elif held:
             lines.append(f"  start_epoch=auto: SAT never started, so the run is plain cross-entropy: {held}, and not "
                          "every class was predicted at half its given frequency again (loss.auto_min_class_ratio=0 "

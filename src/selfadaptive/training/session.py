@@ -110,12 +110,14 @@ def loss_config_for_width(cfg: Config) -> LossConfig:
 
 def loss_config_for_task(cfg: Config) -> LossConfig:
     """``loss_config_for_width``; under ``task=robust`` ``start_epoch=auto`` defaults to the ``lr_drop`` rule
-    and the fit gate at ``ROBUST_MIN_FIT`` (adversarial training takes its labels as clean; ``auto_start``),
+    and the fit gate at ``ROBUST_MIN_FIT`` (adversarial training takes its labels as clean, so the memorisation
+    gate is off; ``auto_start``),
     and SAT to the paper's CE form (the SCE form, the default for noisy labels, was not measured there)."""
     loss = loss_config_for_width(cfg)
     if cfg.task == "robust":
         loss = dataclasses.replace(loss, auto_rule=loss.auto_rule or "lr_drop", variant=loss.variant or "ce",
-                                   auto_min_fit=ROBUST_MIN_FIT if loss.auto_min_fit is None else loss.auto_min_fit)
+                                   auto_min_fit=ROBUST_MIN_FIT if loss.auto_min_fit is None else loss.auto_min_fit,
+                                   auto_min_concentration=loss.auto_min_concentration or 0.0)
     return loss
 
 
