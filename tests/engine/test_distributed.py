@@ -17,9 +17,11 @@ BASE = ["model.base_width=64", "loss.start_epoch=1", "log.progress=false", "opti
 SAT_FIXED = BASE + ["optim.epochs=3"]
 CASES = {
     "elr": BASE + ["optim.epochs=2", "loss.name=elr"],
-    # start_epoch=auto (the default rule, changes_slowdown) fires within the 8 epochs: the switch is checked
+    # start_epoch=auto (the default rule, changes_slowdown) fires at epoch 4; the memorisation gate (flip noise:
+    # spread disagreements) holds it until the PC minimum or the noisy validation plateau (epoch 7 here): the
+    # switch, the concentration and the validation figures fed in are checked to agree
     "sat_auto": [o for o in BASE if not o.startswith("loss.start_epoch")]
-    + ["optim.epochs=8", "optim.schedule=constant", "loss.start_epoch=auto"],
+    + ["optim.epochs=10", "optim.schedule=constant", "loss.start_epoch=auto", "data.val_fraction=0.2"],
     "pgd_sat": BASE + ["optim.epochs=2", "task=robust", "data.val_fraction=0.2", "noise.kind=none",
                        "adversarial.method=pgd", "adversarial.eps=0.1", "adversarial.step_size=0.05",
                        "adversarial.steps=2", "adversarial.eval_steps=2", "adversarial.eval_size=100",
@@ -87,6 +89,7 @@ def test_two_processes_equal_one(tmp_path, case):
     if case == "sat_auto":      # the switch happened, at the same epoch in both
         a, b = (json.loads((tmp_path / r / "summary.json").read_text()) for r in ("one", "two"))
         assert a["start_epoch_chosen"] == b["start_epoch_chosen"] is not None
+        assert a["start_gated_epoch"] == b["start_gated_epoch"] and a["start_concentration"] == b["start_concentration"]
     if case == "pgd_sat":
         a, b = (json.loads((tmp_path / r / "robust.json").read_text()) for r in ("one", "two"))
         assert a["last"] == pytest.approx(b["last"], abs=1e-9) and a["best"]["epoch"] == b["best"]["epoch"]

@@ -191,8 +191,8 @@ def gate_reason(summary: dict) -> str:
         # measured only once the other gates let the rule count: this one held it from then on
         reasons.append(f"the training passes' disagreements with the given labels spread almost evenly over the "
                        f"other classes (concentration {concentration:.2f} < {summary['auto_min_concentration']}, as "
-                       "under uniform noise, where SAT gains only once the network memorises), so it waited for the "
-                       "first minimum of the prediction changes")
+                       "under uniform noise, where SAT gains only once the network memorises), so it waited for a "
+                       "sign of memorisation (the prediction changes' first minimum, or a noisy-validation plateau)")
     else:
         reasons.append(f"at most {summary['auto_max_changes']} of the training predictions could change class in an "
                        "epoch")
