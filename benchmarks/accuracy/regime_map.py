@@ -8,7 +8,8 @@ user without clean labels has.  Methods:
 * CE: its last epoch, and the epoch picked by the noisy validation split (``test_acc_at_selected``),
   and its best epoch on test (an oracle, to see whether CE memorises);
 * SAT with a fixed E_s (the presets' value until they moved to auto); SAT with ``start_epoch=auto``, in the
-  paper's CE form and its SCE form (``sat_auto_sce``, the default since session 22); ELR (lambda 3, beta 0.7);
+  paper's CE form and its SCE form (``sat_auto_sce``), both with the memorisation gate off, and the default since
+  session 28, the SCE form with the gate (``sat_auto_gate``); ELR (lambda 3, beta 0.7);
 * oracle SAT: the best last-epoch test accuracy over a grid of E_s (picked on test: an upper bound).
 
 Each method is one ``sat sweep`` over noise kind x seed (x E_s for the oracle): an interrupted map

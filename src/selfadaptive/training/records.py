@@ -192,7 +192,7 @@ def gate_reason(summary: dict) -> str:
         reasons.append(f"the training passes' disagreements with the given labels spread almost evenly over the "
                        f"other classes (concentration {concentration:.2f} < {summary['auto_min_concentration']}, as "
                        "under uniform noise, where SAT gains only once the network memorises), so it waited for a "
-                       "sign of memorisation (the prediction changes' first minimum, or a noisy-validation plateau)")
+                       "sign of memorisation (the prediction changes' first minimum, or a plateau of the validation accuracy)")
     else:
         reasons.append(f"at most {summary['auto_max_changes']} of the training predictions could change class in an "
                        "epoch")
