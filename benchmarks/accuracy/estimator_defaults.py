@@ -29,7 +29,7 @@ def main(argv=None) -> int:
         for opt, lr in (("sgd", 0.01), ("adam", 1e-3)):
             for start in (5, 10, "auto"):
                 for epochs in (50, 200):
-                    clf = SATClassifier(max_epochs=epochs, start_epoch=start, optimizer=opt, lr=lr, variant="ce",
+                    clf = SATClassifier(max_epochs=epochs, start_epoch=start, optimizer=opt, lr=lr, variant="ce", auto_min_concentration=0,
                                         random_state=0)
                     clf.fit(X, noise.noisy_labels)
                     auroc = detection_metrics(clf.label_issues_.in_index_order("score"), noise.noisy_mask)["auroc"]

@@ -29,7 +29,7 @@ def main(argv=None) -> int:
         kind, rate = D.SETUPS[name]["noise"]
         noise = D.corrupt_labels(clean, k, rate, kind, seed=0)
         _, lr = D.SETUPS[name]["opt"]
-        clf = SATClassifier(max_epochs=epochs, start_epoch=max(1, round(epochs / 4)), lr=lr, variant="ce",
+        clf = SATClassifier(max_epochs=epochs, start_epoch=max(1, round(epochs / 4)), lr=lr, variant="ce", auto_min_concentration=0,
                             batch_size=D.SETUPS[name]["batch"], random_state=0)
         clf.fit(x.reshape(len(x), -1).astype(np.float32), noise.noisy_labels)
         li = clf.label_issues_

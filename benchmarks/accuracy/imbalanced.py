@@ -43,10 +43,10 @@ COMMON = ["data.name=npz", "data.subset=0", "data.download=false", "noise.rate=0
 METHODS = {
     "ce": ["loss.name=ce"],
     # SAT's CE form, pinned: measured before the SCE form became the default (docs/benchmarks.md §12g)
-    "sat_auto": ["loss.name=sat", "loss.start_epoch=auto", "loss.variant=ce"],
-    "sat_auto_no_guard": ["loss.name=sat", "loss.start_epoch=auto", "loss.auto_min_class_ratio=0", "loss.variant=ce"],
+    "sat_auto": ["loss.name=sat", "loss.start_epoch=auto", "loss.variant=ce", "loss.auto_min_concentration=0"],
+    "sat_auto_no_guard": ["loss.name=sat", "loss.start_epoch=auto", "loss.auto_min_class_ratio=0", "loss.variant=ce", "loss.auto_min_concentration=0"],
     "sat_fixed": ["loss.name=sat", "loss.start_epoch=10", "loss.variant=ce"],
-    "sat_auto_sce": ["loss.name=sat", "loss.start_epoch=auto", "loss.variant=sce"],     # the default since session 22
+    "sat_auto_sce": ["loss.name=sat", "loss.start_epoch=auto", "loss.variant=sce", "loss.auto_min_concentration=0"],     # the default since session 22
 }
 #: runs of earlier code kept in the runs folder, read by --collect only
 EARLIER = {"sat_auto_called_off": "SAT auto with session 16's guard, which called SAT off for the run (b7d5637)",

@@ -111,6 +111,9 @@ class SATClassifier(ClassifierMixin, BaseEstimator):
     variant : SAT's per-sample loss: "sce" (the default: the paper's SCE form, 2.2 points above the CE
         form on average over 25 regime-map cells, 2.8-11.8 under asymmetric noise, 0.4-1.7 below it in
         5 of 6 CIFAR-10 cells with a weak CNN; docs/benchmarks.md §12g-h) or "ce" (the paper's main form, used for §5c's tables).
+    auto_min_concentration : under ``start_epoch="auto"``, the memorisation gate's threshold (None: the
+        loss's default, 1.3; 0: off): under it the disagreements look like uniform noise and SAT waits
+        until the network begins to memorise (docs/benchmarks.md §12i).
     optimizer, lr, weight_decay, batch_size : Adam or SGD(0.9), cosine schedule per epoch.
     augment : callable applied to each float training batch, e.g. ``selfadaptive.data.augment.crop_flip``.
     random_state : int, RandomState or None (seeds initialisation and data order).
@@ -129,7 +132,7 @@ class SATClassifier(ClassifierMixin, BaseEstimator):
     def __init__(self, module=None, loss: str = "sat", max_epochs: int = 50, start_epoch: int | str = "auto",
                  momentum: float = 0.9, variant: str = "sce", hidden_width: int = 256, depth: int = 2, optimizer: str = "sgd",
                  lr: float = 0.01, weight_decay: float = 0.0, batch_size: int = 64, augment=None,
-                 random_state=None, device: str = "cpu"):
+                 random_state=None, device: str = "cpu", auto_min_concentration: float | None = None):
         self.module = module
         self.loss = loss
         self.max_epochs = max_epochs
@@ -138,6 +141,7 @@ class SATClassifier(ClassifierMixin, BaseEstimator):
         self.variant = variant
         self.hidden_width = hidden_width
         self.depth = depth
+        self.auto_min_concentration = auto_min_concentration
         self.optimizer = optimizer
         self.lr = lr
         self.weight_decay = weight_decay
@@ -183,7 +187,8 @@ class SATClassifier(ClassifierMixin, BaseEstimator):
         with torch.random.fork_rng(devices=[]):      # seeding must not touch the caller's RNG
             torch.manual_seed(seed)
             self.module_ = self._make_module(x_t, k).to(device)
-            cfg = LossConfig(name=self.loss, momentum=self.momentum, start_epoch=self.start_epoch_, variant=self.variant)
+            cfg = LossConfig(name=self.loss, momentum=self.momentum, start_epoch=self.start_epoch_, variant=self.variant,
+                             auto_min_concentration=self.auto_min_concentration)
             loss_fn = build_loss(cfg, y_t, k).to(device)
             # the ranking `sat issues` gives, also when SAT never started (the training passes' record)
             tracker = LabelIssueTracker.attach(loss_fn, y_t) if loss_fn.bank() is not None else None
