@@ -76,8 +76,9 @@ class LossConfig:
                                     # 1 = off (sat_selective)
     auto_min_concentration: Optional[float] = None  # start_epoch=auto: below this concentration of the training
                                     # passes' disagreements with the given labels (1: spread evenly, as under
-                                    # uniform noise; K-1: pair noise) SAT waits for Label Wave's PC minimum;
-                                    # None: the loss's default (sat: see losses/auto_start.py), 0 = off
+                                    # uniform noise; K-1: pair noise) SAT waits for a sign of memorisation
+                                    # (Label Wave's PC minimum, or the noisy validation plateau); None: 1.3
+                                    # (sat), off under task=robust; 0 = off
     variant: Optional[str] = None   # SAT: sce | ce (the paper's form); None: sce, ce under task=robust
     view_target: str = "cross_view"  # sat_ssl: cross_view (each view regresses onto the bank row averaged with
                                     # the other view's projection) | both_views (the row updated with both)

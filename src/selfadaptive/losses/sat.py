@@ -61,8 +61,8 @@ class SelfAdaptiveLoss(WarmUp, BankLoss):
             ``auto_max_changes`` of the training predictions changed class in the last epoch (the
             stability gate; 1: off); and, when the training passes' disagreements with the given labels
             spread almost evenly over the other classes (a concentration under ``auto_min_concentration``,
-            as under uniform noise), only once the network begins to fit the wrong labels (the
-            memorisation gate, Label Wave's point; 0: off).
+            as under uniform noise), only once the network begins to fit the wrong labels: Label Wave's
+            PC minimum, or the plateau of the validation accuracy fed in (the memorisation gate; 0: off).
         variant: "ce" or "sce".
         bank_dtype: storage dtype of ``soft_targets``.
     """
