@@ -83,6 +83,16 @@ def test_spread_disagreements_wait_for_the_label_wave_minimum_concentrated_ones_
     assert float(pair.concentration) == 9.0 and pair.start_epoch() == slowdown and int(pair.gated_at) == -1
 
 
+def test_two_classes_leave_nothing_to_measure_and_the_gate_open():
+    labels = torch.arange(400) % 2
+    off, auto = AutoStart(400, labels=labels, num_classes=2), AutoStart(400, labels=labels, num_classes=2,
+                                                                      min_concentration=1.5)
+    for a in (off, auto):
+        _drive(a, labels, UNSETTLED, spread=True)
+    assert off.start_epoch() is not None and auto.start_epoch() == off.start_epoch()
+    assert auto.concentration.isinf() and int(auto.gated_at) == -1
+
+
 def test_a_spread_run_whose_changes_keep_falling_never_starts():
     labels = torch.arange(400) % 10
     falling = [360, 200, 120, 100, 90, 80, 70, 60, 50, 40, 30]
