@@ -33,8 +33,8 @@ Wave's minimum, or the noisy validation accuracy's plateau), and never starts if
 uniform noise SAT has nothing to correct until then and its soft targets only slow the fit of the clean
 samples: it lost up to 1.2 points in the short runs where CE never memorises (docs/benchmarks.md §12h,
 §12i).  Under pair and input-dependent noise an early start wins even there.  On the regime map the
-concentration at the firing read 1.02-1.21 under uniform noise and 1.36-1.60 under instance noise, 3.0-3.9
-under pair noise (in-sample; §12i).
+concentration at the firing read 1.01-1.26 under uniform noise, 1.36-1.60 under instance noise (CIFAR-10's
+1.24-1.35), 3.0-3.9 under pair noise (in-sample; §12i).
 
 A rule fires at the end of epoch e for SAT to start at e + 1; if it never fires, the run is CE.  Why
 ``changes_slowdown`` is the default: it needs no held-out data, and on the regime map (§12) the best E_s was
