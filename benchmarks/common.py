@@ -54,6 +54,17 @@ def machine() -> dict:
             "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None}
 
 
+def read_run_folders(roots, marker: str, reading) -> dict:
+    """``{folder relative to its root: reading(folder)}`` for every folder under ``roots`` (sorted) that holds
+    a file named ``marker``; folders for which ``reading`` returns None are left out."""
+    runs = {}
+    for root in map(Path, roots):
+        for found in sorted(root.rglob(marker)):
+            if (r := reading(found.parent)) is not None:
+                runs[str(found.parent.relative_to(root))] = r
+    return runs
+
+
 def write_result(path: str | Path, result, indent: int = 2) -> Path:
     """``result`` as JSON at ``path`` (folders created), with a trailing newline."""
     path = Path(path)

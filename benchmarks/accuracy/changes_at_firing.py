@@ -17,7 +17,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from benchmarks.common import result_path, write_result
+from benchmarks.common import read_run_folders, result_path, write_result
 from selfadaptive.engine.runfolder import RunDir
 from selfadaptive.losses.start_rules import first_slowdown
 
@@ -47,11 +47,7 @@ def main(argv=None) -> int:
     p.add_argument("roots", nargs="+", help="folders searched for run folders (metrics.jsonl)")
     p.add_argument("--out", default=result_path("changes_at_firing.json"))
     args = p.parse_args(argv)
-    runs = {}
-    for root in map(Path, args.roots):
-        for metrics in sorted(root.rglob("metrics.jsonl")):
-            if (r := reading(metrics)) is not None:
-                runs[str(metrics.parent.relative_to(root))] = r
+    runs = read_run_folders(args.roots, "metrics.jsonl", lambda run: reading(run / "metrics.jsonl"))
     for name, r in runs.items():
         if r["fired_at_epoch_end"] is None:
             print(f"{name}: the rule never fired in {r['epochs']} epochs")

@@ -23,13 +23,16 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from benchmarks.common import result_path, write_result
+from benchmarks.common import read_run_folders, result_path, write_result
 from selfadaptive.engine.checkpoint import load_checkpoint
 from selfadaptive.losses.start_rules import disagreement_concentration
 
 
 def reading(run: Path) -> dict | None:
-    """One run's concentrations at the firing; None if SAT had not started (or the run has no auto state)."""
+    """One run's concentrations at the firing; None if SAT had not started, or the run has no auto state
+    or no injected noise (``noise.npz``)."""
+    if not (run / "noise.npz").exists():
+        return None
     state = load_checkpoint(run / "checkpoint.pt")["loss"]
     if "auto.last_pred" not in state or int(state["auto.chosen"]) < 0:
         return None
@@ -49,11 +52,7 @@ def main(argv=None) -> int:
     p.add_argument("roots", nargs="+", help="folders searched for run folders (checkpoint.pt + noise.npz)")
     p.add_argument("--out", default=result_path("concentration_at_firing.json"))
     args = p.parse_args(argv)
-    runs = {}
-    for root in map(Path, args.roots):
-        for ckpt in sorted(root.rglob("checkpoint.pt")):
-            if (ckpt.parent / "noise.npz").exists() and (r := reading(ckpt.parent)) is not None:
-                runs[str(ckpt.parent.relative_to(root))] = r
+    runs = read_run_folders(args.roots, "checkpoint.pt", reading)
     for name, r in runs.items():
         print(f"{name:45s} {r['noise_kind']:10s} E_s {r['start_epoch']:3d}  fit {r['fit_given']:.3f}  "
               f"concentration {r['concentration']:.2f}  (the noise's own {r['noise_concentration']:.2f})")
