@@ -35,6 +35,11 @@ BASE = ["optim.epochs=40", "log.progress=false"]
 LOSSES = {"ce": ["loss.name=ce"], "sat": ["loss.name=sat", "loss.start_epoch=0"]}
 
 
+def losses(start: str) -> dict:
+    """CE against SAT from ``start`` (an epoch, or ``auto``: the default's own start)."""
+    return {"ce": LOSSES["ce"], "sat": ["loss.name=sat", f"loss.start_epoch={start}"]}
+
+
 def clock_parts(spent: dict) -> None:
     """Wrap the trainer's pieces so that each call adds its wall time to ``spent[part]``."""
     from selfadaptive.issues.tracker import LabelIssueTracker
@@ -70,18 +75,20 @@ def main(argv=None) -> int:
     p.add_argument("--pairs", type=int, default=5)
     p.add_argument("--config", default="digits-flip40-sat")
     p.add_argument("--parts", action="store_true", help="also time the trainer's pieces")
+    p.add_argument("--start", default="0", help="SAT's start epoch: 0 (every epoch pays SAT's cost) or auto")
     p.add_argument("--out", default=result_path("run_overhead_cpu.json"))
     args = p.parse_args(argv)
-    config = resolve_config(args.config)
+    config, runs = resolve_config(args.config), losses(args.start)
     spent = collections.defaultdict(float)
     if args.parts:
         clock_parts(spent)
-    wall = {name: [] for name in LOSSES}
-    cpu = {name: [] for name in LOSSES}
-    parts = {name: [] for name in LOSSES}
+    wall = {name: [] for name in runs}
+    cpu = {name: [] for name in runs}
+    parts = {name: [] for name in runs}
+    started = []        # SAT's start epoch in each timed run (``auto`` decides it during the run)
     with tempfile.TemporaryDirectory() as tmp:
         for pair in range(args.pairs + 1):
-            for name, over in LOSSES.items():
+            for name, over in runs.items():
                 spent.clear()
                 t = time.process_time()
                 summary = train(load_config(config, BASE + over), Path(tmp) / f"{name}-{pair}", quiet=True)
@@ -89,6 +96,8 @@ def main(argv=None) -> int:
                     cpu[name].append(time.process_time() - t)
                     wall[name].append(summary["wall_time_s"])
                     parts[name].append(dict(spent))
+                    if name == "sat":
+                        started.append(summary.get("start_epoch_chosen"))
             if pair:
                 print(f"pair {pair}: CE {wall['ce'][-1]:.2f} s, SAT {wall['sat'][-1]:.2f} s", flush=True)
 
@@ -96,14 +105,14 @@ def main(argv=None) -> int:
         return {"of_medians": statistics.median(times["sat"]) / statistics.median(times["ce"]),
                 "median_of_pairs": statistics.median(s / c for s, c in zip(times["sat"], times["ce"]))}
     wall_ratios, cpu_ratios = ratios(wall), ratios(cpu)
-    result = {"config": args.config, "overrides": BASE, "losses": LOSSES, "wall_time_s": wall, "cpu_time_s": cpu,
-              "median_s": {k: statistics.median(v) for k, v in wall.items()},
+    result = {"config": args.config, "overrides": BASE, "losses": runs, "wall_time_s": wall, "cpu_time_s": cpu,
+              "median_s": {k: statistics.median(v) for k, v in wall.items()}, "sat_started": started,
               "ratio_sat_over_ce": wall_ratios["of_medians"], "wall_ratios": wall_ratios, "cpu_ratios": cpu_ratios,
               "machine": machine()}
     if args.parts:
-        names = sorted({k for runs in parts.values() for run in runs for k in run})
-        result["parts_min_s"] = {loss: {k: min(run.get(k, 0.0) for run in runs) for k in names}
-                                 for loss, runs in parts.items()}
+        names = sorted({k for timed in parts.values() for run in timed for k in run})
+        result["parts_min_s"] = {loss: {k: min(run.get(k, 0.0) for run in timed) for k in names}
+                                 for loss, timed in parts.items()}
         for k in names:
             ce, sat = (result["parts_min_s"][loss][k] for loss in ("ce", "sat"))
             print(f"{k:15s} CE {ce * 1e3:7.1f} ms  SAT {sat * 1e3:7.1f} ms  extra {(sat - ce) * 1e3:+7.1f} ms")

@@ -152,6 +152,53 @@ def test_exact_resume_across_the_switch():
     assert c.start_epoch_chosen == a.start_epoch_chosen and torch.equal(c.soft_targets, a.soft_targets)
 
 
+def test_prediction_changes_counted_at_the_epoch_end_equal_a_step_by_step_count_and_old_checkpoints_resume():
+    """PC_e is counted once per epoch from the stored classes; a reference counts it step by step, as the
+    loss did before (and as its checkpoints taken mid-epoch still hold: per-step counts, no ``epoch_pred``)."""
+    n, k, epochs = 90, 4, 5
+    g = torch.Generator().manual_seed(3)
+    labels = torch.randint(0, k, (n,), generator=g)
+    steps = [(e, idx) for e in range(epochs) for idx in torch.randperm(n, generator=g).split(25)]
+    preds = [torch.randint(0, k, (len(idx),), generator=g) for _, idx in steps]
+
+    last, reference = torch.full((n,), -1), []        # the definition, one step at a time
+    for e in range(epochs):
+        changed = compared = 0
+        for (epoch, idx), pred in zip(steps, preds):
+            if epoch == e:
+                seen = last[idx] >= 0
+                changed, compared = changed + int((seen & (last[idx] != pred)).sum()), compared + int(seen.sum())
+                last[idx] = pred
+        reference.append(changed / compared if compared else None)
+
+    def drive(auto, part):
+        for i in part:
+            auto.begin(steps[i][0])
+            auto.record(steps[i][1], preds[i])
+
+    auto = AutoStart(n, labels=labels, num_classes=k)
+    drive(auto, range(len(steps)))
+    auto.begin(epochs)                              # closes the last epoch
+    assert auto.prediction_changes() == pytest.approx([r for r in reference if r is not None], abs=0)
+    assert auto.epoch_counts() == (0, 0) and torch.equal(auto.last_pred, last.int())
+
+    half = AutoStart(n, labels=labels, num_classes=k)       # stopped after 2 of epoch 2's 4 steps
+    drive(half, range(10))
+    assert half.epoch_counts()[1] == 50 and torch.equal(half.latest_pred()[steps[9][1]], preds[9].int())
+    legacy = dict(half.state_dict())                    # the same moment as the per-step code saved it
+    legacy["last_pred"], counts = half.latest_pred(), half.epoch_counts()
+    legacy["counts"] = torch.tensor(counts)
+    del legacy["epoch_pred"]
+    for state in (half.state_dict(), legacy):
+        again = AutoStart(n, labels=labels, num_classes=k)
+        again.load_state_dict(state)
+        assert again.epoch_counts() == counts
+        drive(again, range(10, len(steps)))
+        again.begin(epochs)
+        assert again.prediction_changes() == auto.prediction_changes()
+        assert torch.equal(again.last_pred, auto.last_pred)
+
+
 def test_bad_arguments():
     with pytest.raises(ValueError, match="start_epoch"):
         SelfAdaptiveLoss(torch.tensor([0, 1]), 2, start_epoch="later")

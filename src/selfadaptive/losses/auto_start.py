@@ -74,17 +74,18 @@ class AutoStart(nn.Module):
     """Per-sample and per-epoch state of the automatic start; buffers, so checkpoints carry it and a
     resumed run decides exactly as an uninterrupted one.
 
-    Buffers: ``last_pred`` (N,) int32, each sample's predicted class in its latest training pass
-    (-1: unseen); ``changes`` (E,) float64, PC_e (NaN where not measured); ``val_acc`` and
-    ``learning_rate`` (E,) float64, the figures fed in (NaN where absent), E growing with the run;
-    ``counts`` (2,) int64, changed and compared samples of the epoch in progress; ``epoch`` (), the
-    epoch in progress (-1 before the first step); ``chosen`` (), the start epoch once a rule has
-    fired and the guard let it (-1 until then); ``held_at`` (), the epoch the collapse guard held
+    Buffers: ``last_pred`` (N,) int32, each sample's predicted class in the training pass of the latest
+    closed epoch (-1: unseen), ``epoch_pred`` (N,) int32, the same for the epoch in progress so far;
+    ``changes`` (E,) float64, PC_e (NaN where not measured); ``val_acc`` and ``learning_rate`` (E,) float64,
+    the figures fed in (NaN where absent), E growing with the run; ``counts`` (2,) int64, changed and
+    compared samples of the epoch in progress that older checkpoints counted step by step (now zero);
+    ``epoch`` (), the epoch in progress (-1 before the first step); ``chosen`` (), the start epoch once a
+    rule has fired and the guard let it (-1 until then); ``held_at`` (), the epoch the collapse guard held
     the start back (-1: it has not), and ``held`` (K,) bool, the classes it found collapsed then;
     ``gated_at`` (), the first epoch at which the rule had fired but a gate kept it (-1: none);
     ``concentration`` (), the disagreement concentration the memorisation gate measured (NaN: not yet).
-    ``given_counts`` (K,) int64 and ``given_labels`` (N,), from ``labels`` when given (not saved: they
-    are the labels'): the guard and the fit gate need them.
+    ``given_counts`` (K,) int64 and ``given_labels`` (N,), from ``labels`` when given (not saved: they are
+    the labels'): the guard and the fit gate need them.
     """
 
     def __init__(self, num_samples: int, rule: str = RULES[0], window: int | None = None,
@@ -115,6 +116,7 @@ class AutoStart(nn.Module):
         self.register_buffer("given_counts", counts, persistent=False)
         self.register_buffer("given_labels", None if labels is None else labels.int(), persistent=False)
         self.register_buffer("last_pred", torch.full((int(num_samples),), -1, dtype=torch.int32))
+        self.register_buffer("epoch_pred", torch.full((int(num_samples),), -1, dtype=torch.int32))
         for name in HISTORIES:
             self.register_buffer(name, torch.full((HISTORY,), float("nan"), dtype=torch.float64))
         self.register_buffer("counts", torch.zeros(2, dtype=torch.int64))
@@ -129,7 +131,7 @@ class AutoStart(nn.Module):
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
         if prefix + "called_off_at" in state_dict:      # the guard's first form called SAT off; now it holds
             state_dict[prefix + "held_at"] = state_dict.pop(prefix + "called_off_at")
-        for name in ("held_at", "held", "gated_at", "learning_rate", "concentration"):   # absent from older checkpoints
+        for name in ("held_at", "held", "gated_at", "learning_rate", "concentration", "epoch_pred"):   # not in older ones
             state_dict.setdefault(prefix + name, getattr(self, name).clone())
         for name in HISTORIES:          # a history of another length (a longer run, or MAX_EPOCHS before)
             saved, own = state_dict.get(prefix + name), getattr(self, name)
@@ -144,10 +146,8 @@ class AutoStart(nn.Module):
         if not 0 <= epoch < MAX_EPOCHS:
             return
         if epoch >= len(history):
-            grown = torch.full((min(MAX_EPOCHS, max(2 * len(history), epoch + 1)),), float("nan"),
-                               dtype=history.dtype, device=history.device)
-            grown[:len(history)] = history
-            self._buffers[name] = history = grown
+            grown = min(MAX_EPOCHS, max(2 * len(history), epoch + 1))
+            self._buffers[name] = history = torch.cat([history, history.new_full((grown - len(history),), float("nan"))])
         history[epoch] = value
 
     def _choose(self, epoch: int) -> None:
@@ -164,7 +164,7 @@ class AutoStart(nn.Module):
         return int(self.held_at) >= 0
 
     def start_epoch(self) -> int | None:
-        return self._chosen if self.started else None
+        return self._chosen if self._chosen >= 0 else None
 
     def begin(self, epoch: int) -> None:
         """Called at every step with its epoch: when a new epoch begins, close the previous one and
@@ -194,17 +194,12 @@ class AutoStart(nn.Module):
             else:
                 self._choose(epoch)
 
-    @torch.no_grad()
     def record(self, index: torch.Tensor, pred: torch.Tensor) -> None:
-        """This step's predictions: index, pred (B,) over the *global* batch (every process applies
-        every update, so the counts agree across processes)."""
-        index = index.to(self.last_pred.device)
-        pred = pred.to(self.last_pred.device, torch.int32)
-        old = self.last_pred[index]
-        seen = old >= 0
-        self.counts[0] += (seen & (old != pred)).sum()       # stays on the device: no sync per step
-        self.counts[1] += seen.sum()
-        self.last_pred[index] = pred
+        """This step's predictions: index, pred (B,) over the *global* batch (every process applies every update).
+        Compared with the previous epoch's when the epoch closes: one pass over N then costs less than the
+        small ops it would take at every step (docs/benchmarks.md §13)."""
+        into = self.epoch_pred       # no autograd here: neither argument carries a gradient
+        into.index_copy_(0, index.to(into.device, torch.long), pred.detach().to(into.device, torch.int32))
 
     def observe_validation(self, epoch: int, accuracy: float) -> None:
         """Accuracy on a validation split with the data's own (noisy) labels at the end of ``epoch``."""
@@ -219,11 +214,23 @@ class AutoStart(nn.Module):
         values = self.changes[:max(0, self._epoch)].tolist()
         return [v for v in values if v == v]
 
+    def latest_pred(self) -> torch.Tensor:
+        """(N,) int32: each sample's class in its latest training pass (this epoch's where it had one; -1: unseen)."""
+        return torch.where(self.epoch_pred >= 0, self.epoch_pred, self.last_pred)
+
+    def epoch_counts(self) -> tuple[int, int]:
+        """(changed, compared): samples of the epoch in progress whose class changed since their previous pass."""
+        both = (self.epoch_pred >= 0) & (self.last_pred >= 0)
+        changed = self.counts[0] + (both & (self.epoch_pred != self.last_pred)).sum()
+        return int(changed), int(self.counts[1] + both.sum())
+
     def _close(self, epoch: int) -> None:
-        changed, compared = (int(v) for v in self.counts)
+        changed, compared = self.epoch_counts()
+        self.last_pred.copy_(self.latest_pred())
+        self.epoch_pred.fill_(-1)
+        self.counts.zero_()
         if compared:
             self._put("changes", epoch, changed / compared)
-        self.counts.zero_()
 
     def class_ratios(self) -> torch.Tensor | None:
         """(K,) float64: each class's share of the latest training passes' predictions over its share
@@ -231,7 +238,8 @@ class AutoStart(nn.Module):
         without labels or before any pass."""
         if self.given_counts is None:
             return None
-        return class_ratios(self.last_pred[self.last_pred >= 0].cpu(), self.given_counts.cpu())
+        latest = self.latest_pred()
+        return class_ratios(latest[latest >= 0].cpu(), self.given_counts.cpu())
 
     def collapsed_classes(self) -> list[int]:
         """Classes predicted in the latest training passes at under ``min_class_ratio`` of their given
@@ -250,10 +258,11 @@ class AutoStart(nn.Module):
 
     def fit(self) -> float | None:
         """The share of samples whose latest training pass predicted the given label (None without labels or passes)."""
-        seen = self.last_pred >= 0
+        latest = self.latest_pred()
+        seen = latest >= 0
         if self.given_labels is None or not bool(seen.any()):
             return None
-        return (self.last_pred[seen] == self.given_labels.to(seen.device)[seen]).double().mean().item()
+        return (latest[seen] == self.given_labels.to(seen.device)[seen]).double().mean().item()
 
     def fitted(self) -> bool:
         """Whether the fit gate lets the rule count: off (``min_fit`` 0), or ``fit() >= min_fit``."""
@@ -274,9 +283,10 @@ class AutoStart(nn.Module):
         if self.min_concentration <= 0 or self.given_labels is None or self.rule != "changes_slowdown":
             return True
         if bool(self.concentration.isnan()):
-            seen = self.last_pred >= 0
+            latest = self.latest_pred()
+            seen = latest >= 0
             value = start_rules.disagreement_concentration(self.given_labels.to(seen.device)[seen],
-                                                           self.last_pred[seen], len(self.given_counts))
+                                                           latest[seen], len(self.given_counts))
             self.concentration.fill_(float("inf") if value is None else value)
         if float(self.concentration) >= self.min_concentration:
             return True

@@ -60,9 +60,9 @@ class WarmUp:
         if start is not None and epoch >= start:
             return False
         if self.auto is not None and not self.auto.started:
-            pred = logits.detach()[:, :num_classes].argmax(dim=1, keepdim=True).float()
-            all_index, all_pred, _ = self.gather(index, pred)
-            self.auto.record(all_index, all_pred.squeeze(1))
+            scores = logits.detach() if num_classes is None else logits.detach()[:, :num_classes]
+            all_index, all_pred, _ = self.gather(index, scores.argmax(dim=1, keepdim=True))   # (B, 1) int64 rows
+            self.auto.record(all_index, all_pred.view(-1))
         return True
 
     @classmethod

@@ -87,7 +87,7 @@ def auto_start_fields(s: Session, epoch: int, row: dict) -> None:
         return
     auto = sat.auto
     if not auto.started:
-        changed, compared = auto.counts.tolist()
+        changed, compared = auto.epoch_counts()
         row["prediction_changes"] = changed / compared if compared else None
         ratios = auto.class_ratios()            # the collapse guard's reading: its smallest class ratio
         if ratios is not None and not bool(ratios.isnan().all()):
