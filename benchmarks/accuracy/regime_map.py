@@ -50,7 +50,15 @@ REGIMES = {
     "mnist-cnn-short": ("fmnist-u40-cnn-short-sat", ["data.name=mnist"], 4, (2, 6), (0, 1)),
 }
 NOISE = ("uniform", "asymmetric", "instance")
-COMMON = ["noise.rate=0.4", "data.val_fraction=0.1", "log.progress=false"]
+RATE = 0.4
+
+
+def common(rate: float = RATE) -> list[str]:
+    """The overrides every run of the map shares, at noise rate ``rate`` (the map's is 40%)."""
+    return [f"noise.rate={rate:g}", "data.val_fraction=0.1", "log.progress=false"]
+
+
+COMMON = common()
 METHODS = {
     "ce": ["loss.name=ce"],
     "sat_fixed": ["loss.name=sat", "loss.variant=ce"],    # + E_s; the CE form, as measured before SCE became default
@@ -77,12 +85,12 @@ FIELDS = {
 }
 
 
-def run_regime(name: str, root: Path, jobs: int, noise=NOISE, methods=ALL_METHODS) -> None:
+def run_regime(name: str, root: Path, jobs: int, noise=NOISE, methods=ALL_METHODS, rate: float = RATE) -> None:
     """One resumable ``sat sweep`` per method and noise kind (ROOT/NAME/METHOD/KIND), so a later
     call can add a noise kind or a method beside what is on disk."""
     preset, over, fixed_es, grid, seeds = REGIMES[name]
     for kind in noise:
-        base = COMMON + over + [f"noise.kind={kind}", f"seed={','.join(map(str, seeds))}"]
+        base = common(rate) + over + [f"noise.kind={kind}", f"seed={','.join(map(str, seeds))}"]
         for method, extra in METHODS.items():
             if method in methods:
                 extra = extra + ([f"loss.start_epoch={fixed_es}"] if method == "sat_fixed" else [])
@@ -111,13 +119,14 @@ def _mean(values):
     return statistics.mean(kept) if (kept := [v for v in values if v is not None]) else None
 
 
-def collect(name: str, root: Path) -> dict:
-    """Per noise kind: mean test accuracy (%) of every method over seeds, and the per-seed values."""
+def collect(name: str, root: Path, rate: float = RATE) -> dict:
+    """Per noise kind at ``rate``: mean test accuracy (%) of every method over seeds, and the per-seed values."""
     _, _, fixed_es, grid, seeds = REGIMES[name]
     cells = {}
     for kind in NOISE:
         def pick(method, **match):
-            rows = [s for s in _summaries(root / name / method) if s["noise_kind"] == kind]
+            rows = [s for s in _summaries(root / name / method)
+                    if s["noise_kind"] == kind and s.get("noise_rate", RATE) == rate]
             return [r for r in rows if all(r.get(k) == v for k, v in match.items())]
         ce, fixed, auto, elr, sce, gate = (pick(m) for m in ("ce", "sat_fixed", "sat_auto", "elr", "sat_auto_sce",
                                                               "sat_auto_gate"))
@@ -218,6 +227,7 @@ def main(argv=None) -> int:
     p.add_argument("--figure", default="docs/figures/regime_map.png")
     p.add_argument("--methods", default=",".join(ALL_METHODS), help="methods to run (others: disk, else --previous)")
     p.add_argument("--previous", default="", help="earlier result JSONs, comma-separated, for methods not on disk")
+    p.add_argument("--rate", type=float, default=RATE, help="noise rate (the map's: 0.4); give each rate its own --runs")
     args = p.parse_args(argv)
     root = Path(args.runs)
     names = [n for n in args.regimes.split(",") if n]
@@ -228,8 +238,8 @@ def main(argv=None) -> int:
     previous = {name: cells for path in filter(None, args.previous.split(","))
                 for name, cells in json.loads(Path(path).read_text())["table"].items()}
     for name in names:
-        run_regime(name, root, args.jobs, tuple(k for k in args.noise.split(",") if k), methods)
-    table = {name: collect(name, root) for name in names}
+        run_regime(name, root, args.jobs, tuple(k for k in args.noise.split(",") if k), methods, args.rate)
+    table = {name: collect(name, root, args.rate) for name in names}
     for name, cells in table.items():
         carry_over(cells, previous.get(name, {}), methods)
         for cell in cells.values():
@@ -238,7 +248,7 @@ def main(argv=None) -> int:
             derive(cell, "sat_auto_gate", "auto_gate")
     result = {"regimes": {n: {"preset": REGIMES[n][0], "overrides": REGIMES[n][1], "fixed_start_epoch": REGIMES[n][2],
                               "oracle_grid": REGIMES[n][3], "seeds": REGIMES[n][4]} for n in names},
-              "noise": NOISE, "common": COMMON, "table": table, "targets": targets(table),
+              "noise": NOISE, "common": common(args.rate), "table": table, "targets": targets(table),
               "targets_sce": targets(table, "auto_sce"), "targets_gate": targets(table, "auto_gate")}
     write_result(args.out, result)
     if args.figure:
