@@ -1,5 +1,8 @@
-"""The regime map's merge of runs on disk with an earlier result file (benchmarks/accuracy/regime_map.py)."""
-from benchmarks.accuracy.regime_map import carry_over
+"""The regime map's merge of runs on disk with an earlier result file, and its cells' choice of runs
+(benchmarks/accuracy/regime_map.py)."""
+import json
+
+from benchmarks.accuracy.regime_map import carry_over, collect, common
 
 
 def _cell(**per_seed):
@@ -25,3 +28,14 @@ def test_a_method_run_now_is_never_carried():
     cells = {"uniform": _cell()}
     carry_over(cells, {"uniform": old}, methods=("ce",))
     assert cells["uniform"]["ce_last"] is None and cells["uniform"]["carried_over"] == []
+
+
+def test_a_cell_reads_only_the_runs_of_its_noise_rate(tmp_path):
+    for rate, acc in ((0.4, 0.9), (0.2, 0.7)):
+        run = tmp_path / "digits-mlp-short" / "ce" / "uniform" / f"seed=0-noise.rate={rate}"
+        run.mkdir(parents=True)
+        (run / "summary.json").write_text(json.dumps({"noise_kind": "uniform", "noise_rate": rate, "seed": 0,
+                                                      "test_acc_last": acc, "test_acc_best": acc}))
+    assert collect("digits-mlp-short", tmp_path)["uniform"]["ce_last"] == 90.0          # the map's 40%
+    assert collect("digits-mlp-short", tmp_path, 0.2)["uniform"]["ce_last"] == 70.0
+    assert common(0.2)[0] == "noise.rate=0.2" and common()[0] == "noise.rate=0.4"
