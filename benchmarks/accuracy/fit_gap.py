@@ -15,6 +15,9 @@ from benchmarks.common import write_result
 from selfadaptive.engine.runfolder import RunDir
 
 FIELDS = ("test_acc", "train_acc_clean", "train_memorised_noisy", "train_acc")
+#: each run's summary fields, kept per run beside the means (absent ones are None)
+SUMMARY_FIELDS = ("test_acc_last", "test_acc_best", "test_acc_at_selected", "selected_epoch", "start_epoch_chosen",
+                  "start_concentration", "detection_auroc")
 
 
 def group_means(pattern: str) -> dict:
@@ -26,7 +29,8 @@ def group_means(pattern: str) -> dict:
     missing = [f for f in FIELDS if any(f not in r for r in rows)]
     if missing:
         raise SystemExit(f"{pattern}: the runs log no {', '.join(missing)} (no noise was injected?)")
-    return {"runs": [str(r) for r in runs], **{f: statistics.mean(r[f] for r in rows) for f in FIELDS}}
+    per_run = [{f: summary.get(f) for f in SUMMARY_FIELDS} for summary in (RunDir(run).read_summary() for run in runs)]
+    return {"runs": [str(r) for r in runs], **{f: statistics.mean(r[f] for r in rows) for f in FIELDS}, "per_run": per_run}
 
 
 def main(argv=None) -> None:

@@ -1,4 +1,4 @@
-"""benchmarks/accuracy/fit_gap.py: per-group means of the last metrics row, baselines per cell."""
+"""benchmarks/accuracy/fit_gap.py: per-group means of the last metrics row, baselines per cell, each run's summary."""
 import json
 
 import pytest
@@ -13,7 +13,7 @@ def _run(folder, test, clean, memorised, given=0.5, finished=True):
              "train_acc": given}]
     (folder / "metrics.jsonl").write_text("\n".join(json.dumps(r) for r in rows) + "\n")
     if finished:
-        (folder / "summary.json").write_text("{}")
+        (folder / "summary.json").write_text(json.dumps({"test_acc_last": test}))
 
 
 def test_group_means_read_the_last_row_of_finished_runs(tmp_path, capsys):
@@ -26,6 +26,8 @@ def test_group_means_read_the_last_row_of_finished_runs(tmp_path, capsys):
     groups = json.loads(out.read_text())
     assert groups["cell/ce"]["test_acc"] == pytest.approx(0.81) and groups["cell/ce"]["train_acc_clean"] == pytest.approx(0.91)
     assert len(groups["cell/sat"]["runs"]) == 1 and groups["cell/sat"]["train_memorised_noisy"] == pytest.approx(0.03)
+    assert [r["test_acc_last"] for r in groups["cell/ce"]["per_run"]] == [0.80, 0.82]      # each run's summary
+    assert groups["cell/ce"]["per_run"][0]["start_epoch_chosen"] is None
     assert "vs cell/ce: test -3.00, clean fit -5.00" in capsys.readouterr().out
 
 
