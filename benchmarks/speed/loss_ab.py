@@ -3,11 +3,11 @@
     python -m benchmarks.speed.loss_ab --src OLD_CHECKOUT/src,src --rounds 5 --out benchmarks/results/loss_ab.json
 
 Each round runs one fresh process per checkout, in turn (one thread; the digits default's shapes: batch 64,
-K = 10, N = 1,347; plain cross-entropy (``CrossEntropyLoss``), SAT from epoch 0 in its CE and SCE forms, and ``warm_up``: ``start_epoch=auto`` before its
-rule fires, plain cross-entropy plus the per-sample record the rule reads), which times ``--calls`` steps of
-each form after 200 to warm up.  The
-figure is the median over rounds of microseconds per step; alternating the checkouts round by round keeps a
-drift of the machine's speed from reading as a difference between them.
+K = 10, N = 1,347), which times ``--calls`` steps of each form after 200 to warm up: plain cross-entropy
+(``CrossEntropyLoss``), SAT from epoch 0 in its CE and SCE forms, and ``warm_up``, ``start_epoch=auto``
+before its rule fires (cross-entropy plus the per-sample record the rule reads).  The figure is the median
+over rounds of microseconds per step; alternating the checkouts round by round keeps a drift of the
+machine's speed from reading as a difference between them.
 """
 from __future__ import annotations
 

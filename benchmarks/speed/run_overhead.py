@@ -4,7 +4,8 @@ SAT's extra time goes.
     python -m benchmarks.speed.run_overhead --pairs 21 --parts --out benchmarks/results/run_overhead_cpu.json
 
 The built-in digits default (MLP 2x512, 1,347 samples, 40% flip noise), 40 epochs, SAT from epoch
-0 so that every step updates the bank and every epoch tracks it and logs the detection metrics.
+0 so that every step updates the bank and every epoch tracks it and logs the detection metrics; with
+``--start auto``, SAT as the default runs it (cross-entropy and the rule's record until it starts).
 Runs are in-process and alternate CE, SAT, CE, SAT... so that drift in machine load hits both
 alike; the ratio is median(SAT) / median(CE) of the runs' own ``wall_time_s``, beside the median of
 the per-pair ratios and the same ratios of process CPU time (which time stolen by other tenants of
