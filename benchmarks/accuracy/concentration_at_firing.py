@@ -41,25 +41,44 @@ def reading(run: Path) -> dict | None:
     pred = state["auto.last_pred"].long()
     seen = pred >= 0
     k = int(max(given.max(), clean.max())) + 1
-    return {"noise_kind": kind, "start_epoch": int(state["auto.chosen"]),
-            "fit_given": float((pred[seen] == given[seen]).double().mean()),
+    return {"noise_kind": kind, "noise_rate_realised": float((given != clean).double().mean()),
+            "start_epoch": int(state["auto.chosen"]), "fit_given": float((pred[seen] == given[seen]).double().mean()),
             "concentration": disagreement_concentration(given[seen], pred[seen], k),
-            "noise_concentration": disagreement_concentration(given, clean, k)}
+            "noise_concentration": disagreement_concentration(given, clean, k),
+            "asymmetry": disagreement_asymmetry(given[seen], pred[seen], k)}
+
+
+def disagreement_asymmetry(given: torch.Tensor, pred: torch.Tensor, num_classes: int) -> float | None:
+    """How one-directional the disagreements are: with R[y, c] the share of given class y predicted as c != y,
+    sum |R - R^T| / sum (R + R^T) over the off-diagonal entries: 0 when every confusion goes both ways as
+    often (a network's own confusions, uniform noise), 1 when none does (pair noise y -> y + 1).  given,
+    pred: (N,).  None without disagreements.  Not used by the gate (docs/benchmarks.md §12j)."""
+    off = given != pred
+    if not bool(off.any()):
+        return None
+    counts = torch.zeros(num_classes, num_classes, dtype=torch.float64)
+    counts.index_put_((given[off], pred[off]), torch.ones(int(off.sum()), dtype=torch.float64), accumulate=True)
+    rates = counts / torch.bincount(given, minlength=num_classes).clamp_min(1).double()[:, None]
+    return float((rates - rates.T).abs().sum() / (rates + rates.T).sum())
 
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("roots", nargs="+", help="folders searched for run folders (checkpoint.pt + noise.npz)")
+    p.add_argument("--only", default="", help="keep the run folders whose path (under its root) contains this")
     p.add_argument("--out", default=result_path("concentration_at_firing.json"))
     args = p.parse_args(argv)
-    runs = read_run_folders(args.roots, "checkpoint.pt", reading)
+    runs = {name: r for name, r in read_run_folders(args.roots, "checkpoint.pt", reading).items() if args.only in name}
     for name, r in runs.items():
         print(f"{name:45s} {r['noise_kind']:10s} E_s {r['start_epoch']:3d}  fit {r['fit_given']:.3f}  "
-              f"concentration {r['concentration']:.2f}  (the noise's own {r['noise_concentration']:.2f})")
+              f"concentration {r['concentration']:.2f}  (the noise's own {r['noise_concentration']:.2f})  "
+              f"asymmetry {r['asymmetry']:.2f}")
     by_kind = {}
     for r in runs.values():
-        by_kind.setdefault(r["noise_kind"], []).append(r["concentration"])
-    summary = {kind: {"runs": len(v), "min": min(v), "max": max(v)} for kind, v in sorted(by_kind.items())}
+        by_kind.setdefault(r["noise_kind"], []).append(r)
+    summary = {kind: {"runs": len(v), "min": min(r["concentration"] for r in v), "max": max(r["concentration"] for r in v),
+                      "asymmetry_min": min(r["asymmetry"] for r in v), "asymmetry_max": max(r["asymmetry"] for r in v)}
+               for kind, v in sorted(by_kind.items())}
     print(summary)
     write_result(args.out, {"runs": runs, "by_noise_kind": summary})
     return 0
