@@ -12,7 +12,9 @@ This reads the checkpoint and ``noise.npz`` only: the concentration of the predi
 labels (``start_rules.disagreement_concentration``, what the gate measures), and, for reference, of the
 injected noise itself (clean against noisy labels, which a user cannot compute).  The default
 ``loss.auto_min_concentration`` (1.3) was set between the uniform and the instance-noise runs this printed
-(docs/benchmarks.md §12i).
+(docs/benchmarks.md §12i).  Beside it, the disagreements' asymmetry (``disagreement_asymmetry``), a reading
+the gate does not use (§12j).  ``--only`` keeps the run folders whose path contains a string (the ungated
+runs of a regime map: ``--only sat_auto_sce``).
 """
 from __future__ import annotations
 
