@@ -48,6 +48,7 @@ import torch
 from torch import nn
 
 from . import start_rules
+from .pass_record import PassRecord
 from .start_rules import RESUME_CLASS_RATIO, class_ratios, first_drop, first_local_minimum, first_slowdown, plateau
 
 AUTO = "auto"
@@ -70,17 +71,15 @@ MAX_CHANGES = 0.4
 MIN_CONCENTRATION = 1.3
 
 
-class AutoStart(nn.Module):
+class AutoStart(PassRecord, nn.Module):
     """Per-sample and per-epoch state of the automatic start; buffers, so checkpoints carry it and a
     resumed run decides exactly as an uninterrupted one.
 
-    Buffers: ``last_pred`` (N,) int32, each sample's predicted class in the training pass of the latest
-    closed epoch (-1: unseen), ``epoch_pred`` (N,) int32, the same for the epoch in progress so far;
+    Buffers: ``PassRecord``'s (``last_pred``, ``epoch_pred``, ``counts``: each sample's latest predicted class);
     ``changes`` (E,) float64, PC_e (NaN where not measured); ``val_acc`` and ``learning_rate`` (E,) float64,
-    the figures fed in (NaN where absent), E growing with the run; ``counts`` (2,) int64, changed and
-    compared samples of the epoch in progress that older checkpoints counted step by step (now zero);
-    ``epoch`` (), the epoch in progress (-1 before the first step); ``chosen`` (), the start epoch once a
-    rule has fired and the guard let it (-1 until then); ``held_at`` (), the epoch the collapse guard held
+    the figures fed in (NaN where absent), E growing with the run; ``epoch`` (), the epoch in progress (-1
+    before the first step); ``chosen`` (), the start epoch once a rule has fired and the guard let it (-1
+    until then); ``held_at`` (), the epoch the collapse guard held
     the start back (-1: it has not), and ``held`` (K,) bool, the classes it found collapsed then;
     ``gated_at`` (), the first epoch at which the rule had fired but a gate kept it (-1: none);
     ``concentration`` (), the disagreement concentration the memorisation gate measured (NaN: not yet).
@@ -115,11 +114,9 @@ class AutoStart(nn.Module):
             counts = torch.bincount(labels, minlength=k)
         self.register_buffer("given_counts", counts, persistent=False)
         self.register_buffer("given_labels", None if labels is None else labels.int(), persistent=False)
-        self.register_buffer("last_pred", torch.full((int(num_samples),), -1, dtype=torch.int32))
-        self.register_buffer("epoch_pred", torch.full((int(num_samples),), -1, dtype=torch.int32))
+        self._init_pass_record(num_samples)
         for name in HISTORIES:
             self.register_buffer(name, torch.full((HISTORY,), float("nan"), dtype=torch.float64))
-        self.register_buffer("counts", torch.zeros(2, dtype=torch.int64))
         self.register_buffer("epoch", torch.tensor(-1, dtype=torch.int64))
         self.register_buffer("chosen", torch.tensor(-1, dtype=torch.int64))
         self.register_buffer("held_at", torch.tensor(-1, dtype=torch.int64))
@@ -194,13 +191,6 @@ class AutoStart(nn.Module):
             else:
                 self._choose(epoch)
 
-    def record(self, index: torch.Tensor, pred: torch.Tensor) -> None:
-        """This step's predictions: index, pred (B,) over the *global* batch (every process applies every update).
-        Compared with the previous epoch's when the epoch closes: one pass over N then costs less than the
-        small ops it would take at every step (docs/benchmarks.md §13)."""
-        into = self.epoch_pred       # no autograd here: neither argument carries a gradient
-        into.index_copy_(0, index.to(into.device, torch.long), pred.detach().to(into.device, torch.int32))
-
     def observe_validation(self, epoch: int, accuracy: float) -> None:
         """Accuracy on a validation split with the data's own (noisy) labels at the end of ``epoch``."""
         self._put("val_acc", epoch, float(accuracy))
@@ -214,21 +204,8 @@ class AutoStart(nn.Module):
         values = self.changes[:max(0, self._epoch)].tolist()
         return [v for v in values if v == v]
 
-    def latest_pred(self) -> torch.Tensor:
-        """(N,) int32: each sample's class in its latest training pass (this epoch's where it had one; -1: unseen)."""
-        return torch.where(self.epoch_pred >= 0, self.epoch_pred, self.last_pred)
-
-    def epoch_counts(self) -> tuple[int, int]:
-        """(changed, compared): samples of the epoch in progress whose class changed since their previous pass."""
-        both = (self.epoch_pred >= 0) & (self.last_pred >= 0)
-        changed = self.counts[0] + (both & (self.epoch_pred != self.last_pred)).sum()
-        return int(changed), int(self.counts[1] + both.sum())
-
     def _close(self, epoch: int) -> None:
-        changed, compared = self.epoch_counts()
-        self.last_pred.copy_(self.latest_pred())
-        self.epoch_pred.fill_(-1)
-        self.counts.zero_()
+        changed, compared = self.merge_epoch()
         if compared:
             self._put("changes", epoch, changed / compared)
 
