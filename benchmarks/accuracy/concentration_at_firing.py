@@ -67,10 +67,10 @@ def disagreement_asymmetry(given: torch.Tensor, pred: torch.Tensor, num_classes:
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("roots", nargs="+", help="folders searched for run folders (checkpoint.pt + noise.npz)")
-    p.add_argument("--only", default="", help="keep the run folders whose path (under its root) contains this")
+    p.add_argument("--only", default="", help="read only the run folders whose path contains this")
     p.add_argument("--out", default=result_path("concentration_at_firing.json"))
     args = p.parse_args(argv)
-    runs = {name: r for name, r in read_run_folders(args.roots, "checkpoint.pt", reading).items() if args.only in name}
+    runs = read_run_folders(args.roots, "checkpoint.pt", lambda run: reading(run) if args.only in str(run) else None)
     for name, r in runs.items():
         print(f"{name:45s} {r['noise_kind']:10s} E_s {r['start_epoch']:3d}  fit {r['fit_given']:.3f}  "
               f"concentration {r['concentration']:.2f}  (the noise's own {r['noise_concentration']:.2f})  "

@@ -161,7 +161,7 @@ class AutoStart(PassRecord, nn.Module):
         return int(self.held_at) >= 0
 
     def start_epoch(self) -> int | None:
-        return self._chosen if self._chosen >= 0 else None
+        return self._chosen if self.started else None
 
     def begin(self, epoch: int) -> None:
         """Called at every step with its epoch: when a new epoch begins, close the previous one and
