@@ -9,6 +9,7 @@ import torch.nn.functional as F
 from helpers import ROBUST_OVERRIDES
 
 from selfadaptive import SelfAdaptiveLoss, load_config, train
+from selfadaptive.engine.selection import KEEP_SELECTED_P, sign_test_p
 from selfadaptive.losses.auto_start import DEFAULT_WINDOW, RULES, AutoStart
 from selfadaptive.losses.start_rules import first_drop, first_local_minimum, first_slowdown, moving_average, plateau
 
@@ -229,6 +230,17 @@ def test_sat_train_auto_writes_the_chosen_epoch_and_the_selected_model(tmp_path)
     assert summary["selection_val_acc_last"] == rows[-1]["val_acc_noisy"] != rows[-1]["val_acc"]
     kept = torch.load(tmp_path / "run" / "selected_model.pt", weights_only=True)
     assert kept["epoch"] == best["epoch"] and not math.isnan(kept["val_acc_noisy"])
+    # which model to use: the disagreements between the two models on the same split add up to the
+    # accuracy gap the epoch rows recorded, and the verdict follows the sign test's level
+    if best["epoch"] == 7:
+        assert summary["model_to_use"] == "last" and "selection_p_value" not in summary
+    else:
+        m = summary["selection_val_size"]
+        gap = summary["selection_val_acc_at_selected"] - summary["selection_val_acc_last"]
+        assert round(gap * m) == summary["selection_wins"] - summary["selection_losses"]
+        assert summary["selection_p_value"] == pytest.approx(sign_test_p(summary["selection_wins"],
+                                                                         summary["selection_losses"]))
+        assert summary["model_to_use"] == ("selected" if summary["selection_p_value"] < KEEP_SELECTED_P else "last")
 
 
 # ---- the class-collapse guard ------------------------------------------------------------------

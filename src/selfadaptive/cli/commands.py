@@ -185,6 +185,7 @@ def cmd_issues(args) -> int:
 
 def cmd_audit(args) -> int:
     from ..runs.audit import audit
+    from ..training.records import use_line
 
     if args.top < 0:
         raise UserError(f"--top must be >= 0, got {args.top}")
@@ -199,8 +200,10 @@ def cmd_audit(args) -> int:
               f"test disagree with the kept model ({Path(result['run']) / 'held_out_label_issues.csv'})")
     print("SAT started at epoch " + (str(start) if start is not None else "- (its rule never fired: the run is plain CE)")
           + f"; test accuracy {100 * s['test_acc_last']:.2f}% at the last epoch"
-          + (f", {100 * s['test_acc_at_selected']:.2f}% for the model kept at epoch {s['selected_epoch']} "
-             f"(best on your validation labels)" if s.get("selected_epoch") is not None else ""))
+          + (f", {100 * s['test_acc_at_selected']:.2f}% at epoch {s['selected_epoch']} (best on your validation "
+             f"labels)" if s.get("selected_epoch") is not None else ""))
+    if s.get("model_to_use") is not None:
+        print(use_line(s))
     print(f"page: {result['page']}")
     return 0
 

@@ -12,7 +12,8 @@
     RUN/checkpoint.pt     latest checkpoint (atomic; weights_only-loadable)
     RUN/best_model.pt     task=robust: the weights with the best validation robust accuracy
     RUN/selected_model.pt the weights of the epoch with the best accuracy on a validation split that
-                          carries the data's own (noisy) labels: model selection without clean labels
+                          carries the data's own (noisy) labels: model selection without clean labels;
+                          summary.json's ``model_to_use`` says whether it beats the last epoch's there
     RUN/robust.json       task=robust / ``sat robust RUN``: clean, FGSM, PGD (and AutoAttack) accuracy
     RUN/summary.json      headline numbers
 """
@@ -146,6 +147,12 @@ class RunDir:
 
     def read_summary(self) -> dict:
         return json.loads(self.summary.read_text()) if self.summary.is_file() else {}
+
+    def model_to_use(self) -> Path:
+        """The weights to use: ``selected_model.pt`` where the summary's ``model_to_use`` says so (runs
+        written before that verdict: wherever the file exists), else the last checkpoint."""
+        choice = self.read_summary().get("model_to_use", "selected")
+        return self.selected_model if choice == "selected" and self.selected_model.is_file() else self.checkpoint
 
     def write_soft_targets(self, bank) -> None:
         arr = bank.detach().float().cpu().numpy()

@@ -17,6 +17,7 @@ import numpy as np
 
 from ..engine.checkpoint import atomic_write
 from ..engine.runfolder import RunDir
+from ..training.records import use_line
 from .page_head import PAGE_HEAD
 
 
@@ -171,8 +172,10 @@ def write_audit_page(run: RunDir, found, summary: dict, top: int = 48) -> Path:
              f"test accuracy {100 * summary.get('test_acc_last', float('nan')):.2f}% at the last epoch (scored against "
              f"the test labels as given, which may hold errors too)"]
     if summary.get("selected_epoch") is not None:
-        facts.append(f"model kept: epoch {summary['selected_epoch']} (best on the noisy validation split), test "
-                     f"accuracy {100 * summary.get('test_acc_at_selected', float('nan')):.2f}%")
+        facts.append(f"best on the noisy validation split: epoch {summary['selected_epoch']}, test accuracy "
+                     f"{100 * summary.get('test_acc_at_selected', float('nan')):.2f}%")
+        if summary.get("model_to_use") is not None:
+            facts.append(use_line(summary))
     if found.metrics:
         facts.append(f"against the known wrong labels: AUROC {found.metrics['auroc']:.4f}")
     page = PAGE.format(

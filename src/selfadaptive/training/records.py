@@ -6,6 +6,7 @@ import time
 import torch
 
 from .. import functional as SF
+from ..engine.selection import KEEP_SELECTED_P, selected_against_last
 from ..errors import UserError
 from ..issues import detection_metrics
 from ..losses.warm_up import WarmUp
@@ -160,6 +161,7 @@ def summarize(s: Session, extra: dict | None = None) -> dict:
         summary.update(selected_by=s.selector.key, selected_epoch=s.selector.epoch,
                        test_acc_at_selected=chosen["test_acc"], selection_val_acc_last=last[s.selector.key],
                        selection_val_acc_at_selected=chosen[s.selector.key], selection_val_size=len(s.data.val))
+        summary.update(selection_verdict(s, last["epoch"]))
     bank = s.loss_fn.bank()
     if bank is not None:
         s.run.write_soft_targets(bank)
@@ -179,6 +181,19 @@ def summarize(s: Session, extra: dict | None = None) -> dict:
     s.run.write_summary(summary)
     say(s, headline(summary) + f"\nrun folder: {s.run.path}")
     return summary
+
+
+def selection_verdict(s: Session, last_epoch: int) -> dict:
+    """Which of the run's two models to use: ``selected_model.pt`` only when it beats the last epoch's
+    weights on the validation split's disagreements (``engine.selection.paired_lead``), else the last."""
+    if s.selector.epoch == last_epoch:
+        return {"model_to_use": "last"}         # one and the same weights
+    split = s.val_noisy if s.selector.key == "val_acc_noisy" else s.data.val
+    with s.autocast():
+        lead = selected_against_last(s.model, s.run.selected_model, split, s.device, s.cfg.data.eval_batch_size,
+                                     s.data.num_classes)
+    return {"selection_wins": lead["wins"], "selection_losses": lead["losses"], "selection_p_value": lead["p_value"],
+            "model_to_use": "selected" if lead["keep_selected"] else "last"}
 
 
 def gate_reason(summary: dict) -> str:
@@ -204,6 +219,18 @@ def gate_reading(summary: dict) -> str:
     return ", ".join(f"{name} {value:.3f}" for name, value in (("fit", fit), ("changes", changes)) if value is not None)
 
 
+def use_line(summary: dict) -> str:
+    """Which model the validation split says to use, and why (``selection_verdict``)."""
+    if "selection_p_value" not in summary:
+        return "use the last epoch's model (checkpoint.pt): it is the one the validation split picked"
+    why = (f"the epoch-{summary['selected_epoch']} model wins {summary['selection_wins']} and loses "
+           f"{summary['selection_losses']} of the validation samples on which the two disagree "
+           f"(sign test p = {summary['selection_p_value']:.2g})")
+    if summary["model_to_use"] == "selected":
+        return f"use selected_model.pt: {why}, a clear lead (p < {KEEP_SELECTED_P})"
+    return f"use the last epoch's model (checkpoint.pt): {why}, no clear lead (p >= {KEEP_SELECTED_P})"
+
+
 def headline(summary: dict) -> str:
     name = summary["loss"].upper()
     lines = [f"{name}: test accuracy {100 * summary['test_acc_last']:.2f}% at the last epoch "
@@ -219,6 +246,7 @@ def headline(summary: dict) -> str:
     if "test_acc_at_selected" in summary:
         lines.append(f"  test accuracy at the epoch picked by validation on the data's own labels "
                      f"({summary['selected_epoch']}, {summary['selected_by']}): {100 * summary['test_acc_at_selected']:.2f}%")
+        lines.append("  " + use_line(summary))
     if summary.get("start_epoch") == "auto":
         chosen = summary.get("start_epoch_chosen")
         held = None

@@ -1,0 +1,28 @@
+"""benchmarks/accuracy/selected_or_last.py: both models of a stored run rescored on its noisy validation copy."""
+import json
+
+import pytest
+
+from benchmarks.accuracy.selected_or_last import LEVELS, main
+from selfadaptive import load_config, train
+
+
+@pytest.mark.slow
+def test_the_rescored_split_matches_what_the_run_recorded(tmp_path):
+    over = ["loss.name=ce", "optim.epochs=12", "data.val_fraction=0.1", "log.progress=false", "model.base_width=64",
+            "optim.lr=0.05", "optim.schedule=constant", "data.batch_size=32"]        # picks epoch 3 of 12
+    summary = train(load_config(None, over), tmp_path / "runs" / "ce" / "seed=0", quiet=True)
+    main([str(tmp_path / "runs"), "--out", str(tmp_path / "out.json")])
+    result = json.loads((tmp_path / "out.json").read_text())
+    (row,) = result["runs"]
+    # the split rebuilt from config.yaml and noise.npz is the run's own: same size, same two accuracies
+    assert row["val_size"] == summary["selection_val_size"] and row["group"].endswith("runs/ce")
+    assert row["val_acc_kept"] == pytest.approx(summary["selection_val_acc_at_selected"], abs=1e-6)
+    assert row["val_acc_last"] == pytest.approx(summary["selection_val_acc_last"], abs=1e-6)
+    assert (row["wins"], row["losses"]) == (summary["selection_wins"], summary["selection_losses"])
+    assert row["wins"] + row["losses"] > 0 and row["wins"] - row["losses"] == round(
+        (row["val_acc_kept"] - row["val_acc_last"]) * row["val_size"])
+    for level in LEVELS:
+        picked = summary["test_acc_at_selected"] if row["p_value"] < level else summary["test_acc_last"]
+        assert row["test"][f"paired_{level}"] == picked
+    assert result["all"]["runs"] == 1 and result["by_loss"]["ce"]["test_last"] == pytest.approx(100 * summary["test_acc_last"])
