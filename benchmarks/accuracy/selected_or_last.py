@@ -30,9 +30,7 @@ import torch
 from benchmarks.common import result_path, write_result
 from selfadaptive.config.loading import load_config
 from selfadaptive.data import build_data
-from selfadaptive.engine.checkpoint import load_checkpoint
-from selfadaptive.engine.evaluation import logits_of
-from selfadaptive.engine.selection import paired_lead
+from selfadaptive.engine.selection import paired_lead, split_predictions
 from selfadaptive.losses import loss_spec
 from selfadaptive.models import build_classifier
 from selfadaptive.training.noise import LabelNoise, noisy_validation
@@ -42,11 +40,10 @@ LEVELS = (0.05, 0.01)
 POLICIES = ("last", "selected", *(f"paired_{level}" for level in LEVELS), "unpaired")
 
 
-def read_run(run: Path, data_cache: dict) -> dict | None:
-    """Both models' correctness on the run's noisy validation copy, and the run's recorded test figures."""
-    summary = json.loads((run / "summary.json").read_text())
-    if summary.get("selected_epoch") is None or not (run / "selected_model.pt").is_file():
-        return None
+def rescore(run: Path, weights: tuple[str, ...], data_cache: dict):
+    """(labels (M,), [predictions (M,) of each weights file of ``run``]) on the run's noisy validation copy,
+    rebuilt from its ``config.yaml`` and ``noise.npz`` as the run built it; (None, None) without one.
+    ``data_cache`` keeps each data config's data across runs."""
     cfg = load_config(run / "config.yaml")
     key = json.dumps({"data": str(cfg.data)})
     if key not in data_cache:
@@ -54,21 +51,30 @@ def read_run(run: Path, data_cache: dict) -> dict | None:
     data = data_cache[key]
     val = noisy_validation(cfg, data, LabelNoise.load(run / "noise.npz"))
     if val is None:
-        return None
+        return None, None
     model = build_classifier(cfg.model, loss_spec(cfg.loss.name).head, data.num_classes, data.input_shape,
                              data.mean, data.std)
-    correct = {}
-    for name, path in (("kept", run / "selected_model.pt"), ("last", run / "checkpoint.pt")):
-        model.load_state_dict(load_checkpoint(path, map_location="cpu")["model"])
-        correct[name] = (logits_of(model, val.x, torch.device("cpu"))[:, :data.num_classes].argmax(1) == val.y).numpy()
+    return val.y.numpy(), [split_predictions(model, val, torch.device("cpu"), 1024, data.num_classes,
+                                             weights=run / name) for name in weights]
+
+
+def read_run(run: Path, data_cache: dict) -> dict | None:
+    """Both models' correctness on the run's noisy validation copy, and the run's recorded test figures."""
+    summary = json.loads((run / "summary.json").read_text())
+    if summary.get("selected_epoch") is None or not (run / "selected_model.pt").is_file():
+        return None
+    labels, preds = rescore(run, ("selected_model.pt", "checkpoint.pt"), data_cache)
+    if labels is None:
+        return None
+    correct = {"kept": preds[0] == labels, "last": preds[1] == labels}
     lead = paired_lead(correct["kept"], correct["last"])
-    n = len(val.y)
+    n = len(labels)
     acc_kept, acc_last = float(correct["kept"].mean()), float(correct["last"].mean())
     two_se = 2 * math.sqrt(acc_kept * (1 - acc_kept) / n)
     uses_selected = {"last": False, "selected": True, "unpaired": acc_kept - acc_last >= two_se,
                      **{f"paired_{level}": lead["p_value"] < level for level in LEVELS}}
     test = {p: summary["test_acc_at_selected"] if uses_selected[p] else summary["test_acc_last"] for p in POLICIES}
-    return {"run": str(run), "group": re.sub(r"/seed=[^/]*", "", str(run)), "loss": cfg.loss.name,
+    return {"run": str(run), "group": re.sub(r"/seed=[^/]*", "", str(run)), "loss": summary["loss"],
             "selected_epoch": summary["selected_epoch"], "epochs": summary["epochs"], "val_size": n,
             "val_acc_kept": acc_kept, "val_acc_last": acc_last, "wins": lead["wins"], "losses": lead["losses"],
             "p_value": lead["p_value"], "uses_selected": uses_selected, "test": test}

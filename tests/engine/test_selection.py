@@ -10,7 +10,7 @@ from torch import nn
 from selfadaptive.data import ArrayDataset
 from selfadaptive.engine.checkpoint import save_checkpoint
 from selfadaptive.engine.runfolder import RunDir
-from selfadaptive.engine.selection import KEEP_SELECTED_P, paired_lead, selected_against_last, sign_test_p
+from selfadaptive.engine.selection import KEEP_SELECTED_P, paired_lead, sign_test_p, split_predictions
 
 
 def binomial_tail(wins: int, n: int) -> float:
@@ -48,7 +48,7 @@ def _identity_classifier(k: int, permute: bool) -> nn.Module:
     return model
 
 
-def test_selected_against_last_scores_both_models_on_the_split_and_leaves_the_last_untouched(tmp_path):
+def test_split_predictions_of_saved_weights_leave_the_model_untouched(tmp_path):
     k, m = 5, 40
     y = torch.arange(m) % k
     y[:6] = (y[:6] + 2) % k            # 6 samples whose label neither model predicts
@@ -56,13 +56,17 @@ def test_selected_against_last_scores_both_models_on_the_split_and_leaves_the_la
     right, wrong = _identity_classifier(k, False), _identity_classifier(k, True)
     save_checkpoint(tmp_path / "selected.pt", {"model": right.state_dict()})
     before = wrong.weight.detach().clone()
-    lead = selected_against_last(wrong, tmp_path / "selected.pt", split, torch.device("cpu"), 16, k)
+    args = (split, torch.device("cpu"), 16, k)
+    selected = split_predictions(wrong, *args, weights=tmp_path / "selected.pt")
+    last = split_predictions(wrong, *args)
+    assert np.array_equal(selected, (torch.arange(m) % k).numpy())
+    assert np.array_equal(last, ((torch.arange(m) + 1) % k).numpy())
+    assert torch.equal(wrong.weight, before)            # the caller's model still holds the last epoch's weights
+    lead = paired_lead(selected == y.numpy(), last == y.numpy())
     assert (lead["wins"], lead["losses"]) == (m - 6, 0) and lead["keep_selected"]
     assert lead["p_value"] == pytest.approx(0.5 ** (m - 6))
-    assert torch.equal(wrong.weight, before)            # the caller's model still holds the last epoch's weights
     # the other way round the selected weights lose every disagreement
-    save_checkpoint(tmp_path / "worse.pt", {"model": wrong.state_dict()})
-    lead = selected_against_last(right, tmp_path / "worse.pt", split, torch.device("cpu"), 16, k)
+    lead = paired_lead(last == y.numpy(), selected == y.numpy())
     assert (lead["wins"], lead["losses"], lead["keep_selected"]) == (0, m - 6, False)
 
 

@@ -1,10 +1,13 @@
-"""benchmarks/accuracy/selected_or_last.py: both models of a stored run rescored on its noisy validation copy."""
+"""benchmarks/accuracy/selected_or_last.py and ce_or_sat_check.py --paired: stored runs rescored on their noisy
+validation copy, as the runs scored it."""
 import json
 
 import pytest
 
 from benchmarks.accuracy.selected_or_last import LEVELS, main
 from selfadaptive import load_config, train
+from selfadaptive.engine.runfolder import RunDir
+from selfadaptive.engine.selection import sign_test_p
 
 
 @pytest.mark.slow
@@ -26,3 +29,23 @@ def test_the_rescored_split_matches_what_the_run_recorded(tmp_path):
         picked = summary["test_acc_at_selected"] if row["p_value"] < level else summary["test_acc_last"]
         assert row["test"][f"paired_{level}"] == picked
     assert result["all"]["runs"] == 1 and result["by_loss"]["ce"]["test_last"] == pytest.approx(100 * summary["test_acc_last"])
+
+
+@pytest.mark.slow
+def test_ce_or_sat_check_rescores_the_pair_as_the_runs_saved_it(tmp_path):
+    from benchmarks.accuracy.ce_or_sat_check import main as check
+
+    over = ["optim.epochs=6", "data.val_fraction=0.1", "log.progress=false", "loss.start_epoch=2"]
+    for method, loss in (("ce", "ce"), ("sat_auto", "sat")):
+        train(load_config(None, [*over, f"loss.name={loss}"]), tmp_path / "map" / "digits" / method / "flip" / "seed=0",
+              quiet=True)
+    check([str(tmp_path / "map"), "--paired", "--out", str(tmp_path / "out.json")])
+    (pair,) = json.loads((tmp_path / "out.json").read_text())["pairs"]
+    # the validation.npz each run wrote at its end, read independently of the benchmark's rescoring
+    saved = {m: RunDir(tmp_path / "map" / "digits" / m / "flip" / "seed=0").read_validation() for m in ("ce", "sat_auto")}
+    right = {m: v["pred_last"] == v["labels"] for m, v in saved.items()}
+    assert (saved["ce"]["labels"] == saved["sat_auto"]["labels"]).all()
+    assert pair["ce_only_right"] == int((right["ce"] & ~right["sat_auto"]).sum())
+    assert pair["sat_only_right"] == int((right["sat_auto"] & ~right["ce"]).sum())
+    assert pair["ce_only_right"] + pair["sat_only_right"] > 0
+    assert pair["paired_p"] == pytest.approx(sign_test_p(pair["ce_only_right"], pair["sat_only_right"], "two-sided"))

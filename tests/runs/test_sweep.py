@@ -6,9 +6,11 @@ import subprocess
 import sys
 import time
 
+import numpy as np
 import pytest
 from test_cli import assert_one_line_error, sat
 
+from selfadaptive.engine.runfolder import RunDir
 from selfadaptive.errors import UserError
 from selfadaptive.runs.sweep import grid, run_name, split_axes, validation_verdict
 
@@ -38,6 +40,35 @@ def test_validation_verdict_says_whether_the_split_can_tell_the_runs_apart():
     # runs written before the size was recorded: the figures without a verdict
     assert validation_verdict([{k: v for k, v in r.items() if k != "selection_val_size"} for r in rows]).endswith("50.00%")
     assert validation_verdict(rows[:1]) is None and validation_verdict([]) is None
+
+
+def test_validation_verdict_pairs_the_samples_when_both_runs_saved_their_predictions(tmp_path):
+    rows = [{"run": "loss.name=ce", "selection_val_acc_last": 0.50, "selection_val_size": 1000},
+            {"run": "loss.name=sat", "selection_val_acc_last": 0.52, "selection_val_size": 1000}]
+    labels = np.arange(1000) % 10
+    wrong = (labels + 1) % 10
+
+    def save(run, right):
+        (tmp_path / run).mkdir(exist_ok=True)
+        RunDir(tmp_path / run).write_validation(labels, np.where(right, labels, wrong), labels)
+
+    # the same 2-point lead as above, but the runs differ on 20 samples only, all won by SAT: p = 2 / 2^20
+    ce_right = np.arange(1000) < 500
+    save("loss.name=ce", ce_right)
+    save("loss.name=sat", np.arange(1000) < 520)
+    near = validation_verdict(rows, tmp_path)
+    assert "of the 20 samples only one of them gets right, the first gets 20, the next 0" in near
+    assert "p = 1.9e-06" in near and near.endswith("tells them apart")
+    # 220 against 200 of 420 disagreements: the same accuracies, no verdict
+    sat_right = ce_right.copy()
+    sat_right[:200] = False
+    sat_right[500:720] = True
+    save("loss.name=sat", sat_right)
+    assert sat_right.mean() == 0.52 and validation_verdict(rows, tmp_path).endswith("does not tell them apart")
+    assert "first gets 220, the next 200" in validation_verdict(rows, tmp_path)
+    # another split's labels: back to the unpaired yardstick
+    RunDir(tmp_path / "loss.name=ce").write_validation(wrong, labels, labels)
+    assert "(3.16)" in validation_verdict(rows, tmp_path)
 
 
 @pytest.mark.slow

@@ -185,7 +185,7 @@ def cmd_issues(args) -> int:
 
 def cmd_audit(args) -> int:
     from ..runs.audit import audit
-    from ..training.records import use_line
+    from ..training.model_choice import use_line
 
     if args.top < 0:
         raise UserError(f"--top must be >= 0, got {args.top}")
@@ -268,7 +268,7 @@ def cmd_sweep(args) -> int:
 
     rows = sweep(_base_config(args), args.out, args.overrides, jobs=args.jobs, quiet=args.quiet)
     if not args.quiet:
-        verdict = validation_verdict(rows)
+        verdict = validation_verdict(rows, Path(args.out))
         print(format_table(rows) + (f"\n{verdict}" if verdict else ""))
         print(f"results: {Path(args.out) / 'results.csv'}; compare: sat report {Path(args.out)}/*/ --out report.html")
     return 0

@@ -14,6 +14,9 @@
     RUN/selected_model.pt the weights of the epoch with the best accuracy on a validation split that
                           carries the data's own (noisy) labels: model selection without clean labels;
                           summary.json's ``model_to_use`` says whether it beats the last epoch's there
+    RUN/validation.npz    with a validation split: its labels (those the selection read) and the classes
+                          the last and the selected model predict for it, (M,) int64 each: labels,
+                          pred_last, pred_selected (``sat sweep`` compares runs on them sample by sample)
     RUN/robust.json       task=robust / ``sat robust RUN``: clean, FGSM, PGD (and AutoAttack) accuracy
     RUN/summary.json      headline numbers
 """
@@ -61,6 +64,7 @@ class RunDir:
     label_issues = property(lambda self: self.path / "label_issues.csv")
     best_model = property(lambda self: self.path / "best_model.pt")
     selected_model = property(lambda self: self.path / "selected_model.pt")
+    validation = property(lambda self: self.path / "validation.npz")
     robust = property(lambda self: self.path / "robust.json")
 
     def require(self) -> "RunDir":
@@ -108,7 +112,8 @@ class RunDir:
             raise UserError(f"cannot create run folder {self.path}: {e.strerror or e}") from None
         self.lock()
         self.require_new()
-        for leftover in (self.metrics, self.selected_model, self.best_model, self.soft_targets, self.label_history):
+        for leftover in (self.metrics, self.selected_model, self.best_model, self.soft_targets, self.label_history,
+                         self.validation):
             leftover.unlink(missing_ok=True)
         self.remove_partial_writes()
 
@@ -147,6 +152,18 @@ class RunDir:
 
     def read_summary(self) -> dict:
         return json.loads(self.summary.read_text()) if self.summary.is_file() else {}
+
+    def write_validation(self, labels, pred_last, pred_selected) -> None:
+        arrays = {k: np.asarray(v, dtype=np.int64) for k, v in
+                  (("labels", labels), ("pred_last", pred_last), ("pred_selected", pred_selected))}
+        atomic_write(self.validation, lambda fh: np.savez(fh, **arrays))
+
+    def read_validation(self) -> dict | None:
+        """``validation.npz`` as a dict of (M,) arrays; None when the run has none."""
+        if not self.validation.is_file():
+            return None
+        with np.load(self.validation) as z:
+            return {k: z[k] for k in z.files}
 
     def model_to_use(self) -> Path:
         """The weights to use: ``selected_model.pt`` where the summary's ``model_to_use`` says so (runs

@@ -42,14 +42,15 @@ class BestModel:
 KEEP_SELECTED_P = 0.01
 
 
-def sign_test_p(wins: int, losses: int) -> float:
-    """One-sided exact sign test: P(X >= wins) for X ~ Binomial(wins + losses, 1/2), the chance that a
-    model no better than the other wins at least ``wins`` of the samples on which the two disagree
-    (1.0 when they never disagree)."""
+def sign_test_p(wins: int, losses: int, alternative: str = "greater") -> float:
+    """Exact sign test on the samples two models disagree on: ``greater``, P(X >= wins) for X ~
+    Binomial(wins + losses, 1/2), the chance that a model no better than the other wins at least ``wins``
+    of them; ``two-sided``, the chance of a split at least this uneven either way (1.0 when they never
+    disagree)."""
     from scipy.stats import binomtest  # scikit-learn's own dependency
 
     n = int(wins) + int(losses)
-    return 1.0 if n == 0 else float(binomtest(int(wins), n, 0.5, alternative="greater").pvalue)
+    return 1.0 if n == 0 else float(binomtest(int(wins), n, 0.5, alternative=alternative).pvalue)
 
 
 def paired_lead(selected_correct, last_correct) -> dict:
@@ -70,17 +71,17 @@ def paired_lead(selected_correct, last_correct) -> dict:
     return {"wins": wins, "losses": losses, "p_value": p, "keep_selected": p < KEEP_SELECTED_P}
 
 
-def selected_against_last(model: nn.Module, path, dataset, device, batch_size: int, num_classes: int) -> dict:
-    """``paired_lead`` of the weights saved at ``path`` (``BestModel``'s file) against ``model`` (the last
-    epoch's) on ``dataset`` (M samples, its labels the ones the selection read); ``model`` is untouched."""
-    import copy
+def split_predictions(model: nn.Module, dataset, device, batch_size: int, num_classes: int, weights=None):
+    """(M,) int64 numpy: the class ``model`` predicts for each sample of ``dataset``, or, with ``weights``
+    (a checkpoint path holding ``model``, e.g. ``BestModel``'s file), what those weights predict in a copy
+    of ``model``, which is left untouched."""
+    if weights is not None:
+        import copy
 
-    from .checkpoint import load_checkpoint
+        from .checkpoint import load_checkpoint
+
+        model = copy.deepcopy(model)
+        model.load_state_dict(load_checkpoint(weights, map_location=device)["model"])
     from .evaluation import logits_of
 
-    selected = copy.deepcopy(model)
-    selected.load_state_dict(load_checkpoint(path, map_location=device)["model"])
-    labels = dataset.y.to(device)
-    correct = [(logits_of(m, dataset.x, device, batch_size)[:, :num_classes].argmax(1) == labels).cpu().numpy()
-               for m in (selected, model)]
-    return paired_lead(*correct)
+    return logits_of(model, dataset.x, device, batch_size)[:, :num_classes].argmax(1).cpu().numpy()

@@ -17,7 +17,7 @@ import numpy as np
 
 from ..engine.checkpoint import atomic_write
 from ..engine.runfolder import RunDir
-from ..training.records import use_line
+from ..training.model_choice import use_line
 from .page_head import PAGE_HEAD
 
 

@@ -23,9 +23,12 @@ import threading
 import time
 from pathlib import Path
 
+import numpy as np
+
 from ..config import load_config, parse_override
 from ..config.presets import resolve_config
 from ..engine.runfolder import RunDir
+from ..engine.selection import sign_test_p
 from ..errors import Interrupted, UserError
 
 #: summary.json fields copied into the results table when present
@@ -207,9 +210,25 @@ def validation_lead(rows: list[dict]) -> tuple[dict, dict, float | None] | None:
     return best, second, (2 * math.sqrt(p * (1 - p) / n) if n else None)
 
 
-def validation_verdict(rows: list[dict]) -> str | None:
-    """One line on the run the validation split prefers at the last epoch, and whether its lead is
-    over the yardstick of ``validation_lead``; None with fewer than two runs scored on a split."""
+#: two-sided level at which ``validation_verdict``'s paired sign test tells two runs apart
+TOLD_APART_P = 0.05
+
+
+def paired_runs(out: Path, best: dict, second: dict) -> tuple[int, int] | None:
+    """(wins, losses) of ``best`` against ``second``: the validation samples only one of their last-epoch
+    models gets right, from each run's ``validation.npz``; None unless both hold the same split's labels."""
+    a, b = (RunDir(out / r["run"]).read_validation() for r in (best, second))
+    if a is None or b is None or not np.array_equal(a["labels"], b["labels"]):
+        return None
+    right_a, right_b = a["pred_last"] == a["labels"], b["pred_last"] == b["labels"]
+    return int((right_a & ~right_b).sum()), int((~right_a & right_b).sum())
+
+
+def validation_verdict(rows: list[dict], out: Path | None = None) -> str | None:
+    """One line on the run the validation split prefers at the last epoch, and whether the split tells it
+    from the next one: sample by sample when both runs in ``out`` saved their predictions on the same split
+    (a two-sided sign test on the samples they disagree on, at ``TOLD_APART_P``), else the yardstick of
+    ``validation_lead``.  None with fewer than two runs scored on a split."""
     lead = validation_lead(rows)
     if lead is None:
         return None
@@ -217,6 +236,13 @@ def validation_verdict(rows: list[dict]) -> str | None:
     p, gap = best["selection_val_acc_last"], best["selection_val_acc_last"] - second["selection_val_acc_last"]
     line = (f"on your validation labels at the last epoch: {best['run']} {100 * p:.2f}%, "
             f"next {second['run']} {100 * second['selection_val_acc_last']:.2f}%")
+    paired = paired_runs(Path(out), best, second) if out is not None else None
+    if paired is not None:
+        wins, losses = paired
+        p_value = sign_test_p(wins, losses, "two-sided")
+        return line + (f": of the {wins + losses} samples only one of them gets right, the first gets {wins}, the "
+                       f"next {losses} (two-sided sign test p = {p_value:.2g}), so this split "
+                       + ("tells them apart" if p_value < TOLD_APART_P else "does not tell them apart"))
     n = best.get("selection_val_size")
     if two_se is None:
         return line

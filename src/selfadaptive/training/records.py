@@ -6,10 +6,10 @@ import time
 import torch
 
 from .. import functional as SF
-from ..engine.selection import KEEP_SELECTED_P, selected_against_last
 from ..errors import UserError
 from ..issues import detection_metrics
 from ..losses.warm_up import WarmUp
+from .model_choice import selection_verdict, use_line
 from .session import Session, say
 
 
@@ -183,19 +183,6 @@ def summarize(s: Session, extra: dict | None = None) -> dict:
     return summary
 
 
-def selection_verdict(s: Session, last_epoch: int) -> dict:
-    """Which of the run's two models to use: ``selected_model.pt`` only when it beats the last epoch's
-    weights on the validation split's disagreements (``engine.selection.paired_lead``), else the last."""
-    if s.selector.epoch == last_epoch:
-        return {"model_to_use": "last"}         # one and the same weights
-    split = s.val_noisy if s.selector.key == "val_acc_noisy" else s.data.val
-    with s.autocast():
-        lead = selected_against_last(s.model, s.run.selected_model, split, s.device, s.cfg.data.eval_batch_size,
-                                     s.data.num_classes)
-    return {"selection_wins": lead["wins"], "selection_losses": lead["losses"], "selection_p_value": lead["p_value"],
-            "model_to_use": "selected" if lead["keep_selected"] else "last"}
-
-
 def gate_reason(summary: dict) -> str:
     """Which gate kept a fired rule from counting (``AutoStart``: the fit, stability and memorisation gates)."""
     reasons = []
@@ -217,18 +204,6 @@ def gate_reason(summary: dict) -> str:
 def gate_reading(summary: dict) -> str:
     fit, changes = summary.get("start_gate_fit_last"), summary.get("start_gate_changes_last")
     return ", ".join(f"{name} {value:.3f}" for name, value in (("fit", fit), ("changes", changes)) if value is not None)
-
-
-def use_line(summary: dict) -> str:
-    """Which model the validation split says to use, and why (``selection_verdict``)."""
-    if "selection_p_value" not in summary:
-        return "use the last epoch's model (checkpoint.pt): it is the one the validation split picked"
-    why = (f"the epoch-{summary['selected_epoch']} model wins {summary['selection_wins']} and loses "
-           f"{summary['selection_losses']} of the validation samples on which the two disagree "
-           f"(sign test p = {summary['selection_p_value']:.2g})")
-    if summary["model_to_use"] == "selected":
-        return f"use selected_model.pt: {why}, a clear lead (p < {KEEP_SELECTED_P})"
-    return f"use the last epoch's model (checkpoint.pt): {why}, no clear lead (p >= {KEEP_SELECTED_P})"
 
 
 def headline(summary: dict) -> str:
