@@ -42,6 +42,26 @@ def test_train_prints_accuracy_and_recovery_then_eval(tmp_path):
 
 
 @pytest.mark.slow
+def test_eval_scores_the_selected_model_or_the_one_to_use(tmp_path):
+    over = ["loss.name=ce", "optim.epochs=12", "data.val_fraction=0.1", "log.progress=false", "model.base_width=64",
+            "optim.lr=0.05", "optim.schedule=constant", "data.batch_size=32"]        # selects epoch 3 of 12
+    assert sat("train", "--out", str(tmp_path / "r"), *over).returncode == 0
+    summary = json.loads((tmp_path / "r" / "summary.json").read_text())
+    assert summary["selected_epoch"] < 11
+    chosen = json.loads(sat("eval", str(tmp_path / "r"), "--model", "selected", "--json").stdout)
+    assert chosen["model"] == "selected_model.pt" and chosen["epoch"] == summary["selected_epoch"]
+    assert chosen["accuracy"]["test"] == pytest.approx(summary["test_acc_at_selected"])
+    last = json.loads(sat("eval", str(tmp_path / "r"), "--json").stdout)
+    assert last["model"] == "checkpoint.pt" and last["epoch"] == 11
+    assert last["accuracy"]["test"] == pytest.approx(summary["test_acc_last"])
+    used = json.loads(sat("eval", str(tmp_path / "r"), "--model", "use", "--json").stdout)
+    assert used["model"] == {"selected": "selected_model.pt", "last": "checkpoint.pt"}[summary["model_to_use"]]
+    # a run without a validation split has no selected model
+    assert sat("train", "--out", str(tmp_path / "plain"), *FAST).returncode == 0
+    assert_one_line_error(sat("eval", str(tmp_path / "plain"), "--model", "selected"), "no selected_model.pt")
+
+
+@pytest.mark.slow
 def test_presets_lists_the_shipped_configs_and_they_load():
     res = sat("presets")
     assert res.returncode == 0

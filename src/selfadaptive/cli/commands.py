@@ -123,10 +123,11 @@ def cmd_eval(args) -> int:
     from ..functional import balanced_differs, worst_class
     from ..runs.evaluate import evaluate_run
 
-    result = evaluate_run(args.run, split=args.split, device=args.device)
+    result = evaluate_run(args.run, split=args.split, device=args.device, weights=args.model)
     if args.json:
         print(json.dumps(result, indent=2))
     else:
+        print(f"{result['model']} (epoch {result['epoch']})")
         for split, acc in result["accuracy"].items():
             balanced = result["balanced_accuracy"][split]
             line = f"{split} accuracy: {100 * acc:.2f}%  ({result['size'][split]} samples)"

@@ -63,6 +63,9 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("run", help="run folder")
     e.add_argument("--split", choices=["test", "val", "train", "all"], default="all")
     e.add_argument("--device", default=None, help="override the run's device (e.g. cpu)")
+    e.add_argument("--model", choices=["last", "selected", "use"], default="last",
+                   help="the last epoch's weights (checkpoint.pt, default), the epoch best on the validation split "
+                        "(selected_model.pt), or the one summary.json's model_to_use names")
     e.add_argument("--json", action="store_true", help="print JSON")
     e.set_defaults(func=cmd_eval)
 
