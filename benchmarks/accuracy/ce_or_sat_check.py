@@ -54,7 +54,8 @@ def paired_fields(ce_dir: Path, sat_dir: Path, cache: dict) -> dict:
     sat_labels, (sat_pred,) = rescore(sat_dir, ("checkpoint.pt",), cache)
     if not np.array_equal(labels, sat_labels):
         raise SystemExit(f"{ce_dir} and {sat_dir} have different validation splits")
-    ce_only, sat_only = int(((ce_pred == labels) & (sat_pred != labels)).sum()), int(((sat_pred == labels) & (ce_pred != labels)).sum())
+    ce_right, sat_right = ce_pred == labels, sat_pred == labels
+    ce_only, sat_only = int((ce_right & ~sat_right).sum()), int((sat_right & ~ce_right).sum())
     p = sign_test_p(ce_only, sat_only, "two-sided")
     return {"ce_only_right": ce_only, "sat_only_right": sat_only, "paired_p": p, "paired_told_apart": p < TOLD_APART_P}
 

@@ -2,18 +2,19 @@
 
 A run with ``data.val_fraction`` keeps two models: the last epoch's (``checkpoint.pt``) and the one best
 on the validation split's own, noisy labels (``selected_model.pt``).  The split's maximum is an
-optimistic pick: with SAT the last epoch is often as good or better, with CE in a memorising regime
-it is far worse.  This reads finished run folders, scores both models on the run's noisy validation copy
+optimistic pick: with SAT the last epoch is often as good or better; with CE in a memorising regime
+the last epoch is far worse.  This reads finished run folders, scores both models on the run's noisy validation copy
 (rebuilt from its config and ``noise.npz``, as the run built it), applies the paired sign test of
 ``engine.selection.paired_lead`` and scores each policy on the clean test labels the runs recorded:
 
-    python -m benchmarks.accuracy.selected_or_last runs/rates/r60 runs/gate-map \\
+    python -m benchmarks.accuracy.selected_or_last runs/rates/r20 runs/rates/r60 runs/gate-map runs/mlpval \\
         --out benchmarks/results/selected_or_last.json
 
 Policies: ``last`` (the checkpoint), ``selected`` (what ``sat audit`` kept before session 30: the split's
 maximum), ``paired_0.05`` and ``paired_0.01`` (the selected model only when it wins the disagreements at
-p under that level; 0.01 is the library's ``model_to_use``), and ``unpaired`` (the same when its accuracy lead is over twice one accuracy's sampling error, the rule of
-thumb of ``sat sweep``).  Groups are the folders' paths with the seed removed.
+p under that level; 0.01 is the library's ``model_to_use``), and ``unpaired`` (the same when its accuracy
+lead is over twice one accuracy's sampling error, the rule of thumb of ``sat sweep`` for runs without
+``validation.npz``).  Groups are the folders' paths with the seed removed.
 """
 from __future__ import annotations
 
@@ -86,7 +87,8 @@ def tally(rows: list[dict]) -> dict:
     out = {"runs": len(rows), **{f"test_{p}": 100 * statistics.mean(r["test"][p] for r in rows) for p in POLICIES}}
     for p in POLICIES[1:]:
         moved = [r for r in rows if r["uses_selected"][p] and r["selected_epoch"] != r["epochs"] - 1]
-        worse = [100 * (r["test"]["selected"] - r["test"]["last"]) for r in moved if r["test"]["selected"] < r["test"]["last"]]
+        worse = [100 * (r["test"]["selected"] - r["test"]["last"]) for r in moved
+                 if r["test"]["selected"] < r["test"]["last"]]
         out[p] = {"moves_off_last": len(moved), "worse_on_test": len(worse), "worst": min(worse, default=0.0)}
     return out
 

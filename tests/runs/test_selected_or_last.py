@@ -28,7 +28,8 @@ def test_the_rescored_split_matches_what_the_run_recorded(tmp_path):
     for level in LEVELS:
         picked = summary["test_acc_at_selected"] if row["p_value"] < level else summary["test_acc_last"]
         assert row["test"][f"paired_{level}"] == picked
-    assert result["all"]["runs"] == 1 and result["by_loss"]["ce"]["test_last"] == pytest.approx(100 * summary["test_acc_last"])
+    assert result["all"]["runs"] == 1
+    assert result["by_loss"]["ce"]["test_last"] == pytest.approx(100 * summary["test_acc_last"])
 
 
 @pytest.mark.slow
@@ -42,7 +43,8 @@ def test_ce_or_sat_check_rescores_the_pair_as_the_runs_saved_it(tmp_path):
     check([str(tmp_path / "map"), "--paired", "--out", str(tmp_path / "out.json")])
     (pair,) = json.loads((tmp_path / "out.json").read_text())["pairs"]
     # the validation.npz each run wrote at its end, read independently of the benchmark's rescoring
-    saved = {m: RunDir(tmp_path / "map" / "digits" / m / "flip" / "seed=0").read_validation() for m in ("ce", "sat_auto")}
+    saved = {m: RunDir(tmp_path / "map" / "digits" / m / "flip" / "seed=0").read_validation()
+             for m in ("ce", "sat_auto")}
     right = {m: v["pred_last"] == v["labels"] for m, v in saved.items()}
     assert (saved["ce"]["labels"] == saved["sat_auto"]["labels"]).all()
     assert pair["ce_only_right"] == int((right["ce"] & ~right["sat_auto"]).sum())

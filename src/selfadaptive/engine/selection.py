@@ -1,6 +1,7 @@
 """Model selection on held-out data: keep the weights of the best epoch by a validation metric."""
 from __future__ import annotations
 
+import numpy as np
 from torch import nn
 
 from .checkpoint import save_checkpoint
@@ -36,9 +37,9 @@ class BestModel:
 
 
 #: one-sided level of the sign test below: the selected epoch must beat the last one at p under this.  The
-#: selected epoch is the split's maximum over the run, so a nominal 0.05 is optimistic; over 172 stored runs
-#: 0.05 kept it 51 times, 8 of them worse on clean test labels (worst -9.3 points, 135 validation samples),
-#: 0.01 kept it 36 times, 2 worse (worst -0.9): docs/benchmarks.md §12k
+#: selected epoch is the split's maximum over the run, so a nominal 0.05 is optimistic; over 227 stored runs
+#: 0.05 moved to it 55 times, 10 of them for a model worse on clean test labels (worst -9.3 points, on 135
+#: validation samples), 0.01 38 times, 2 worse (worst -0.9): docs/benchmarks.md §12k
 KEEP_SELECTED_P = 0.01
 
 
@@ -61,8 +62,6 @@ def paired_lead(selected_correct, last_correct) -> dict:
     the selected model win more than chance would give?  An unpaired gap of accuracies, read against the
     sampling error of one accuracy, hides that the two models agree on most samples.
     Returns wins, losses, the sign test's one-sided ``p_value`` and ``keep_selected`` (p < KEEP_SELECTED_P)."""
-    import numpy as np
-
     chosen, last = np.asarray(selected_correct, dtype=bool), np.asarray(last_correct, dtype=bool)
     if chosen.shape != last.shape:
         raise ValueError(f"selected_correct {chosen.shape} and last_correct {last.shape} must score the same samples")

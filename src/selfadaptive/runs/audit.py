@@ -5,7 +5,8 @@ what they should be, and a model trained despite them -- in one command.
 ``.npz`` of arrays, or a data set name (``mnist``, ``cifar10``, ...).  The audit trains SAT with
 the automatic start epoch (``loss.start_epoch=auto``) and keeps the epoch that does best on a
 validation split of the data's own, noisy labels (``selected_model.pt``), to be used where it clearly
-beats the last epoch's weights there (``model_to_use``): no clean labels are needed anywhere.  ``DIR`` is an ordinary run folder plus
+beats the last epoch's weights there (``model_to_use``): no clean labels are needed anywhere.  ``DIR``
+is an ordinary run folder plus
 
 * ``label_issues.csv``: every training sample, most suspicious first, with its ``path``;
 * ``held_out_label_issues.csv``: the samples held out for validation and test (19% by default),
@@ -113,10 +114,11 @@ def rank_held_out(run: RunDir, cfg, data=None) -> list[dict]:
     probability on their label, write ``held_out_label_issues.csv`` and return its rows.
 
     The kept model is ``RunDir.model_to_use``: ``selected_model.pt`` (best on the noisy validation split)
-    when it clearly beats the last epoch's there, else the last checkpoint.  Its predictions on these samples are out-of-sample, as cleanlab's are, so the
-    score is ``1 - p(given label)``; the suggestion is the predicted class, and a row is flagged
-    when that differs from the given label.  A test set from separate files (a ``test/`` folder,
-    ``data.test_path``) has no rows in the source and is ranked without paths.
+    when it clearly beats the last epoch's there, else the last checkpoint.  Its predictions on these
+    samples are out-of-sample, as cleanlab's are, so the score is ``1 - p(given label)``; the suggestion
+    is the predicted class, and a row is flagged when that differs from the given label.  A test set
+    from separate files (a ``test/`` folder, ``data.test_path``) has no rows in the source and is ranked
+    without paths.
     """
     import torch
 
