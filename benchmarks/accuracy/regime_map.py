@@ -119,6 +119,15 @@ def _mean(values):
     return statistics.mean(kept) if (kept := [v for v in values if v is not None]) else None
 
 
+def _use(rows):
+    """Mean test accuracy (%) of the model each run says to use (``model_to_use``: the last epoch's, or
+    the one selected on the noisy validation split); None unless every run says (runs before session 30)."""
+    if not rows or any("model_to_use" not in r for r in rows):
+        return None
+    return _mean(100 * (r["test_acc_at_selected"] if r["model_to_use"] == "selected" else r["test_acc_last"])
+                 for r in rows)
+
+
 def collect(name: str, root: Path, rate: float = RATE) -> dict:
     """Per noise kind at ``rate``: mean test accuracy (%) of every method over seeds, and the per-seed values."""
     _, _, fixed_es, grid, seeds = REGIMES[name]
@@ -152,6 +161,7 @@ def collect(name: str, root: Path, rate: float = RATE) -> dict:
             "auto_sce_start_epochs": [r.get("start_epoch_chosen") for r in sce],
             "detection_auroc_auto_sce": _mean(_detection_auroc(r) for r in sce),
             "sat_auto_gate_last": _mean(100 * r["test_acc_last"] for r in gate),
+            "sat_auto_gate_use": _use(gate), "ce_use": _use(ce),
             "auto_gate_start_epochs": [r.get("start_epoch_chosen") for r in gate],
             "auto_gate_concentrations": [r.get("start_concentration") for r in gate],
             "detection_auroc_auto_gate": _mean(_detection_auroc(r) for r in gate),

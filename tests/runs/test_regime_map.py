@@ -2,6 +2,8 @@
 (benchmarks/accuracy/regime_map.py)."""
 import json
 
+import pytest
+
 from benchmarks.accuracy.regime_map import carry_over, collect, common
 
 
@@ -39,3 +41,13 @@ def test_a_cell_reads_only_the_runs_of_its_noise_rate(tmp_path):
     assert collect("digits-mlp-short", tmp_path)["uniform"]["ce_last"] == 90.0          # the map's 40%
     assert collect("digits-mlp-short", tmp_path, 0.2)["uniform"]["ce_last"] == 70.0
     assert common(0.2)[0] == "noise.rate=0.2" and common()[0] == "noise.rate=0.4"
+
+
+def test_the_model_to_use_column_reads_each_runs_own_verdict():
+    from benchmarks.accuracy.regime_map import _use
+
+    rows = [{"test_acc_last": 0.50, "test_acc_at_selected": 0.60, "model_to_use": "selected"},
+            {"test_acc_last": 0.70, "test_acc_at_selected": 0.40, "model_to_use": "last"}]
+    assert _use(rows) == pytest.approx(65.0)                     # 60 and 70
+    assert _use(rows + [{"test_acc_last": 0.9}]) is None         # a run written before the verdict
+    assert _use([]) is None
