@@ -71,6 +71,17 @@ def test_validation_verdict_pairs_the_samples_when_both_runs_saved_their_predict
     assert "(3.16)" in validation_verdict(rows, tmp_path)
 
 
+def test_validation_verdict_warns_where_a_sat_run_read_pair_like_noise():
+    rows = [{"run": "loss.name=ce", "selection_val_acc_last": 0.50, "selection_val_size": 1000},
+            {"run": "loss.name=sat", "selection_val_acc_last": 0.60, "selection_val_size": 1000,
+             "start_concentration": 2.62}]
+    warned = validation_verdict(rows)
+    assert "ahead by 10.00 points" in warned and "concentration 2.62" in warned and "pair-like noise" in warned
+    for calm in (1.75, None):           # instance-like, or no reading (a fixed start, or CE alone)
+        rows[1]["start_concentration"] = calm
+        assert "pair-like" not in validation_verdict(rows)
+
+
 @pytest.mark.slow
 def test_sweep_runs_the_grid_then_skips_finished_runs(tmp_path):
     res = sat("sweep", "--out", str(tmp_path / "sw"), *GRID)

@@ -34,7 +34,7 @@ from ..errors import Interrupted, UserError
 #: summary.json fields copied into the results table when present
 RESULT_KEYS = ("test_acc_last", "test_acc_best", "best_epoch", "selection_val_acc_last", "selection_val_size",
                "momentum", "start_epoch",
-               "start_epoch_chosen", "target_recovery",
+               "start_epoch_chosen", "start_concentration", "target_recovery",
                "detection_auroc", "test_aurc_last", "test_augrc_last", "test_robust_acc_last", "test_robust_acc_best", "wall_time_s")
 
 
@@ -212,6 +212,10 @@ def validation_lead(rows: list[dict]) -> tuple[dict, dict, float | None] | None:
 
 #: two-sided level at which ``validation_verdict``'s paired sign test tells two runs apart
 TOLD_APART_P = 0.05
+#: a SAT run's disagreement concentration at its start (``start_concentration``: 1 for uniform noise, K - 1 for
+#: pair noise) from which the verdict warns of pair-like noise: read 2.44-4.39 under pair noise, at most 1.75
+#: under instance and 1.48 under uniform noise, over the regime map's runs (docs/benchmarks.md §12i-§12k)
+PAIR_LIKE_CONCENTRATION = 2.0
 
 
 def paired_runs(out: Path, best: dict, second: dict) -> tuple[int, int] | None:
@@ -228,25 +232,42 @@ def validation_verdict(rows: list[dict], out: Path | None = None) -> str | None:
     """One line on the run the validation split prefers at the last epoch, and whether the split tells it
     from the next one: sample by sample when both runs in ``out`` saved their predictions on the same split
     (a two-sided sign test on the samples they disagree on, at ``TOLD_APART_P``), else the yardstick of
-    ``validation_lead``.  None with fewer than two runs scored on a split."""
+    ``validation_lead``; with a warning where a SAT run read pair-like noise (``PAIR_LIKE_CONCENTRATION``).
+    None with fewer than two runs scored on a split."""
     lead = validation_lead(rows)
     if lead is None:
         return None
     best, second, two_se = lead
-    p, gap = best["selection_val_acc_last"], best["selection_val_acc_last"] - second["selection_val_acc_last"]
+    p = best["selection_val_acc_last"]
     line = (f"on your validation labels at the last epoch: {best['run']} {100 * p:.2f}%, "
             f"next {second['run']} {100 * second['selection_val_acc_last']:.2f}%")
+    return line + _told_apart(best, second, two_se, out) + _pair_like(best, second)
+
+
+def _told_apart(best: dict, second: dict, two_se: float | None, out: Path | None) -> str:
     paired = paired_runs(Path(out), best, second) if out is not None else None
     if paired is not None:
         wins, losses = paired
         p_value = sign_test_p(wins, losses, "two-sided")
-        return line + (f": of the {wins + losses} samples only one of them gets right, the first gets {wins}, the "
-                       f"next {losses} (two-sided sign test p = {p_value:.2g}), so this split "
-                       + ("tells them apart" if p_value < TOLD_APART_P else "does not tell them apart"))
-    n = best.get("selection_val_size")
+        return (f": of the {wins + losses} samples only one of them gets right, the first gets {wins}, the "
+                f"next {losses} (two-sided sign test p = {p_value:.2g}), so this split "
+                + ("tells them apart" if p_value < TOLD_APART_P else "does not tell them apart"))
+    n, gap = best.get("selection_val_size"), best["selection_val_acc_last"] - second["selection_val_acc_last"]
     if two_se is None:
-        return line
+        return ""
     if gap < two_se:
-        return line + (f": {100 * gap:.2f} points apart, under twice the sampling error of {n} samples "
-                       f"({100 * two_se:.2f}), so this split does not tell them apart")
-    return line + f": ahead by {100 * gap:.2f} points, over twice the sampling error of {n} samples ({100 * two_se:.2f})"
+        return (f": {100 * gap:.2f} points apart, under twice the sampling error of {n} samples "
+                f"({100 * two_se:.2f}), so this split does not tell them apart")
+    return f": ahead by {100 * gap:.2f} points, over twice the sampling error of {n} samples ({100 * two_se:.2f})"
+
+
+def _pair_like(*rows: dict) -> str:
+    """A warning when a SAT run read its training disagreements as pair-like: noisy labels then reward
+    the model that learned the flips (on CIFAR-10 one pair was told apart the wrong way, §12k)."""
+    seen = [r["start_concentration"] for r in rows if r.get("start_concentration") is not None]
+    if not seen or max(seen) < PAIR_LIKE_CONCENTRATION:
+        return ""
+    return (f". But the training passes' disagreements with your labels concentrate on a few classes each "
+            f"(concentration {max(seen):.2f}, {PAIR_LIKE_CONCENTRATION} or more), as under pair-like noise, where "
+            "your labels reward a model that learned the flips: a lead on them may be one on clean labels "
+            "or the reverse")
