@@ -48,6 +48,8 @@ def test_report_has_every_section_and_is_self_contained(runs, tmp_path):
     assert not re.search(r'(src|href)="(https?:)?//', page)          # nothing fetched from the network
     for path in (*made, sel, rob):
         assert path.name in page
+    # the classify runs held out a validation split: each says which of its two models to use
+    assert "<th>model to use</th>" in page and re.search(r"<td>(last|selected)</td>", page)
     # the four classify runs alone form a sweep over the model width, per loss
     sweep = build_report(made, tmp_path / "s.html").read_text()
     assert '<section id="sweep">' in sweep and "model.base_width" in sweep

@@ -135,7 +135,9 @@ def summary_section(runs: list[dict]) -> str:
     cols = ["run", "task", "data", "loss", "epochs", "test acc last", "test acc best"]
     extra = [("noise_rate_realised", "noise rate"), ("target_recovery", "target recovery"),
              ("detection_auroc", "detection AUROC"), ("test_aurc_last", "AURC"), ("test_augrc_last", "AUGRC"),
-             ("test_robust_acc_last", "robust last"), ("test_robust_acc_best", "robust best")]
+             ("test_robust_acc_last", "robust last"), ("test_robust_acc_best", "robust best"),
+             ("selection_val_acc_last", "val acc last (your labels)"), ("test_acc_at_selected", "test acc selected"),
+             ("model_to_use", "model to use")]
     extra = [(k, label) for k, label in extra if any(r["summary"].get(k) is not None for r in runs)]
     rows = []
     for r in runs:
@@ -145,7 +147,9 @@ def summary_section(runs: list[dict]) -> str:
                     + [s.get(k, "-") if s.get(k) is not None else "-" for k, _ in extra])
     return _section("summary", "Summary", _table(cols + [label for _, label in extra], rows, "summary-table"),
                     "Accuracies in %. Best is the best epoch on the test set; robust best is the model chosen "
-                    "by validation PGD. Click a column to sort.")
+                    "by validation PGD; selected is the epoch best on the validation split's own labels, and "
+                    "model to use says whether it clearly beats the last epoch there (summary.json's "
+                    "model_to_use). Click a column to sort.")
 
 
 def sweep_section(runs: list[dict]) -> str:
