@@ -139,3 +139,14 @@ def test_out_paths_the_system_refuses_are_one_line(tmp_path, case):
             pytest.skip(f"no {root} on this system")
         out, reason = f"{root}/sat-run", "cannot create run folder"
     assert_one_line_error(sat("train", *SHORT, "--out", str(out)), reason)
+
+
+def test_a_lost_selected_model_leaves_the_finished_run_its_summary_and_the_last_model(tmp_path):
+    over = ["loss.name=ce", "optim.epochs=12", "data.val_fraction=0.1", "log.progress=false", "model.base_width=64",
+            "optim.lr=0.05", "optim.schedule=constant", "data.batch_size=32"]        # selects epoch 3 of 12
+    first = train(load_config(None, over), tmp_path / "r", quiet=True)
+    assert "selection_p_value" in first
+    (tmp_path / "r" / "selected_model.pt").unlink()
+    again = train(load_config(None, over), tmp_path / "r", resume=True, quiet=True)      # the summary rebuilt
+    assert again["model_to_use"] == "last" and "selected_model.pt" in again["selection_error"]
+    assert again["test_acc_last"] == first["test_acc_last"] and "selection_p_value" not in again

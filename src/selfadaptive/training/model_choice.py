@@ -7,6 +7,7 @@ split's samples and the selected one is used only when it wins their disagreemen
 from __future__ import annotations
 
 from ..engine.selection import KEEP_SELECTED_P, paired_lead, split_predictions
+from ..errors import UserError
 
 
 def selection_verdict(s, last_epoch: int) -> dict:
@@ -18,7 +19,10 @@ def selection_verdict(s, last_epoch: int) -> dict:
     with s.autocast():
         last = split_predictions(s.model, *args)
         same = s.selector.epoch == last_epoch            # one and the same weights
-        selected = last if same else split_predictions(s.model, *args, weights=s.run.selected_model)
+        try:
+            selected = last if same else split_predictions(s.model, *args, weights=s.run.selected_model)
+        except UserError as e:      # removed or damaged since it was written: the finished run keeps its summary
+            return {"model_to_use": "last", "selection_error": str(e)}
     labels = split.y.numpy()
     s.run.write_validation(labels, last, selected)
     if same:
@@ -30,6 +34,8 @@ def selection_verdict(s, last_epoch: int) -> dict:
 
 def use_line(summary: dict) -> str:
     """Which model the validation split says to use, and why (``selection_verdict``)."""
+    if "selection_error" in summary:
+        return f"use the last epoch's model (checkpoint.pt): the selected one could not be read ({summary['selection_error']})"
     if "selection_p_value" not in summary:
         return "use the last epoch's model (checkpoint.pt): it is the one the validation split picked"
     why = (f"the epoch-{summary['selected_epoch']} model wins {summary['selection_wins']} and loses "
