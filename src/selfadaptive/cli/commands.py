@@ -203,7 +203,7 @@ def cmd_audit(args) -> int:
           + f"; test accuracy {100 * s['test_acc_last']:.2f}% at the last epoch"
           + (f", {100 * s['test_acc_at_selected']:.2f}% at epoch {s['selected_epoch']} (best on your validation "
              f"labels)" if s.get("selected_epoch") is not None else ""))
-    if s.get("model_to_use") is not None:
+    if s.get("model_to_use") is not None and args.quiet:       # otherwise the training's headline said it
         print(use_line(s))
     print(f"page: {result['page']}")
     return 0
