@@ -215,7 +215,7 @@ def headline(summary: dict) -> str:
         worst = SF.worst_class(summary.get("test_acc_per_class_last"))
         worst = f"; worst class {100 * worst[1]:.2f}%" if worst else ""
         lines.append(f"  balanced accuracy (mean over classes) {100 * balanced:.2f}% at the last epoch{worst}")
-    if "test_acc_at_best_val" in summary:
+    if "test_acc_at_best_val" in summary and summary.get("selected_by") != "val_acc":    # else the next line says it
         lines.append(f"  test accuracy at the best validation epoch ({summary['best_val_epoch']}): "
                      f"{100 * summary['test_acc_at_best_val']:.2f}%")
     if "test_acc_at_selected" in summary:
