@@ -71,6 +71,35 @@ def test_validation_verdict_pairs_the_samples_when_both_runs_saved_their_predict
     assert "(3.16)" in validation_verdict(rows, tmp_path)
 
 
+def test_with_seeds_as_an_axis_the_verdict_compares_settings_pooled_over_seeds(tmp_path):
+    labels = np.arange(200) % 10
+    rows = []
+    for loss, right in (("ce", 100), ("sat", 106)):
+        for seed in range(3):
+            name = run_name({"loss.name": loss, "seed": str(seed)})
+            (tmp_path / name).mkdir()
+            # SAT gets 6 more samples right on each seed's split (samples 100-105), CE none that SAT misses
+            pred = np.where(np.arange(200) < right, labels, (labels + 1) % 10)
+            RunDir(tmp_path / name).write_validation(labels, pred, pred)
+            rows.append({"run": name, "loss.name": loss, "seed": str(seed), "selection_val_size": 200,
+                         "selection_val_acc_last": right / 200 + (0.05 if (loss, seed) == ("ce", 0) else 0)})
+    # one CE seed alone leads the runs (a fluke of that split): run by run, CE's seed 0 "wins"
+    assert validation_verdict(rows, tmp_path).startswith("on your validation labels at the last epoch: "
+                                                         "loss.name=ce-seed=0")
+    line = validation_verdict(rows, tmp_path, axes=["loss.name", "seed"])
+    assert line.startswith("on your validation labels at the last epoch, mean over seeds: loss.name=sat 53.00% "
+                           "(3 runs), next loss.name=ce 51.67% (3 runs)")
+    assert "over the 3 seeds both ran, of the 18 validation samples only one of them gets right, the first gets 18, " \
+           "the next 0" in line and line.endswith("so these splits tell them apart")
+    # a seed only one setting ran is left out of the pooled test
+    missing = [r for r in rows if r["run"] != "loss.name=ce-seed=2"]
+    assert "over the 2 seeds both ran, of the 12 validation samples" in validation_verdict(
+        missing, tmp_path, axes=["loss.name", "seed"])
+    # seeds the only axis: nothing to compare but runs
+    assert validation_verdict(rows[:3], tmp_path, axes=["seed"]).startswith("on your validation labels at the last "
+                                                                          "epoch: loss.name=ce-seed=0")
+
+
 def test_validation_verdict_warns_where_a_sat_run_read_pair_like_noise():
     rows = [{"run": "loss.name=ce", "selection_val_acc_last": 0.50, "selection_val_size": 1000},
             {"run": "loss.name=sat", "selection_val_acc_last": 0.60, "selection_val_size": 1000,

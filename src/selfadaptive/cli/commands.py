@@ -265,11 +265,11 @@ def cmd_robust(args) -> int:
 
 
 def cmd_sweep(args) -> int:
-    from ..runs.sweep import format_table, sweep, validation_verdict
+    from ..runs.sweep import format_table, split_axes, sweep, validation_verdict
 
     rows = sweep(_base_config(args), args.out, args.overrides, jobs=args.jobs, quiet=args.quiet)
     if not args.quiet:
-        verdict = validation_verdict(rows, Path(args.out))
+        verdict = validation_verdict(rows, Path(args.out), axes=list(split_axes(args.overrides)[0]))
         print(format_table(rows) + (f"\n{verdict}" if verdict else ""))
         print(f"results: {Path(args.out) / 'results.csv'}; compare: sat report {Path(args.out)}/*/ --out report.html")
     return 0
