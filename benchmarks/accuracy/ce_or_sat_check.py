@@ -30,7 +30,7 @@ import yaml
 
 from benchmarks.accuracy.selected_or_last import rescore
 from benchmarks.common import result_path, write_result
-from selfadaptive.engine.selection import sign_test_p
+from selfadaptive.engine.selection import disagreements, sign_test_p
 from selfadaptive.runs.sweep import TOLD_APART_P, validation_lead, validation_verdict
 
 
@@ -54,8 +54,7 @@ def paired_fields(ce_dir: Path, sat_dir: Path, cache: dict) -> dict:
     sat_labels, (sat_pred,) = rescore(sat_dir, ("checkpoint.pt",), cache)
     if not np.array_equal(labels, sat_labels):
         raise SystemExit(f"{ce_dir} and {sat_dir} have different validation splits")
-    ce_right, sat_right = ce_pred == labels, sat_pred == labels
-    ce_only, sat_only = int((ce_right & ~sat_right).sum()), int((sat_right & ~ce_right).sum())
+    ce_only, sat_only = disagreements(ce_pred == labels, sat_pred == labels)
     p = sign_test_p(ce_only, sat_only, "two-sided")
     return {"ce_only_right": ce_only, "sat_only_right": sat_only, "paired_p": p, "paired_told_apart": p < TOLD_APART_P}
 

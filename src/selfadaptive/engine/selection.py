@@ -54,6 +54,15 @@ def sign_test_p(wins: int, losses: int, alternative: str = "greater") -> float:
     return 1.0 if n == 0 else float(binomtest(int(wins), n, 0.5, alternative=alternative).pvalue)
 
 
+def disagreements(a_correct, b_correct) -> tuple[int, int]:
+    """(wins, losses) of model a against model b on the same M samples, from (M,) bool arrays of which
+    samples each gets right: the samples only a gets right, and those only b does."""
+    a, b = np.asarray(a_correct, dtype=bool), np.asarray(b_correct, dtype=bool)
+    if a.shape != b.shape:
+        raise ValueError(f"{a.shape} and {b.shape}: the two models must score the same samples")
+    return int((a & ~b).sum()), int((~a & b).sum())
+
+
 def paired_lead(selected_correct, last_correct) -> dict:
     """Is the model selected on the validation split really better there than the last epoch's?
 
@@ -62,10 +71,7 @@ def paired_lead(selected_correct, last_correct) -> dict:
     the selected model win more than chance would give?  An unpaired gap of accuracies, read against the
     sampling error of one accuracy, hides that the two models agree on most samples.
     Returns wins, losses, the sign test's one-sided ``p_value`` and ``keep_selected`` (p < KEEP_SELECTED_P)."""
-    chosen, last = np.asarray(selected_correct, dtype=bool), np.asarray(last_correct, dtype=bool)
-    if chosen.shape != last.shape:
-        raise ValueError(f"selected_correct {chosen.shape} and last_correct {last.shape} must score the same samples")
-    wins, losses = int((chosen & ~last).sum()), int((~chosen & last).sum())
+    wins, losses = disagreements(selected_correct, last_correct)
     p = sign_test_p(wins, losses)
     return {"wins": wins, "losses": losses, "p_value": p, "keep_selected": p < KEEP_SELECTED_P}
 

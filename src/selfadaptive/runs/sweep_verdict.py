@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from ..engine.runfolder import RunDir
-from ..engine.selection import sign_test_p
+from ..engine.selection import disagreements, sign_test_p
 
 
 def validation_lead(rows: list[dict]) -> tuple[dict, dict, float | None] | None:
@@ -49,8 +49,7 @@ def paired_runs(out: Path, best: dict, second: dict) -> tuple[int, int] | None:
     a, b = (RunDir(out / r["run"]).read_validation() for r in (best, second))
     if a is None or b is None or not np.array_equal(a["labels"], b["labels"]):
         return None
-    right_a, right_b = a["pred_last"] == a["labels"], b["pred_last"] == b["labels"]
-    return int((right_a & ~right_b).sum()), int((~right_a & right_b).sum())
+    return disagreements(a["pred_last"] == a["labels"], b["pred_last"] == b["labels"])
 
 
 def validation_verdict(rows: list[dict], out: Path | None = None, axes=()) -> str | None:
