@@ -185,27 +185,12 @@ def cmd_issues(args) -> int:
 
 
 def cmd_audit(args) -> int:
-    from ..runs.audit import audit
-    from ..training.model_choice import use_line
+    from ..runs.audit import audit, audit_lines
 
     if args.top < 0:
         raise UserError(f"--top must be >= 0, got {args.top}")
     result = audit(args.data, args.out, args.overrides, quiet=args.quiet, top=args.top)
-    s = result["summary"]
-    start = result["start_epoch_chosen"]
-    print(f"{result['num_flagged']} of {result['num_samples']} training labels look wrong (ranked: "
-          f"{Path(result['run']) / 'label_issues.csv'}); {result['num_changed']} confident fixes in "
-          f"{Path(result['run']) / 'corrected_labels.csv'}")
-    if result["num_held_out"]:
-        print(f"{result['num_held_out_flagged']} of the {result['num_held_out']} labels held out for validation and "
-              f"test disagree with the kept model ({Path(result['run']) / 'held_out_label_issues.csv'})")
-    print("SAT started at epoch " + (str(start) if start is not None else "- (its rule never fired: the run is plain CE)")
-          + f"; test accuracy {100 * s['test_acc_last']:.2f}% at the last epoch"
-          + (f", {100 * s['test_acc_at_selected']:.2f}% at epoch {s['selected_epoch']} (best on your validation "
-             f"labels)" if s.get("selected_epoch") is not None else ""))
-    if s.get("model_to_use") is not None and args.quiet:       # otherwise the training's headline said it
-        print(use_line(s))
-    print(f"page: {result['page']}")
+    print("\n".join(audit_lines(result, args.quiet)))
     return 0
 
 

@@ -105,6 +105,27 @@ def audit(data: str, out: str | Path, overrides: list[str] = (), quiet: bool = F
             "flagged_fraction": float(np.mean(li.flagged)) if len(li) else 0.0}
 
 
+def audit_lines(result: dict, quiet: bool = False) -> list[str]:
+    """What ``sat audit`` prints of ``audit``'s ``result``: the three answers, where they are, and the page."""
+    from ..training.model_choice import use_line
+
+    s, run, start = result["summary"], Path(result["run"]), result["start_epoch_chosen"]
+    lines = [f"{result['num_flagged']} of {result['num_samples']} training labels look wrong (ranked: "
+             f"{run / 'label_issues.csv'}); {result['num_changed']} confident fixes in {run / 'corrected_labels.csv'}"]
+    if result["num_held_out"]:
+        lines.append(f"{result['num_held_out_flagged']} of the {result['num_held_out']} labels held out for validation "
+                     f"and test disagree with the kept model ({run / 'held_out_label_issues.csv'})")
+    lines.append("SAT started at epoch " + (str(start) if start is not None else "- (its rule never fired: the run is "
+                                                                                  "plain CE)")
+                 + f"; test accuracy {100 * s['test_acc_last']:.2f}% at the last epoch"
+                 + (f", {100 * s['test_acc_at_selected']:.2f}% at epoch {s['selected_epoch']} (best on your validation "
+                    f"labels)" if s.get("selected_epoch") is not None else ""))
+    if s.get("model_to_use") is not None and quiet:       # otherwise the training's headline said it
+        lines.append(use_line(s))
+    lines.append(f"page: {result['page']}")
+    return lines
+
+
 HELD_OUT_COLUMNS = ("rank", "split", "source_index", "path", "given_label", "suggested_label", "score", "given_prob",
                     "suggested_prob", "flagged")
 
