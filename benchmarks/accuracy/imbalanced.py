@@ -47,6 +47,8 @@ METHODS = {
     "sat_auto_no_guard": ["loss.name=sat", "loss.start_epoch=auto", "loss.auto_min_class_ratio=0", "loss.variant=ce", "loss.auto_min_concentration=0"],
     "sat_fixed": ["loss.name=sat", "loss.start_epoch=10", "loss.variant=ce"],
     "sat_auto_sce": ["loss.name=sat", "loss.start_epoch=auto", "loss.variant=sce", "loss.auto_min_concentration=0"],     # the default since session 22
+    # the default since session 28 (the SCE form with the memorisation gate)
+    "sat_auto_gate": ["loss.name=sat", "loss.start_epoch=auto", "loss.variant=sce", "loss.auto_min_concentration=1.3"],
 }
 #: runs of earlier code kept in the runs folder, read by --collect only
 EARLIER = {"sat_auto_called_off": "SAT auto with session 16's guard, which called SAT off for the run (b7d5637)",
@@ -94,6 +96,7 @@ def read_runs(folder: Path) -> list[dict]:
                      # the guard's first form (session 16) called SAT off: its summaries say so
                      "held_epoch": s.get("start_held_epoch", s.get("start_called_off_epoch")),
                      "held_classes": s.get("start_held_classes", s.get("start_called_off_classes")),
+                     "start_concentration": s.get("start_concentration"),
                      "min_class_ratio_last_warmup": ratios[-1] if ratios else None,
                      "detection_auroc": s.get("detection_auroc"),
                      "test_recall_per_class": per_class_recall(summary.parent)})

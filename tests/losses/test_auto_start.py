@@ -287,6 +287,45 @@ def test_the_collapse_guard_holds_the_start_until_the_class_is_predicted_again()
     assert off.start_epoch() == 4 and off.collapsed_classes() == [] and not off.was_held
 
 
+def test_under_pair_like_disagreements_the_guard_holds_while_a_gate_does():
+    """The stability gate (``max_changes`` 0.05) keeps ``_drive``'s fired rule from counting at epoch 4 (PC 0.08);
+    with class 3 collapsed, pair-like disagreements make the guard hold there, spread ones (gate's reading off)
+    leave it to the gate, and the hold comes at 5, once the gate opens."""
+    labels = torch.arange(200) % 4
+    pair = AutoStart(200, labels=labels, num_classes=4, min_concentration=1.3, max_changes=0.05)
+    _drive(pair, labels, 9, lambda e: 0 if e < 5 else 50)
+    assert int(pair.held_at) == 4 and int(pair.gated_at) == -1 and pair.start_epoch() == 6
+    plain = AutoStart(200, labels=labels, num_classes=4, max_changes=0.05)
+    _drive(plain, labels, 9, lambda e: 0 if e < 5 else 50)
+    assert int(plain.gated_at) == 4 and int(plain.held_at) == 5 and plain.start_epoch() == 6
+
+
+def test_a_collapse_under_spread_disagreements_is_read_after_the_gates():
+    """Disagreements spread over the other classes (as under uniform noise, or a rare class absorbed by
+    several neighbours) with a collapsed class: the reading over the classes that did not collapse is not
+    pair-like, so the gates come first (here none holds) and the guard holds at the firing.  K = 5,
+    100 samples a class; class 4 is predicted as 0-3 in turn until epoch 6; among the other classes the first
+    c_e samples are predicted as one of their 3 other classes (c = 0, 60, 80, 96, 100, ...: PC falls, and the
+    rule fires when epoch 3 closes).  The memorisation gate's level is set low so that its reading counts
+    but never holds."""
+    k, n = 5, 500
+    labels = torch.arange(n) % k
+    auto = AutoStart(n, labels=labels, num_classes=k, min_concentration=0.5)
+    low = (labels < 4).nonzero().flatten()
+    cuts = [0, 60, 80, 96] + [100] * 6
+    for e in range(10):
+        pred = labels.clone()
+        w = low[:cuts[e]]
+        pred[w] = (labels[w] + 1 + w % 3) % 4
+        if e < 6:
+            rare = (labels == 4).nonzero().flatten()
+            pred[rare] = rare % 4
+        auto.begin(e)
+        auto.record(torch.arange(n), pred)
+    assert auto.measure_concentration([4]) < 2.0 and not auto.pair_like([4])
+    assert int(auto.held_at) == 4 and auto.held.tolist() == [False] * 4 + [True] and auto.start_epoch() == 7
+
+
 def test_a_held_start_waits_for_every_class_not_only_the_ones_held_for():
     labels = torch.arange(200) % 4
     auto = AutoStart(200, labels=labels, num_classes=4)

@@ -7,16 +7,8 @@ training samples whose predicted class in epoch e's training pass differs from e
 ``noisy_val_plateau`` from a noisy validation split (or held-out PGD accuracy under ``task=robust``), and
 ``lr_drop`` from the learning rate (the default under ``task=robust``).
 
-**The class-collapse guard.** When the rule fires, SAT is held back if some class is predicted in
-that epoch's training passes at under ``min_class_ratio`` (0.3) of its given-label frequency: the
-network has absorbed that class into a similar one (CIFAR-10's truck into automobile under pair
-noise; on long-tailed data a rare class into a common neighbour), and SAT's targets would erase it.
-SAT then starts at the first epoch at which every class is predicted at
-``start_rules.RESUME_CLASS_RATIO`` (0.5) of its given share or more, and never if that does not come.
-Chosen on CIFAR-10 pair noise and long-tailed Fashion-MNIST (docs/benchmarks.md §12b, §12d); every
-balanced cell of the regime map had ratios of 0.35 or more when the rule fired (in-sample).  Classes
-with fewer than ``start_rules.MIN_CLASS_COUNT`` (20) given labels are not checked.  ``summary.json``
-names the classes (``start_held_classes``); ``loss.auto_min_class_ratio=0`` turns the guard off.
+**The class-collapse guard** (``collapse_guard``) holds the start back while a class the network merged into
+a similar one is predicted far under its given share; see that module.
 
 **Three gates** keep a fired rule from counting until the network is ready.  The fit gate (``min_fit``: 0,
 off, by default; ``ROBUST_MIN_FIT`` 0.9 under ``task=robust``): the latest training passes predict the
@@ -47,9 +39,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from . import start_rules
+from .collapse_guard import MIN_CLASS_RATIO, PAIR_LIKE_CONCENTRATION, CollapseGuard  # noqa: F401 (re-exported)
 from .pass_record import PassRecord
-from .start_rules import RESUME_CLASS_RATIO, class_ratios, first_drop, first_local_minimum, first_slowdown, plateau
+from .start_rules import first_drop, first_local_minimum, first_slowdown, memorisation_shown, plateau
 
 AUTO = "auto"
 RULES = ("changes_slowdown", "prediction_changes", "noisy_val_plateau", "lr_drop")
@@ -60,8 +52,6 @@ MAX_EPOCHS = 10_000
 #: the per-epoch histories start this long and double when a run outgrows them (up to MAX_EPOCHS)
 HISTORY = 64
 HISTORIES = ("changes", "val_acc", "learning_rate")
-#: SAT is held back if, when the rule fires, a class is predicted at under this fraction of its given frequency
-MIN_CLASS_RATIO = 0.3
 #: task=robust: the rule counts once the training passes agree with this share of the given labels
 ROBUST_MIN_FIT = 0.9
 #: the stability gate: the rule counts once at most this share of training predictions changed in the last epoch
@@ -71,7 +61,7 @@ MAX_CHANGES = 0.4
 MIN_CONCENTRATION = 1.3
 
 
-class AutoStart(PassRecord, nn.Module):
+class AutoStart(CollapseGuard, PassRecord, nn.Module):
     """Per-sample and per-epoch state of the automatic start; buffers, so checkpoints carry it and a
     resumed run decides exactly as an uninterrupted one.
 
@@ -79,10 +69,10 @@ class AutoStart(PassRecord, nn.Module):
     ``changes`` (E,) float64, PC_e (NaN where not measured); ``val_acc`` and ``learning_rate`` (E,) float64,
     the figures fed in (NaN where absent), E growing with the run; ``epoch`` (), the epoch in progress (-1
     before the first step); ``chosen`` (), the start epoch once a rule has fired and the guard let it (-1
-    until then); ``held_at`` (), the epoch the collapse guard held
-    the start back (-1: it has not), and ``held`` (K,) bool, the classes it found collapsed then;
+    until then); ``CollapseGuard``'s (``held_at``, ``held``);
     ``gated_at`` (), the first epoch at which the rule had fired but a gate kept it (-1: none);
-    ``concentration`` (), the disagreement concentration the memorisation gate measured (NaN: not yet).
+    ``concentration`` (), the disagreement concentration the memorisation gate measured, or the guard's pair-like
+    reading (NaN: not yet).
     ``given_counts`` (K,) int64 and ``given_labels`` (N,), from ``labels`` when given (not saved: they are
     the labels'): the guard and the fit gate need them.
     """
@@ -119,10 +109,9 @@ class AutoStart(PassRecord, nn.Module):
             self.register_buffer(name, torch.full((HISTORY,), float("nan"), dtype=torch.float64))
         self.register_buffer("epoch", torch.tensor(-1, dtype=torch.int64))
         self.register_buffer("chosen", torch.tensor(-1, dtype=torch.int64))
-        self.register_buffer("held_at", torch.tensor(-1, dtype=torch.int64))
         self.register_buffer("gated_at", torch.tensor(-1, dtype=torch.int64))
         self.register_buffer("concentration", torch.tensor(float("nan"), dtype=torch.float64))
-        self.register_buffer("held", torch.zeros(0 if counts is None else len(counts), dtype=torch.bool))
+        self._init_guard(0 if counts is None else len(counts))
         self._epoch = self._chosen = -1     # host copies of the two buffers read at every step (no device sync)
 
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
@@ -155,18 +144,13 @@ class AutoStart(PassRecord, nn.Module):
     def started(self) -> bool:
         return self._chosen >= 0
 
-    @property
-    def was_held(self) -> bool:
-        """Whether the collapse guard held the start back (SAT may have started later, or never)."""
-        return int(self.held_at) >= 0
-
     def start_epoch(self) -> int | None:
         return self._chosen if self.started else None
 
     def begin(self, epoch: int) -> None:
         """Called at every step with its epoch: when a new epoch begins, close the previous one and
         apply the rule; when it fires, start SAT at this epoch, or hold it back if a class has
-        collapsed, until every class is predicted again (``RESUME_CLASS_RATIO``)."""
+        collapsed, until every class is predicted again (``RESUME_CLASS_RATIO``; ``collapse_guard``)."""
         current = self._epoch
         if epoch == current:
             return
@@ -180,14 +164,15 @@ class AutoStart(PassRecord, nn.Module):
             if self.classes_back():
                 self._choose(epoch)
         elif self.rule_fired():
-            if not (self.fitted() and self.settled() and self.memorising()):
-                if int(self.gated_at) < 0:
-                    self.gated_at.fill_(epoch)
-                return
             collapsed = self.collapsed_classes()
-            if collapsed:
+            # under pair-like disagreements the guard looks from the firing on, gates or not (``collapse_guard``)
+            gates = self.fitted() and self.settled() and self.memorising()
+            if collapsed and (gates or self.pair_like(collapsed)):
                 self.held[collapsed] = True
                 self.held_at.fill_(epoch)
+            elif not gates:
+                if int(self.gated_at) < 0:
+                    self.gated_at.fill_(epoch)
             else:
                 self._choose(epoch)
 
@@ -208,30 +193,6 @@ class AutoStart(PassRecord, nn.Module):
         changed, compared = self.merge_epoch()
         if compared:
             self._put("changes", epoch, changed / compared)
-
-    def class_ratios(self) -> torch.Tensor | None:
-        """(K,) float64: each class's share of the latest training passes' predictions over its share
-        of the given labels; NaN for classes with fewer than ``start_rules.MIN_CLASS_COUNT`` given labels.  None
-        without labels or before any pass."""
-        if self.given_counts is None:
-            return None
-        latest = self.latest_pred()
-        return class_ratios(latest[latest >= 0].cpu(), self.given_counts.cpu())
-
-    def collapsed_classes(self) -> list[int]:
-        """Classes predicted in the latest training passes at under ``min_class_ratio`` of their given
-        frequency (``class_ratios``).  Empty without labels, with the guard off, or before any pass."""
-        ratios = self.class_ratios()
-        if ratios is None or self.min_class_ratio <= 0:
-            return []
-        return (ratios < self.min_class_ratio).nonzero().flatten().tolist()     # NaN compares False
-
-    def classes_back(self) -> bool:
-        """Whether every class (with ``MIN_CLASS_COUNT`` given labels) is predicted in the latest training
-        passes at ``RESUME_CLASS_RATIO`` or more of its given frequency: not only the classes held for,
-        since another may have been absorbed meanwhile."""
-        ratios = self.class_ratios()
-        return ratios is not None and not bool((ratios < RESUME_CLASS_RATIO).any())     # NaN compares False
 
     def fit(self) -> float | None:
         """The share of samples whose latest training pass predicted the given label (None without labels or passes)."""
@@ -260,15 +221,11 @@ class AutoStart(PassRecord, nn.Module):
         if self.min_concentration <= 0 or self.given_labels is None or self.rule != "changes_slowdown":
             return True
         if bool(self.concentration.isnan()):
-            latest = self.latest_pred()
-            seen = latest >= 0
-            value = start_rules.disagreement_concentration(self.given_labels.to(seen.device)[seen],
-                                                           latest[seen], len(self.given_counts))
-            self.concentration.fill_(float("inf") if value is None else value)
+            self.concentration.fill_(self.measure_concentration())
         if float(self.concentration) >= self.min_concentration:
             return True
         val_acc = [v for v in self.val_acc[:max(0, self._epoch)].tolist() if v == v]
-        return start_rules.memorisation_shown(self.prediction_changes(), val_acc)
+        return memorisation_shown(self.prediction_changes(), val_acc)
 
     def rule_fired(self) -> bool:
         """Whether the rule itself has fired on the epochs closed so far (the guard aside)."""

@@ -16,6 +16,7 @@ import numpy as np
 
 from ..engine.runfolder import RunDir
 from ..engine.selection import disagreements, sign_test_p
+from ..losses.collapse_guard import PAIR_LIKE_CONCENTRATION  # noqa: F401 (re-exported: the verdict's warning level)
 
 
 def validation_lead(rows: list[dict]) -> tuple[dict, dict, float | None] | None:
@@ -37,10 +38,6 @@ def validation_lead(rows: list[dict]) -> tuple[dict, dict, float | None] | None:
 
 #: two-sided level at which ``validation_verdict``'s paired sign test tells two runs apart
 TOLD_APART_P = 0.05
-#: a SAT run's disagreement concentration at its start (``start_concentration``: 1 for uniform noise, K - 1 for
-#: pair noise) from which the verdict warns of pair-like noise: read 2.44-4.39 under pair noise, at most 1.75
-#: under instance and 1.48 under uniform noise, over the regime map's runs (docs/benchmarks.md §12i-§12k)
-PAIR_LIKE_CONCENTRATION = 2.0
 
 
 def paired_runs(out: Path, best: dict, second: dict) -> tuple[int, int] | None:
