@@ -105,3 +105,43 @@ def test_variant_picks_the_form_of_the_sat_loss():
     assert not np.allclose(fits["sce"], fits["ce"])
     with pytest.raises(ValueError, match="variant"):
         SATClassifier(max_epochs=1, variant="mse").fit(X, y)
+
+
+def test_a_validation_split_selects_the_model_and_ranks_both_parts(monkeypatch):
+    """validation_fraction: the held-out rows' given labels score every epoch, reach the automatic start, and
+    decide which weights ``module_`` keeps: the last epoch's unless the best epoch wins the sign test.  The
+    kept network's accuracy on the held-out rows is the score recorded for its epoch, which ties the choice
+    to the weights actually kept.  Both parts are ranked, each row once, in X's row numbers."""
+    from selfadaptive.engine.selection import KEEP_SELECTED_P, sign_test_p
+    from selfadaptive.losses.warm_up import WarmUp
+
+    X, y = load_digits(return_X_y=True)
+    noisy = corrupt_labels(y, 10, 0.4, "flip", seed=0)
+    fed = []
+    observe = WarmUp.observe_validation
+    monkeypatch.setattr(WarmUp, "observe_validation", lambda self, e, acc: (fed.append((e, acc)), observe(self, e, acc)))
+    clf = SATClassifier(max_epochs=12, random_state=0, validation_fraction=0.2).fit(X, noisy.noisy_labels)
+    n = len(y)
+    train, held = clf.train_index_, clf.validation_index_
+    assert len(held) == int(np.ceil(0.2 * n)) and np.array_equal(np.sort(np.concatenate([train, held])), np.arange(n))
+    assert np.bincount(noisy.noisy_labels[held], minlength=10).min() >= 30         # stratified: ~36 a class
+    scores = clf.validation_scores_
+    assert len(scores) == 12 and [r["val_acc"] for r in clf.history_] == scores
+    assert fed == list(enumerate(scores))                                        # the automatic start saw them
+    assert clf.selected_epoch_ == int(np.argmax(scores))
+    kept_epoch = clf.selected_epoch_ if clf.model_to_use_ == "selected" else 11
+    assert clf.score(X[held], noisy.noisy_labels[held]) == pytest.approx(scores[kept_epoch])
+    if clf.selected_epoch_ == 11:
+        assert clf.model_to_use_ == "last" and clf.selection_p_value_ is None
+    else:
+        assert (clf.model_to_use_ == "selected") == (clf.selection_p_value_ < KEEP_SELECTED_P)
+        assert 0 < clf.selection_p_value_ <= 1 and sign_test_p(0, 0) == 1.0
+    assert clf.soft_targets_.shape == (len(train), 10)
+    assert np.array_equal(np.sort(clf.label_issues_.source_index), train)
+    assert np.array_equal(np.sort(clf.held_out_issues_.source_index), held)
+    mask = clf.noisy_label_mask_
+    assert mask.shape == (n,) and mask[noisy.noisy_mask].mean() > 0.5 and mask[~noisy.noisy_mask].mean() < 0.2
+    table = clf.find_label_issues(X, noisy.noisy_labels)          # refits: the same seeded run
+    assert list(table.index) == list(range(n)) and np.array_equal(table["is_label_issue"].to_numpy(), mask)
+    with pytest.raises(ValueError, match="validation_fraction"):
+        SATClassifier(max_epochs=1, validation_fraction=1.5).fit(X, y)

@@ -6,13 +6,12 @@ training data: the detection needs no cross-validation.  Tabular ``X`` (n_sample
 trains an MLP behind a normalisation layer; pass ``module=`` (an ``nn.Module`` or a factory
 ``(n_features_or_shape, n_classes) -> nn.Module``) for images (N, C, H, W) or anything else.
 
-``fit_network`` is the in-memory training loop under the estimator (no run folder, no
+``training.in_memory.fit_network`` is the in-memory training loop under the estimator (no run folder, no
 checkpoints); ``sat train`` is the loop with a run folder.
 """
 from __future__ import annotations
 
 import copy
-from typing import Callable
 
 import numpy as np
 import torch
@@ -22,68 +21,20 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted
 from torch import nn
 
-from .config import LossConfig, ModelConfig, OptimConfig
-from .data import batches, input_stats, to_float
-from .engine.evaluation import logits_of
-from .engine.optimizers import build_optimizer
-from .engine.schedules import epoch_order, learning_rate
-from .issues import LabelIssueTracker
+from .config import LossConfig, ModelConfig
+from .data import input_stats
+from .engine.selection import paired_lead
+from .issues import LabelIssueTracker, label_issues
 from .losses import build_loss, loss_names
+from .losses.warm_up import WarmUp
 from .models import build_model
+from .training.in_memory import fit_network, predict_proba_network  # noqa: F401 (re-exported)
 
 try:    # scikit-learn >= 1.6
     from sklearn.utils.validation import validate_data as _validate_data
 except ImportError:     # pragma: no cover - older scikit-learn
     def _validate_data(est, X="no_validation", y="no_validation", reset=True, **kw):
         return est._validate_data(X, y, reset=reset, **kw)
-
-
-def fit_network(model: nn.Module, x: torch.Tensor, y: torch.Tensor, loss_fn, *, epochs: int, lr: float,
-                optimizer: str = "adam", weight_decay: float = 0.0, batch_size: int = 64, seed: int = 0,
-                augment: Callable | None = None, tracker: LabelIssueTracker | None = None,
-                on_epoch_end: Callable[[int, nn.Module], None] | None = None) -> list[dict]:
-    """Train ``model`` in place on ``x`` (N, ...) and labels ``y`` (N,), cosine schedule per epoch.
-
-    ``loss_fn`` is an ``IndexedLoss`` (``loss(logits, y, index, epoch)``); inputs stay on the
-    device of ``model``.  ``on_epoch_end(epoch, model)`` runs after every epoch (for snapshots).
-    Returns one dict per epoch (train loss and accuracy).
-    """
-    device = next(model.parameters()).device
-    x, y = x.to(device), y.to(device)
-    opt = build_optimizer(OptimConfig(name=optimizer, lr=lr, momentum=0.9, weight_decay=weight_decay), model)
-    history = []
-    for epoch in range(epochs):
-        for group in opt.param_groups:
-            group["lr"] = learning_rate(epoch, lr, epochs, "cosine")
-        model.train()
-        order = epoch_order(len(y), seed, epoch)
-        loss_sum, correct = 0.0, 0
-        for idx in batches(len(y), batch_size, order):
-            idx = idx.to(device)
-            xb = to_float(x[idx])
-            if augment is not None:
-                xb = augment(xb)
-            logits = model(xb)
-            loss = loss_fn(logits, y[idx], idx, epoch)
-            if not torch.isfinite(loss):
-                raise FloatingPointError(f"loss became {loss.item()} at epoch {epoch}; lower lr")
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            loss_sum += loss.item() * len(idx)
-            correct += int((logits.detach().argmax(1) == y[idx]).sum())
-        if tracker is not None and loss_fn.bank() is not None:
-            tracker.update(loss_fn.bank(), epoch)
-        history.append({"epoch": epoch, "train_loss": loss_sum / len(y), "train_acc": correct / len(y)})
-        if on_epoch_end is not None:
-            on_epoch_end(epoch, model)
-    return history
-
-
-def predict_proba_network(model: nn.Module, x: torch.Tensor, batch_size: int = 1024) -> np.ndarray:
-    """Eval-mode softmax probabilities (N, K) as float64 numpy; restores train/eval mode."""
-    logits = logits_of(model, x, next(model.parameters()).device, batch_size)
-    return torch.softmax(logits, dim=1).cpu().double().numpy()
 
 
 class SATClassifier(ClassifierMixin, BaseEstimator):
@@ -114,6 +65,12 @@ class SATClassifier(ClassifierMixin, BaseEstimator):
     auto_min_concentration : under ``start_epoch="auto"``, the memorisation gate's threshold (None: the
         loss's default, 1.3; 0: off): under it the disagreements look like uniform noise and SAT waits
         until the network begins to memorise (docs/benchmarks.md §12i).
+    validation_fraction : None (the default: train on every sample), or a share in (0, 1) of the samples to
+        hold out, stratified, with their given (possibly wrong) labels: model selection without clean labels.
+        Every epoch is scored on them (``validation_scores_``); the automatic start reads them (the
+        memorisation gate's plateau); and at the end the estimator keeps the epoch best on them only when it
+        beats the last epoch on the samples the two disagree on (one-sided sign test, p < 0.01, as ``sat
+        train``'s ``model_to_use``; docs/benchmarks.md §12k), else the last epoch's weights.
     optimizer, lr, weight_decay, batch_size : Adam or SGD(0.9), cosine schedule per epoch.
     augment : callable applied to each float training batch, e.g. ``selfadaptive.data.augment.crop_flip``.
     random_state : int, RandomState or None (seeds initialisation and data order).
@@ -123,16 +80,25 @@ class SATClassifier(ClassifierMixin, BaseEstimator):
     ----------
     classes_ : (K,) the class labels.
     module_ : the trained network.
-    soft_targets_ : (n_samples, K) float32, columns in ``classes_`` order (None for ``ce``).
+    soft_targets_ : (n_samples, K) float32, columns in ``classes_`` order (None for ``ce``); with a
+        validation split, (n_train, K), the rows of ``train_index_``.
     label_issues_ : ``LabelIssues``, every training sample ranked by suspicion; its label ids index
-        ``classes_``.  None for ``ce``.
-    history_ : list of per-epoch dicts (train loss, train accuracy).
+        ``classes_``; ``source_index`` is the row of X.  None for ``ce``.
+    history_ : list of per-epoch dicts (train loss, train accuracy; ``val_acc`` with a validation split).
+    train_index_, validation_index_ : rows of X trained on and held out (None without a validation split).
+    validation_scores_ : per-epoch accuracy on the held-out rows' given labels.
+    selected_epoch_, model_to_use_, selection_p_value_ : the epoch best on them, which weights ``module_``
+        holds ("selected" or "last"), and the sign test's p (None when the best epoch is the last).
+    held_out_issues_ : ``LabelIssues`` of the held-out rows, ranked by the kept model's probability on their
+        given label (a different score from the training rows' bank, so kept apart, as ``sat audit``'s
+        ``held_out_label_issues.csv``).  None without a validation split or for ``ce``.
     """
 
     def __init__(self, module=None, loss: str = "sat", max_epochs: int = 50, start_epoch: int | str = "auto",
                  momentum: float = 0.9, variant: str = "sce", hidden_width: int = 256, depth: int = 2, optimizer: str = "sgd",
                  lr: float = 0.01, weight_decay: float = 0.0, batch_size: int = 64, augment=None,
-                 random_state=None, device: str = "cpu", auto_min_concentration: float | None = None):
+                 random_state=None, device: str = "cpu", auto_min_concentration: float | None = None,
+                 validation_fraction: float | None = None):
         self.module = module
         self.loss = loss
         self.max_epochs = max_epochs
@@ -149,6 +115,7 @@ class SATClassifier(ClassifierMixin, BaseEstimator):
         self.augment = augment
         self.random_state = random_state
         self.device = device
+        self.validation_fraction = validation_fraction
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -180,26 +147,69 @@ class SATClassifier(ClassifierMixin, BaseEstimator):
         seed = int(check_random_state(self.random_state).randint(2**31 - 1))
         x_t, y_t = self._tensor(X), torch.as_tensor(y_enc, dtype=torch.long)
         self.soft_targets_, self.label_issues_, self.history_, self.start_epoch_chosen_ = None, None, [], None
+        self.train_index_, self.validation_index_, self.held_out_issues_ = None, None, None
+        self.validation_scores_, self.selected_epoch_, self.model_to_use_, self.selection_p_value_ = [], None, None, None
+        self.n_samples_fit_ = len(y_enc)
         if k == 1:      # nothing to learn: predict the only class
             self.module_ = None
             return self
+        rows = np.arange(len(y_enc))
+        if self.validation_fraction is not None:
+            self.train_index_, self.validation_index_ = self._split(y_enc, seed)
+            rows = self.train_index_
+        x_fit, y_fit = x_t[rows], y_t[rows]
         device = torch.device(self.device)
         with torch.random.fork_rng(devices=[]):      # seeding must not touch the caller's RNG
             torch.manual_seed(seed)
-            self.module_ = self._make_module(x_t, k).to(device)
+            self.module_ = self._make_module(x_fit, k).to(device)
             cfg = LossConfig(name=self.loss, momentum=self.momentum, start_epoch=self.start_epoch_, variant=self.variant,
                              auto_min_concentration=self.auto_min_concentration)
-            loss_fn = build_loss(cfg, y_t, k).to(device)
+            loss_fn = build_loss(cfg, y_fit, k).to(device)
             # the ranking `sat issues` gives, also when SAT never started (the training passes' record)
-            tracker = LabelIssueTracker.attach(loss_fn, y_t) if loss_fn.bank() is not None else None
-            self.history_ = fit_network(self.module_, x_t, y_t, loss_fn, epochs=int(self.max_epochs), lr=self.lr,
+            tracker = LabelIssueTracker.attach(loss_fn, y_fit) if loss_fn.bank() is not None else None
+            watch = None if self.validation_index_ is None else _Validation(
+                x_t[self.validation_index_], y_enc[self.validation_index_], WarmUp.within(loss_fn))
+            self.history_ = fit_network(self.module_, x_fit, y_fit, loss_fn, epochs=int(self.max_epochs), lr=self.lr,
                                         optimizer=self.optimizer, weight_decay=self.weight_decay,
-                                        batch_size=int(self.batch_size), seed=seed, augment=self.augment)
+                                        batch_size=int(self.batch_size), seed=seed, augment=self.augment,
+                                        on_epoch_end=watch)
+        names = tuple(str(c) for c in self.classes_)
+        if watch is not None:
+            self._choose_model(watch)
         if tracker is not None:
             self.soft_targets_ = loss_fn.bank().float().cpu().numpy()
-            self.label_issues_ = tracker.label_issues(class_names=tuple(str(c) for c in self.classes_))
+            self.label_issues_ = tracker.label_issues(class_names=names, source_index=rows)
             self.start_epoch_chosen_ = getattr(loss_fn, "start_epoch_chosen", None)
+            if watch is not None:
+                probs = predict_proba_network(self.module_, x_t[self.validation_index_])
+                self.held_out_issues_ = label_issues(probs, watch.labels, "given_mass", class_names=names,
+                                                     source_index=self.validation_index_)
         return self
+
+    def _split(self, y: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
+        """(train rows, held-out rows), stratified by the given labels where every class has 2 samples."""
+        from sklearn.model_selection import train_test_split
+
+        f = self.validation_fraction
+        if not (isinstance(f, (float, int, np.floating)) and 0 < f < 1):
+            raise ValueError(f"validation_fraction must be None or a share in (0, 1), got {f!r}")
+        stratify = y if np.bincount(y).min() >= 2 else None
+        train, held = train_test_split(np.arange(len(y)), test_size=float(f), random_state=seed % (2**32),
+                                       stratify=stratify)
+        return np.sort(train), np.sort(held)
+
+    def _choose_model(self, watch: "_Validation") -> None:
+        """Keep the best epoch's weights only when they beat the last epoch's on the held-out disagreements."""
+        self.validation_scores_ = watch.scores
+        for row, acc in zip(self.history_, watch.scores):
+            row["val_acc"] = acc
+        self.selected_epoch_, self.model_to_use_ = watch.best_epoch, "last"
+        if watch.best_epoch != len(watch.scores) - 1:
+            lead = paired_lead(watch.best_pred == watch.labels, watch.last_pred == watch.labels)
+            self.selection_p_value_ = lead["p_value"]
+            if lead["keep_selected"]:
+                self.module_.load_state_dict(watch.best_state)
+                self.model_to_use_ = "selected"
 
     def _make_module(self, x: torch.Tensor, k: int) -> nn.Module:
         shape = tuple(x.shape[1:])
@@ -232,12 +242,46 @@ class SATClassifier(ClassifierMixin, BaseEstimator):
         self.fit(X, y)
         if self.label_issues_ is None:
             raise AttributeError("loss='ce' keeps no soft targets, so it finds no label issues")
-        return self.label_issues_.to_cleanlab(labels=self.classes_)
+        table = self.label_issues_.to_cleanlab(labels=self.classes_)
+        if self.held_out_issues_ is None:
+            return table
+        import pandas as pd
+
+        held = self.held_out_issues_.to_cleanlab(labels=self.classes_)
+        table.index, held.index = self.train_index_, self.validation_index_
+        return pd.concat([table, held]).sort_index()
+
 
     @property
     def noisy_label_mask_(self) -> np.ndarray:
-        """(n_samples,) bool: training samples whose soft target points away from the given label."""
+        """(n_samples,) bool: training samples whose soft target points away from the given label (held-out
+        rows: whose label the kept model does not predict)."""
         check_is_fitted(self, "label_issues_")
         if self.label_issues_ is None:
             raise AttributeError("loss='ce' keeps no soft targets, so it finds no label issues")
-        return self.label_issues_.in_index_order("suggested_label") != self.label_issues_.in_index_order("given_label")
+        mask = np.zeros(self.n_samples_fit_, dtype=bool)
+        for found in (self.label_issues_, self.held_out_issues_):
+            if found is not None:
+                mask[found.source_index] = found.suggested_label != found.given_label
+        return mask
+
+
+class _Validation:
+    """``fit_network``'s ``on_epoch_end`` under a validation split: scores each epoch on the held-out rows'
+    given labels, feeds the automatic start (``observe_validation``) and keeps the best epoch's weights."""
+
+    def __init__(self, x: torch.Tensor, labels: np.ndarray, sat):
+        self.x, self.labels, self.sat = x, labels, sat
+        self.scores: list[float] = []
+        self.best_epoch, self.best_state, self.best_pred, self.last_pred = -1, None, None, None
+
+    def __call__(self, epoch: int, model: nn.Module) -> None:
+        pred = predict_proba_network(model, self.x).argmax(axis=1)
+        acc = float((pred == self.labels).mean())
+        self.scores.append(acc)
+        self.last_pred = pred
+        if self.sat is not None:
+            self.sat.observe_validation(epoch, acc)
+        if self.best_state is None or acc > max(self.scores[:-1]):     # ties keep the earlier epoch
+            self.best_epoch, self.best_pred = epoch, pred
+            self.best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
