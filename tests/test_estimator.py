@@ -13,8 +13,8 @@ from selfadaptive.issues import detection_metrics
 from selfadaptive.noise.labels import corrupt_labels
 
 # check_estimator runs every check that applies to a classifier (55 in scikit-learn 1.9); none is
-# expected to fail.  The array-API check skips itself unless SCIPY_ARRAY_API is set, the pandas
-# check skips itself when pandas is not installed (a fresh `make test` venv has none), and the
+# expected to fail.  The array-API check skips itself unless SCIPY_ARRAY_API is set (the pandas check
+# runs: `make test` installs the dev extra, pandas included), and the
 # sample_weight checks do not run because fit takes no sample_weight (SAT's confidence weights
 # already re-weight samples; a user weight would need its own semantics).
 
