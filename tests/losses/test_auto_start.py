@@ -300,6 +300,73 @@ def test_under_pair_like_disagreements_the_guard_holds_while_a_gate_does():
     assert int(plain.gated_at) == 4 and int(plain.held_at) == 5 and plain.start_epoch() == 6
 
 
+def test_a_late_start_under_pair_like_disagreements_runs_in_the_ce_form():
+    """``_drive``'s pair-like run starts at epoch 4.  With the learning rates fed in at half their peak by then
+    (epoch 3 closed at 0.05 of 0.1), SAT runs in its CE form; with a rate still high, or with the gate's reading
+    off (no concentration measured), in the loss's own form.  The choice resumes with the state."""
+    labels = torch.arange(200) % 4
+
+    def started(rates, **kw):
+        auto = AutoStart(200, labels=labels, num_classes=4, **kw)
+        for e, lr in enumerate(rates):
+            auto.observe_learning_rate(e, lr)           # later epochs' rates are not read before they close
+        _drive(auto, labels, 6, lambda e: 50)
+        assert auto.start_epoch() == 4
+        return auto
+
+    late = started([0.1, 0.09, 0.07, 0.05, 0.03, 0.01], min_concentration=1.3)
+    assert late.plain and bool(late.plain_form) and float(late.concentration) == pytest.approx(3.0)
+    assert not started([0.1, 0.09, 0.07, 0.051, 0.03, 0.01], min_concentration=1.3).plain     # 0.051 > half
+    assert not started([0.1] * 6, min_concentration=1.3).plain
+    assert not started([0.1, 0.09, 0.07, 0.05, 0.03, 0.01]).plain           # gate off: nothing measured
+    again = AutoStart(200, labels=labels, num_classes=4, min_concentration=1.3)
+    again.load_state_dict(late.state_dict())
+    assert again.plain
+    old = {k: v for k, v in late.state_dict().items() if k != "plain_form"}
+    before = AutoStart(200, labels=labels, num_classes=4, min_concentration=1.3)
+    before.load_state_dict(old)                                         # checkpoints from before it load
+    assert not before.plain
+
+
+def test_the_plain_form_after_a_late_start_is_the_ce_variant_step_for_step():
+    """Once ``AutoStart.plain`` holds, the SCE-form loss computes the CE form: loss, gradient and bank equal
+    those of ``variant="ce"`` from the same state."""
+    g = torch.Generator().manual_seed(3)
+    labels = torch.randint(0, 5, (40,), generator=g)
+    auto = SelfAdaptiveLoss(labels, 5, start_epoch="auto", variant="sce")
+    plain = SelfAdaptiveLoss(labels, 5, start_epoch=0, variant="ce")
+    auto.auto._choose(0)
+    auto.auto._plain = True
+    for step in range(3):
+        index = torch.randperm(40, generator=g)[:8]
+        z = torch.randn(8, 5, generator=g) * 3
+        za, zp = z.clone().requires_grad_(), z.clone().requires_grad_()
+        la, lp = auto(za, labels[index], index, 1), plain(zp, labels[index], index, 1)
+        la.backward()
+        lp.backward()
+        assert torch.equal(la, lp) and torch.equal(za.grad, zp.grad)
+    assert torch.equal(auto.soft_targets, plain.soft_targets)
+
+
+def test_a_run_whose_start_came_late_trains_the_ce_form_and_says_so(tmp_path, monkeypatch):
+    """The trainer's side: a start read as late under pair-like disagreements (forced here) trains exactly as
+    ``loss.variant=ce`` from the same epoch, and the summary and headline say which form ran."""
+    from selfadaptive.training.records import headline
+
+    over = ["model.base_width=64", "optim.epochs=6", "log.progress=false", "loss.auto_min_concentration=0",
+            "loss.auto_min_class_ratio=0", "loss.auto_max_changes=1"]      # every gate off: the rule alone
+    monkeypatch.setattr(AutoStart, "late_under_pairs", lambda self: True)
+    summary = train(load_config(None, over + ["loss.start_epoch=auto"]), tmp_path / "auto", quiet=True)
+    start = summary["start_epoch_chosen"]
+    assert start is not None and summary["start_variant"] == "ce" and summary["variant"] == "sce"
+    monkeypatch.undo()
+    train(load_config(None, over + [f"loss.start_epoch={start}", "loss.variant=ce"]), tmp_path / "ce", quiet=True)
+    rows, ce = ([json.loads(line) for line in (tmp_path / name / "metrics.jsonl").read_text().splitlines()]
+                for name in ("auto", "ce"))
+    assert [(r["train_loss"], r["test_acc"]) for r in rows] == [(r["train_loss"], r["test_acc"]) for r in ce]
+    assert "in its CE form" in headline(summary)
+
+
 def test_a_collapse_under_spread_disagreements_is_read_after_the_gates():
     """Disagreements spread over the other classes (as under uniform noise, or a rare class absorbed by
     several neighbours) with a collapsed class: the reading over the classes that did not collapse is not
@@ -444,6 +511,8 @@ def test_the_headline_says_whether_a_held_start_came():
     assert "SAT never started" in headline({**base, "start_epoch_chosen": None})
     plain = {k: v for k, v in base.items() if not k.startswith("start_held")}
     assert "the rule never fired" in headline({**plain, "start_epoch_chosen": None})
+    late = headline({**base, "start_epoch_chosen": 12, "start_variant": "ce", "start_concentration": 2.2})
+    assert "SAT started at epoch 12 in its CE form" in late and "concentration 2.20" in late
 
 
 

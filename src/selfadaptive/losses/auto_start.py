@@ -72,7 +72,7 @@ class AutoStart(CollapseGuard, PassRecord, nn.Module):
     until then); ``CollapseGuard``'s (``held_at``, ``held``);
     ``gated_at`` (), the first epoch at which the rule had fired but a gate kept it (-1: none);
     ``concentration`` (), the disagreement concentration the memorisation gate measured, or the guard's pair-like
-    reading (NaN: not yet).
+    reading (NaN: not yet); ``plain_form`` (), whether SAT runs in its CE form once started (``late_under_pairs``).
     ``given_counts`` (K,) int64 and ``given_labels`` (N,), from ``labels`` when given (not saved: they are
     the labels'): the guard and the fit gate need them.
     """
@@ -111,20 +111,23 @@ class AutoStart(CollapseGuard, PassRecord, nn.Module):
         self.register_buffer("chosen", torch.tensor(-1, dtype=torch.int64))
         self.register_buffer("gated_at", torch.tensor(-1, dtype=torch.int64))
         self.register_buffer("concentration", torch.tensor(float("nan"), dtype=torch.float64))
+        self.register_buffer("plain_form", torch.tensor(False))
         self._init_guard(0 if counts is None else len(counts))
         self._epoch = self._chosen = -1     # host copies of the two buffers read at every step (no device sync)
+        self._plain = False                 # host copy of plain_form
 
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
         if prefix + "called_off_at" in state_dict:      # the guard's first form called SAT off; now it holds
             state_dict[prefix + "held_at"] = state_dict.pop(prefix + "called_off_at")
-        for name in ("held_at", "held", "gated_at", "learning_rate", "concentration", "epoch_pred"):   # not in older ones
+        for name in ("held_at", "held", "gated_at", "learning_rate", "concentration", "epoch_pred",
+                     "plain_form"):     # not in older ones
             state_dict.setdefault(prefix + name, getattr(self, name).clone())
         for name in HISTORIES:          # a history of another length (a longer run, or MAX_EPOCHS before)
             saved, own = state_dict.get(prefix + name), getattr(self, name)
             if saved is not None and saved.shape != own.shape:
                 self._buffers[name] = torch.full(saved.shape, float("nan"), dtype=own.dtype, device=own.device)
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
-        self._epoch, self._chosen = int(self.epoch), int(self.chosen)
+        self._epoch, self._chosen, self._plain = int(self.epoch), int(self.chosen), bool(self.plain_form)
 
     def _put(self, name: str, epoch: int, value: float) -> None:
         """History ``name``[epoch] = value, doubling the buffer (NaN-padded) when the run outgrows it."""
@@ -139,6 +142,26 @@ class AutoStart(CollapseGuard, PassRecord, nn.Module):
     def _choose(self, epoch: int) -> None:
         self.chosen.fill_(epoch)
         self._chosen = epoch
+        self._plain = self.late_under_pairs()
+        self.plain_form.fill_(self._plain)
+
+    @property
+    def plain(self) -> bool:
+        """Whether SAT, once started, runs in its plain (CE) form whatever the loss's variant: the start came
+        after the learning rate had halved (``late_under_pairs``)."""
+        return self._plain
+
+    def late_under_pairs(self) -> bool:
+        """Whether a start now comes late under pair-like disagreements: the concentration measured (by the
+        memorisation gate, or the guard) is at least ``PAIR_LIKE_CONCENTRATION``, and the learning rates fed in
+        (``observe_learning_rate``) have fallen to half their peak, the ``lr_drop`` rule's moment.  SAT's SCE
+        form then meets targets still close to the one-hot labels in a cooling schedule, and its reverse term
+        pushes the given labels, flips included, harder: on CIFAR-10's pair-noise cells it lost 1.9 and 2.7 points
+        from such starts where the CE form lost 0.2 and 0.4 (docs/benchmarks.md §12h, §12l)."""
+        if not float(self.concentration) >= PAIR_LIKE_CONCENTRATION:      # NaN: not measured
+            return False
+        rates = [v for v in self.learning_rate[:max(0, self._epoch)].tolist() if v == v]
+        return first_drop(rates) is not None
 
     @property
     def started(self) -> bool:

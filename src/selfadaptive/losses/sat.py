@@ -62,7 +62,9 @@ class SelfAdaptiveLoss(WarmUp, BankLoss):
             stability gate; 1: off); and, when the training passes' disagreements with the given labels
             spread almost evenly over the other classes (a concentration under ``auto_min_concentration``,
             as under uniform noise), only once the network begins to fit the wrong labels: Label Wave's
-            PC minimum, or the plateau of the validation accuracy fed in (the memorisation gate; 0: off).
+            PC minimum, or the plateau of the validation accuracy fed in (the memorisation gate; 0: off).  A start
+            that comes under pair-like disagreements after the learning rates fed in have halved runs in the CE
+            form (``AutoStart.late_under_pairs``; ``summary.json``: ``start_variant``).
         variant: "ce" or "sce".
         bank_dtype: storage dtype of ``soft_targets``.
     """
@@ -91,11 +93,12 @@ class SelfAdaptiveLoss(WarmUp, BankLoss):
             return self.reduce(F.cross_entropy(logits.float(), targets, reduction="none"))
         # One log-softmax and one exp serve the bank's p (detached) and the loss (the SCE form's p keeps
         # its gradient): a softmax of a (64, 10) batch costs as much as the whole moving average (docs §13).
+        variant = "ce" if self.auto is not None and self.auto.plain else self.variant
         log_probs = F.log_softmax(logits.float(), dim=1)
-        probs = log_probs.detach().exp() if self.variant == "ce" else log_probs.exp()
+        probs = log_probs.detach().exp() if variant == "ce" else log_probs.exp()
         rows = self.update_bank(index, probs.detach(), lambda old, new: SF.ema_update(old, new, self.momentum))
         weights = SF.confidence_weights(rows)
-        if self.variant == "ce":
+        if variant == "ce":
             per_sample = SF.soft_nll(log_probs, rows)
         else:
             per_sample = SF.symmetric_soft_nll(log_probs, probs, rows, SCE_ALPHA, SCE_BETA, SCE_LOG_GUARD)

@@ -14,6 +14,7 @@ from ..engine.evaluation import logits_of
 from ..engine.optimizers import build_optimizer
 from ..engine.schedules import epoch_order, learning_rate
 from ..issues import LabelIssueTracker
+from ..losses.warm_up import WarmUp
 
 
 def fit_network(model: nn.Module, x: torch.Tensor, y: torch.Tensor, loss_fn, *, epochs: int, lr: float,
@@ -50,6 +51,9 @@ def fit_network(model: nn.Module, x: torch.Tensor, y: torch.Tensor, loss_fn, *, 
             opt.step()
             loss_sum += loss.item() * len(idx)
             correct += int((logits.detach().argmax(1) == y[idx]).sum())
+        warm_up = WarmUp.within(loss_fn)
+        if warm_up is not None:         # start_epoch="auto" reads the schedule (AutoStart.late_under_pairs)
+            warm_up.observe_learning_rate(epoch, opt.param_groups[0]["lr"])
         if tracker is not None and loss_fn.bank() is not None:
             tracker.update(loss_fn.bank(), epoch)
         history.append({"epoch": epoch, "train_loss": loss_sum / len(y), "train_acc": correct / len(y)})

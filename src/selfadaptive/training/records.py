@@ -144,6 +144,8 @@ def summarize(s: Session, extra: dict | None = None) -> dict:
             summary.update(start_held_epoch=int(sat.auto.held_at),
                            start_held_classes=sat.auto.held.nonzero().flatten().tolist(),
                            auto_min_class_ratio=sat.auto.min_class_ratio)
+        if sat.auto is not None and sat.auto.plain and sat.start_epoch_chosen is not None:
+            summary["start_variant"] = "ce"         # the form SAT ran in, when it is not the loss's variant
         if sat.auto is not None and sat.auto.min_fit > 0:
             summary["auto_min_fit"] = sat.auto.min_fit
         concentration = float(sat.auto.concentration) if sat.auto is not None else float("nan")
@@ -232,7 +234,11 @@ def headline(summary: dict) -> str:
                     "which SAT's targets would have made permanent")
         gated = summary.get("start_gated_epoch")
         if chosen is not None:
-            lines.append(f"  start_epoch=auto: SAT started at epoch {chosen}"
+            reading = summary.get("start_concentration")
+            plain = (" in its CE form (the start came after the learning rate had halved, under pair-like "
+                     f"disagreements{f', concentration {reading:.2f}' if reading is not None else ''}, where the SCE "
+                     "form's reverse term pushes the given labels harder)" if summary.get("start_variant") == "ce" else "")
+            lines.append(f"  start_epoch=auto: SAT started at epoch {chosen}{plain}"
                          + (f"; it was held back until every class was predicted at half its given frequency: {held}"
                             if held else "")
                          + (f"; the rule fired at epoch {gated}, but {gate_reason(summary)} until then"
