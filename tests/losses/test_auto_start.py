@@ -301,9 +301,9 @@ def test_under_pair_like_disagreements_the_guard_holds_while_a_gate_does():
 
 
 def test_a_late_start_under_pair_like_disagreements_runs_in_the_ce_form():
-    """``_drive``'s pair-like run starts at epoch 4.  With the learning rates fed in at half their peak by then
-    (epoch 3 closed at 0.05 of 0.1), SAT runs in its CE form; with a rate still high, or with the gate's reading
-    off (no concentration measured), in the loss's own form.  The choice resumes with the state."""
+    """``_drive``'s pair-like run starts at epoch 4.  With the rate fed in for epoch 4 under half the peak (0.03
+    of 0.1), SAT runs in its CE form; at exactly half, or higher, or with the gate's reading off (no concentration
+    measured), in the loss's own form.  The choice resumes with the state."""
     labels = torch.arange(200) % 4
 
     def started(rates, **kw):
@@ -316,7 +316,7 @@ def test_a_late_start_under_pair_like_disagreements_runs_in_the_ce_form():
 
     late = started([0.1, 0.09, 0.07, 0.05, 0.03, 0.01], min_concentration=1.3)
     assert late.plain and bool(late.plain_form) and float(late.concentration) == pytest.approx(3.0)
-    assert not started([0.1, 0.09, 0.07, 0.051, 0.03, 0.01], min_concentration=1.3).plain     # 0.051 > half
+    assert not started([0.1, 0.09, 0.07, 0.06, 0.05, 0.01], min_concentration=1.3).plain      # half: not under
     assert not started([0.1] * 6, min_concentration=1.3).plain
     assert not started([0.1, 0.09, 0.07, 0.05, 0.03, 0.01]).plain           # gate off: nothing measured
     again = AutoStart(200, labels=labels, num_classes=4, min_concentration=1.3)

@@ -153,15 +153,19 @@ class AutoStart(CollapseGuard, PassRecord, nn.Module):
 
     def late_under_pairs(self) -> bool:
         """Whether a start now comes late under pair-like disagreements: the concentration measured (by the
-        memorisation gate, or the guard) is at least ``PAIR_LIKE_CONCENTRATION``, and the learning rates fed in
-        (``observe_learning_rate``) have fallen to half their peak, the ``lr_drop`` rule's moment.  SAT's SCE
+        memorisation gate, or the guard) is at least ``PAIR_LIKE_CONCENTRATION``, and the learning rate fed in
+        for the starting epoch (``observe_learning_rate``, which our trainers call before an epoch's first step)
+        is under half the peak of those fed so far (under, not at: a cosine schedule's midpoint computes a hair
+        over half).  SAT's SCE
         form then meets targets still close to the one-hot labels in a cooling schedule, and its reverse term
         pushes the given labels, flips included, harder: on CIFAR-10's pair-noise cells it lost 1.9 and 2.7 points
         from such starts where the CE form lost 0.2 and 0.4 (docs/benchmarks.md §12h, §12l)."""
         if not float(self.concentration) >= PAIR_LIKE_CONCENTRATION:      # NaN: not measured
             return False
-        rates = [v for v in self.learning_rate[:max(0, self._epoch)].tolist() if v == v]
-        return first_drop(rates) is not None
+        rates = self.learning_rate[:max(0, self._epoch + 1)].tolist()
+        if not rates or rates[-1] != rates[-1]:          # this epoch's rate was not fed
+            return False
+        return rates[-1] < 0.5 * max(v for v in rates if v == v)
 
     @property
     def started(self) -> bool:
@@ -204,7 +208,7 @@ class AutoStart(CollapseGuard, PassRecord, nn.Module):
         self._put("val_acc", epoch, float(accuracy))
 
     def observe_learning_rate(self, epoch: int, lr: float) -> None:
-        """The learning rate of ``epoch``, for the ``lr_drop`` rule."""
+        """The learning rate of ``epoch`` (before its first step), for the ``lr_drop`` rule and a late start."""
         self._put("learning_rate", epoch, float(lr))
 
     def prediction_changes(self) -> list[float]:

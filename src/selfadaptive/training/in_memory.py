@@ -34,6 +34,8 @@ def fit_network(model: nn.Module, x: torch.Tensor, y: torch.Tensor, loss_fn, *, 
     for epoch in range(epochs):
         for group in opt.param_groups:
             group["lr"] = learning_rate(epoch, lr, epochs, "cosine")
+        if (warm_up := WarmUp.within(loss_fn)) is not None:    # start_epoch="auto" reads the schedule
+            warm_up.observe_learning_rate(epoch, opt.param_groups[0]["lr"])
         model.train()
         order = epoch_order(len(y), seed, epoch)
         loss_sum, correct = 0.0, 0
@@ -51,9 +53,6 @@ def fit_network(model: nn.Module, x: torch.Tensor, y: torch.Tensor, loss_fn, *, 
             opt.step()
             loss_sum += loss.item() * len(idx)
             correct += int((logits.detach().argmax(1) == y[idx]).sum())
-        warm_up = WarmUp.within(loss_fn)
-        if warm_up is not None:         # start_epoch="auto" reads the schedule (AutoStart.late_under_pairs)
-            warm_up.observe_learning_rate(epoch, opt.param_groups[0]["lr"])
         if tracker is not None and loss_fn.bank() is not None:
             tracker.update(loss_fn.bank(), epoch)
         history.append({"epoch": epoch, "train_loss": loss_sum / len(y), "train_acc": correct / len(y)})

@@ -20,6 +20,7 @@ from ..engine.evaluation import evaluate_on
 from ..engine.runtime import StopSignals, kept_checkpoint
 from ..engine.schedules import epoch_order, optim_learning_rate
 from ..errors import TrainingDiverged
+from ..losses.warm_up import WarmUp
 from .records import epoch_row, log_row, observe_plateau_field, progress_line, summarize
 from .session import Session, merge_epoch_state, record_pass, setup
 
@@ -44,6 +45,8 @@ def train(cfg: Config, out: str | Path, resume: bool = False, model: torch.nn.Mo
             lr = optim_learning_rate(cfg.optim, epoch)
             for group in optimizer.param_groups:
                 group["lr"] = lr
+            if (sat := WarmUp.within(loss_fn)) is not None:
+                sat.observe_learning_rate(epoch, lr)    # before its first step: the lr_drop rule, a late start
             model.train()
             order = epoch_order(n, cfg.seed, epoch)
             global_batches = list(batches(n, bs, order))[s.step:]   # a resumed epoch skips the steps done

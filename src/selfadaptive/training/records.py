@@ -99,12 +99,10 @@ def auto_start_fields(s: Session, epoch: int, row: dict) -> None:
 
 
 def observe_plateau_field(s: Session, task, epoch: int, row: dict) -> None:
-    """Feed the rules of ``start_epoch=auto`` the epoch's learning rate (``lr_drop``) and validation figure: the task's
+    """Feed the rules of ``start_epoch=auto`` the epoch's validation figure: the task's
     ``plateau_field`` (robust: held-out PGD accuracy), else the model-selection field (accuracy on
     the validation split's own labels).  Called once the task has added its fields to the row."""
     sat = WarmUp.within(s.loss_fn)
-    if sat is not None:
-        sat.observe_learning_rate(epoch, row["lr"])         # for the lr_drop rule
     key = task.plateau_field or (s.selector.key if s.selector is not None else None)
     if sat is not None and key is not None and row.get(key) is not None:
         sat.observe_validation(epoch, row[key])
