@@ -8,7 +8,10 @@ training samples whose predicted class in epoch e's training pass differs from e
 ``lr_drop`` from the learning rate (the default under ``task=robust``).
 
 **The class-collapse guard** (``collapse_guard``) holds the start back while a class the network merged into
-a similar one is predicted far under its given share; see that module.
+a similar one is predicted far under its given share; see that module.  **A late start under pair-like
+disagreements** (``late_under_pairs``: the concentration below at 2 or more, and the starting epoch's learning
+rate under half its peak) runs in SAT's CE form whatever the loss's variant: late in a cooling schedule the SCE
+form's reverse term pushes the given labels harder (docs/benchmarks.md §12l).
 
 **Three gates** keep a fired rule from counting until the network is ready.  The fit gate (``min_fit``: 0,
 off, by default; ``ROBUST_MIN_FIT`` 0.9 under ``task=robust``): the latest training passes predict the
@@ -156,10 +159,11 @@ class AutoStart(CollapseGuard, PassRecord, nn.Module):
         memorisation gate, or the guard) is at least ``PAIR_LIKE_CONCENTRATION``, and the learning rate fed in
         for the starting epoch (``observe_learning_rate``, which our trainers call before an epoch's first step)
         is under half the peak of those fed so far (under, not at: a cosine schedule's midpoint computes a hair
-        over half).  SAT's SCE
-        form then meets targets still close to the one-hot labels in a cooling schedule, and its reverse term
-        pushes the given labels, flips included, harder: on CIFAR-10's pair-noise cells it lost 1.9 and 2.7 points
-        from such starts where the CE form lost 0.2 and 0.4 (docs/benchmarks.md §12h, §12l)."""
+        over half).  SAT's SCE form then meets targets still close to the one-hot labels in a cooling schedule,
+        and its reverse term pushes the given labels, flips included, harder: on CIFAR-10's pair-noise cells it
+        lost 1.9 and 2.7 points from such starts where the CE form lost 0.2 and 0.4 (docs/benchmarks.md §12h,
+        §12l).  Without the starting epoch's rate (a loop that feeds none, or feeds it after the epoch) the
+        start keeps the loss's form."""
         if not float(self.concentration) >= PAIR_LIKE_CONCENTRATION:      # NaN: not measured
             return False
         rates = self.learning_rate[:max(0, self._epoch + 1)].tolist()

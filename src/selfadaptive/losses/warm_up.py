@@ -46,7 +46,8 @@ class WarmUp:
             self.auto.observe_validation(epoch, accuracy)
 
     def observe_learning_rate(self, epoch: int, lr: float) -> None:
-        """The learning rate of ``epoch``, for the ``lr_drop`` rule; ignored otherwise."""
+        """The learning rate of ``epoch``, for the ``lr_drop`` rule and, fed before the epoch's first step, for
+        ``AutoStart.late_under_pairs``; ignored otherwise."""
         if self.auto is not None:
             self.auto.observe_learning_rate(epoch, lr)
 
