@@ -174,15 +174,13 @@ class SATClassifier(ClassifierMixin, BaseEstimator):
                                         batch_size=int(self.batch_size), seed=seed, augment=self.augment,
                                         on_epoch_end=watch)
         names = tuple(str(c) for c in self.classes_)
-        if watch is not None:
-            self._choose_model(watch)
+        kept_probs = self._choose_model(watch) if watch is not None else None
         if tracker is not None:
             self.soft_targets_ = loss_fn.bank().float().cpu().numpy()
             self.label_issues_ = tracker.label_issues(class_names=names, source_index=rows)
             self.start_epoch_chosen_ = getattr(loss_fn, "start_epoch_chosen", None)
             if watch is not None:
-                probs = predict_proba_network(self.module_, x_t[self.validation_index_])
-                self.held_out_issues_ = label_issues(probs, watch.labels, "given_mass", class_names=names,
+                self.held_out_issues_ = label_issues(kept_probs, watch.labels, "given_mass", class_names=names,
                                                      source_index=self.validation_index_)
         return self
 
@@ -198,18 +196,22 @@ class SATClassifier(ClassifierMixin, BaseEstimator):
                                        stratify=stratify)
         return np.sort(train), np.sort(held)
 
-    def _choose_model(self, watch: "_Validation") -> None:
-        """Keep the best epoch's weights only when they beat the last epoch's on the held-out disagreements."""
+    def _choose_model(self, watch: "_Validation") -> np.ndarray:
+        """Keep the best epoch's weights only when they beat the last epoch's on the held-out disagreements;
+        returns the kept model's (M, K) probabilities on the held-out rows, computed when its epoch ended."""
         self.validation_scores_ = watch.scores
         for row, acc in zip(self.history_, watch.scores):
             row["val_acc"] = acc
         self.selected_epoch_, self.model_to_use_ = watch.best_epoch, "last"
         if watch.best_epoch != len(watch.scores) - 1:
-            lead = paired_lead(watch.best_pred == watch.labels, watch.last_pred == watch.labels)
+            lead = paired_lead(watch.best_probs.argmax(axis=1) == watch.labels,
+                               watch.last_probs.argmax(axis=1) == watch.labels)
             self.selection_p_value_ = lead["p_value"]
             if lead["keep_selected"]:
                 self.module_.load_state_dict(watch.best_state)
                 self.model_to_use_ = "selected"
+                return watch.best_probs
+        return watch.last_probs
 
     def _make_module(self, x: torch.Tensor, k: int) -> nn.Module:
         shape = tuple(x.shape[1:])
@@ -268,20 +270,21 @@ class SATClassifier(ClassifierMixin, BaseEstimator):
 
 class _Validation:
     """``fit_network``'s ``on_epoch_end`` under a validation split: scores each epoch on the held-out rows'
-    given labels, feeds the automatic start (``observe_validation``) and keeps the best epoch's weights."""
+    given labels, feeds the automatic start (``observe_validation``) and keeps the best epoch's weights, with
+    the last and the best epoch's (M, K) probabilities on those rows."""
 
     def __init__(self, x: torch.Tensor, labels: np.ndarray, sat):
         self.x, self.labels, self.sat = x, labels, sat
         self.scores: list[float] = []
-        self.best_epoch, self.best_state, self.best_pred, self.last_pred = -1, None, None, None
+        self.best_epoch, self.best_state, self.best_probs, self.last_probs = -1, None, None, None
 
     def __call__(self, epoch: int, model: nn.Module) -> None:
-        pred = predict_proba_network(model, self.x).argmax(axis=1)
-        acc = float((pred == self.labels).mean())
+        probs = predict_proba_network(model, self.x)
+        acc = float((probs.argmax(axis=1) == self.labels).mean())
         self.scores.append(acc)
-        self.last_pred = pred
+        self.last_probs = probs
         if self.sat is not None:
             self.sat.observe_validation(epoch, acc)
         if self.best_state is None or acc > max(self.scores[:-1]):     # ties keep the earlier epoch
-            self.best_epoch, self.best_pred = epoch, pred
+            self.best_epoch, self.best_probs = epoch, probs
             self.best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
