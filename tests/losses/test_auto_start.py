@@ -11,7 +11,14 @@ from helpers import ROBUST_OVERRIDES
 from selfadaptive import SelfAdaptiveLoss, load_config, train
 from selfadaptive.engine.selection import KEEP_SELECTED_P, sign_test_p
 from selfadaptive.losses.auto_start import DEFAULT_WINDOW, RULES, AutoStart
-from selfadaptive.losses.start_rules import first_drop, first_local_minimum, first_slowdown, moving_average, plateau
+from selfadaptive.losses.start_rules import (
+    first_drop,
+    first_local_minimum,
+    first_slowdown,
+    moving_average,
+    plateau,
+    under_fraction_of_peak,
+)
 
 
 def test_moving_average_is_trailing():
@@ -50,6 +57,15 @@ def test_first_slowdown_fires_when_the_fall_halves_and_never_on_flat_or_rising_c
     assert first_slowdown(digits_like, window=2) == 3
     # every rule has a default window, and the slowdown is the default rule
     assert RULES[0] == "changes_slowdown" and set(DEFAULT_WINDOW) == set(RULES)
+
+
+def test_under_fraction_of_peak_reads_the_last_rate_strictly():
+    import math
+    cosine = [0.5 * (1 + math.cos(math.pi * e / 30)) for e in range(17)]
+    assert not under_fraction_of_peak(cosine[:16])          # epoch 15 of 30: a hair over half
+    assert under_fraction_of_peak(cosine)                   # epoch 16
+    assert not under_fraction_of_peak([1.0, 0.5]) and under_fraction_of_peak([1.0, float("nan"), 0.4])
+    assert not under_fraction_of_peak([]) and not under_fraction_of_peak([1.0, 0.1, float("nan")])
 
 
 def test_plateau():

@@ -42,6 +42,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from . import start_rules
 from .collapse_guard import MIN_CLASS_RATIO, PAIR_LIKE_CONCENTRATION, CollapseGuard  # noqa: F401 (re-exported)
 from .pass_record import PassRecord
 from .start_rules import first_drop, first_local_minimum, first_slowdown, memorisation_shown, plateau
@@ -166,10 +167,7 @@ class AutoStart(CollapseGuard, PassRecord, nn.Module):
         start keeps the loss's form."""
         if not float(self.concentration) >= PAIR_LIKE_CONCENTRATION:      # NaN: not measured
             return False
-        rates = self.learning_rate[:max(0, self._epoch + 1)].tolist()
-        if not rates or rates[-1] != rates[-1]:          # this epoch's rate was not fed
-            return False
-        return rates[-1] < 0.5 * max(v for v in rates if v == v)
+        return start_rules.under_fraction_of_peak(self.learning_rate[:max(0, self._epoch + 1)].tolist())
 
     @property
     def started(self) -> bool:

@@ -103,6 +103,15 @@ def first_drop(values: Sequence[float], fraction: float = 0.5) -> int | None:
     return None
 
 
+def under_fraction_of_peak(values: Sequence[float], fraction: float = 0.5) -> bool:
+    """Whether the last of ``values`` (learning rates per epoch, NaN where none was fed) is under ``fraction`` of
+    the highest so far; False when the last is missing.  Under, not at: ``first_drop``'s "at most" would count a
+    cosine schedule's midpoint, which computes a hair over half, by rounding alone."""
+    if not values or values[-1] != values[-1]:
+        return False
+    return values[-1] < fraction * max(v for v in values if v == v)
+
+
 def class_ratios(pred: torch.Tensor, given_counts: torch.Tensor, min_count: int = MIN_CLASS_COUNT) -> torch.Tensor | None:
     """Each class's share of ``pred`` over its share of the given labels.
 
