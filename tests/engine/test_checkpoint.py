@@ -1,10 +1,13 @@
 import errno
+import os
 import random
+import threading
 
 import numpy as np
 import pytest
 import torch
 
+import selfadaptive.engine.checkpoint as checkpoint_module
 from selfadaptive.engine.checkpoint import atomic_write, load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from selfadaptive.errors import UserError
 
@@ -79,3 +82,71 @@ def test_rng_state_round_trip(tmp_path):
     set_rng_state(load_checkpoint(tmp_path / "r.pt")["rng"])
     b = (torch.rand(3), np.random.rand(3), random.random())
     assert torch.equal(a[0], b[0]) and np.array_equal(a[1], b[1]) and a[2] == b[2]
+
+
+def _held_fsync(monkeypatch):
+    """Make the writer's fsync wait until the returned event is set (the disk "busy")."""
+    release, entered = threading.Event(), threading.Event()
+    real = os.fsync
+
+    def fsync(fd):
+        entered.set()
+        release.wait()
+        real(fd)
+    monkeypatch.setattr(checkpoint_module.os, "fsync", fsync)
+    return release, entered
+
+
+def test_durable_writer_renames_only_after_the_fsync(tmp_path, monkeypatch):
+    path = tmp_path / "checkpoint.pt"
+    save_checkpoint(path, {"model": {"w": torch.ones(2)}})
+    release, entered = _held_fsync(monkeypatch)
+    writer = checkpoint_module.DurableWriter()
+    save_checkpoint(path, {"model": {"w": torch.zeros(2)}}, writer)
+    entered.wait()
+    # the caller goes on while the disk works; the file is still the old one, the new bytes wait beside it
+    assert torch.equal(load_checkpoint(path)["model"]["w"], torch.ones(2))
+    (tmp,) = tmp_path.glob(".checkpoint.pt.*.tmp")
+    release.set()
+    writer.wait()
+    assert torch.equal(load_checkpoint(path)["model"]["w"], torch.zeros(2)) and not tmp.exists()
+
+
+def test_durable_writer_keeps_the_order_of_writes(tmp_path):
+    path, writer = tmp_path / "c.pt", checkpoint_module.DurableWriter()
+    for value in range(4):
+        save_checkpoint(path, {"model": {"w": torch.full((2,), float(value))}}, writer)
+    writer.wait()
+    assert load_checkpoint(path)["model"]["w"].tolist() == [3.0, 3.0] and not list(tmp_path.glob(".*tmp"))
+
+
+def test_durable_writer_reports_a_failed_fsync_at_the_next_wait_and_keeps_the_old_file(tmp_path, monkeypatch):
+    path = tmp_path / "f.bin"
+    path.write_bytes(b"old")
+
+    def full(fd):
+        raise OSError(errno.ENOSPC, "No space left on device")
+    monkeypatch.setattr(checkpoint_module.os, "fsync", full)
+    writer = checkpoint_module.DurableWriter()
+    writer.write(path, lambda fh: fh.write(b"new"))
+    with pytest.raises(UserError, match=r"cannot write .*f.bin: No space left on device; the previous file.*kept"):
+        writer.wait()
+    assert path.read_bytes() == b"old" and not list(tmp_path.glob(".*tmp"))
+    monkeypatch.undo()
+    writer.write(path, lambda fh: fh.write(b"newer"))    # reported once; the writer works on
+    writer.wait()
+    assert path.read_bytes() == b"newer"
+
+
+def test_durable_writer_raises_a_failed_write_at_once(tmp_path):
+    path = tmp_path / "f.bin"
+    path.write_bytes(b"old")
+    writer = checkpoint_module.DurableWriter()
+
+    def boom(fh):
+        fh.write(b"half")
+        raise OSError(errno.ENOSPC, "No space left on device")
+    with pytest.raises(UserError, match="No space left on device"):
+        writer.write(path, boom)
+    writer.wait()
+    assert path.read_bytes() == b"old" and not list(tmp_path.glob(".*tmp"))

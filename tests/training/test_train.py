@@ -1,11 +1,14 @@
 """Small end-to-end CPU runs: the run folder, resume, interruption and divergence."""
 import json
+import threading
+import time
 
 import numpy as np
 import pytest
 import torch
 from torch import nn
 
+import selfadaptive.engine.checkpoint as checkpoint_module
 import selfadaptive.training.loop as train_mod
 from selfadaptive import TrainingDiverged, load_config, train
 from selfadaptive.engine.checkpoint import load_checkpoint
@@ -116,6 +119,34 @@ def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path, tiny_overri
     state = load_checkpoint(tmp_path / "r" / "checkpoint.pt")
     assert state["epoch"] == 1
     assert all(torch.isfinite(v).all() for v in state["model"].values())
+
+
+def _slow_disk(monkeypatch, seconds=0.3):
+    """Checkpoints' fsync, made in the background, takes ``seconds`` (the run folder's other files are written
+    as before): what reads a checkpoint must wait for it."""
+    real = checkpoint_module.os.fsync
+
+    def fsync(fd):
+        if threading.current_thread().name == "durable-write":
+            time.sleep(seconds)
+        real(fd)
+    monkeypatch.setattr(checkpoint_module.os, "fsync", fsync)
+
+
+def test_a_slow_disk_still_leaves_the_last_checkpoint_in_place_when_train_returns(tmp_path, tiny_overrides,
+                                                                                   monkeypatch):
+    _slow_disk(monkeypatch)
+    train(load_config(None, tiny_overrides + ["optim.epochs=2", "loss.name=ce"]), tmp_path / "r", quiet=True)
+    assert load_checkpoint(tmp_path / "r" / "checkpoint.pt")["epoch"] == 2
+    assert not list((tmp_path / "r").glob(".*.tmp"))
+
+
+def test_divergence_names_a_checkpoint_whose_fsync_was_still_running(tmp_path, tiny_overrides, monkeypatch):
+    _slow_disk(monkeypatch)
+    cfg = load_config(None, tiny_overrides + ["loss.name=ce"])
+    with pytest.raises(TrainingDiverged, match="The last good checkpoint is kept"):
+        train(cfg, tmp_path / "r", model=_GoesNaN(after=43 + 8), quiet=True)
+    assert load_checkpoint(tmp_path / "r" / "checkpoint.pt")["epoch"] == 1
 
 
 def _image_npz(path, n=120):

@@ -1,10 +1,12 @@
 """Atomic checkpoints that load with ``weights_only=True`` (no arbitrary unpickling)."""
 from __future__ import annotations
 
+import contextlib
 import os
 import pickle
 import random
 import tempfile
+import threading
 import warnings
 from pathlib import Path
 
@@ -20,16 +22,79 @@ def atomic_write(path: str | Path, write) -> None:
     A crash at any point leaves either the old file or the new one, never a torn file.
     """
     path = Path(path)
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    except OSError as e:
-        raise UserError(f"cannot write {path}: {e.strerror or first_line(e)}") from None
-    try:
-        with os.fdopen(fd, "wb") as fh:
+    fh, tmp = _open_temp(path)
+    with _cleanup(path, tmp):
+        with fh:
             write(fh)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
+
+
+class DurableWriter:
+    """``atomic_write`` whose fsync and rename run in a background thread: the file's bytes are written
+    in the caller's thread (a consistent snapshot of the state), and training goes on while the disk makes
+    them durable.  A per-epoch checkpoint's fsync is the larger part of its cost on a small model (about
+    6 ms of an 8.5 ms save on a 2.5 MB checkpoint, docs/benchmarks.md §13), and on a network file system it can
+    take longer than an epoch.
+
+    Writes stay ordered and atomic: a write first waits for the previous one, so the file is always the
+    old one or the new one, and a crash leaves at most a temp file (``RunDir.remove_partial_writes``).
+    ``wait()`` returns once the last write is in place (call it before the file is read, or the process
+    ends) and raises what went wrong in the background as the ``UserError`` ``atomic_write`` would raise.
+    """
+
+    def __init__(self):
+        self._thread: threading.Thread | None = None
+        self._error: BaseException | None = None
+
+    def write(self, path: str | Path, write) -> None:
+        self.wait()
+        path = Path(path)
+        fh, tmp = _open_temp(path)
+        with _cleanup(path, tmp):
+            try:
+                write(fh)
+                fh.flush()
+            except BaseException:
+                fh.close()
+                raise
+        # not a daemon: an interpreter that exits while the thread runs waits for the rename
+        self._thread = threading.Thread(target=self._finish, args=(path, fh, tmp), name="durable-write")
+        self._thread.start()
+
+    def _finish(self, path: Path, fh, tmp: str) -> None:
+        try:
+            with _cleanup(path, tmp):
+                with fh:
+                    os.fsync(fh.fileno())
+                os.replace(tmp, path)
+        except BaseException as e:      # raised in the training thread by the next wait()
+            self._error = e
+
+    def wait(self) -> None:
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+        if self._error is not None:
+            error, self._error = self._error, None
+            raise error
+
+
+def _open_temp(path: Path):
+    """A new temp file beside ``path``, open for writing: (file object, its name)."""
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as e:
+        raise UserError(f"cannot write {path}: {e.strerror or first_line(e)}") from None
+    return os.fdopen(fd, "wb"), tmp
+
+
+@contextlib.contextmanager
+def _cleanup(path: Path, tmp: str):
+    """On any error, delete the temp file and say what happened in one line (the old file is kept)."""
+    try:
+        yield
     except BaseException as e:
         if os.path.exists(tmp):
             os.unlink(tmp)
@@ -46,8 +111,12 @@ def atomic_write(path: str | Path, write) -> None:
 _STREAM_WRITER_FAILED = "inline_container"
 
 
-def save_checkpoint(path: str | Path, state: dict) -> None:
-    atomic_write(path, lambda fh: torch.save(state, fh))
+def save_checkpoint(path: str | Path, state: dict, writer: DurableWriter | None = None) -> None:
+    """``torch.save(state)`` to ``path`` atomically; with ``writer``, made durable in the background."""
+    if writer is None:
+        atomic_write(path, lambda fh: torch.save(state, fh))
+    else:
+        writer.write(path, lambda fh: torch.save(state, fh))
 
 
 def load_checkpoint(path: str | Path, map_location="cpu") -> dict:

@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from ..errors import Interrupted, UserError, first_line
-from .checkpoint import load_checkpoint, save_checkpoint
+from .checkpoint import DurableWriter, load_checkpoint, save_checkpoint
 from .devices import resolve_device, uses_bf16, uses_channels_last
 from .distributed import Distributed
 from .runfolder import RunDir
@@ -103,17 +103,24 @@ def place_model(model: nn.Module, cfg, device: torch.device, dist: Distributed, 
 class Checkpointer:
     """Saves and restores a run's state: the ``parts`` (objects with ``state_dict``/``load_state_dict``,
     e.g. model, optimizer, loss), every rank's RNG, the epoch and step, and any extra fields.
-    Rank 0 writes, atomically; every rank takes part (the RNG gather is a collective)."""
+    Rank 0 writes, atomically; every rank takes part (the RNG gather is a collective).  The bytes are
+    written when ``save`` is called; the fsync and the rename finish in the background (``DurableWriter``),
+    so ``wait()`` before reading the file or ending the process."""
 
     def __init__(self, path: Path, dist: Distributed, parts: dict, what: str = "this run's model and loss"):
         self.path, self.dist, self.parts, self.what = Path(path), dist, parts, what
+        self.writer = DurableWriter()
 
     def save(self, epoch: int, step: int, **extra) -> None:
         rngs = self.dist.gather_rng()
         if self.dist.is_main:
             save_checkpoint(self.path, {**{name: part.state_dict() for name, part in self.parts.items()},
-                                        **rngs, "epoch": epoch, "step": step, **extra})
+                                        **rngs, "epoch": epoch, "step": step, **extra}, self.writer)
         self.dist.barrier()
+
+    def wait(self) -> None:
+        """Return once the last checkpoint is in place; raises what went wrong writing it."""
+        self.writer.wait()
 
     def restore(self, map_location) -> dict:
         """Load every part and this rank's RNG; returns the whole checkpoint (its epoch, step and

@@ -126,7 +126,15 @@ def pretrain(cfg: Config, out: str | Path, resume: bool = False, quiet: bool = F
         total = dist.sum_(loss_sum.clone())
         checkpointer.save(epoch, step, loss_sum=total.cpu(), elapsed=elapsed + time.time() - t0)
 
-    with StopSignals(on_error=lambda: (dist.close(), run.unlock())) as stop:
+    def close() -> None:
+        """Put the last checkpoint in place, leave the process group, release the folder (end or error)."""
+        try:
+            checkpointer.wait()
+        finally:
+            dist.close()
+            run.unlock()
+
+    with StopSignals(on_error=close) as stop:
         for epoch in range(first_epoch, epochs):
             lr = optim_learning_rate(cfg.optim, epoch)
             for group in optimizer.param_groups:
@@ -149,6 +157,7 @@ def pretrain(cfg: Config, out: str | Path, resume: bool = False, quiet: bool = F
                 (q1, q2), (z1, z2) = q.chunk(2), z.chunk(2)     # the losses compute in float32
                 loss = loss_fn(q1, q2, z1, z2, idx, epoch)
                 if dist.any(not torch.isfinite(loss)):
+                    checkpointer.wait()     # the last good checkpoint is in place before the message names it
                     raise TrainingDiverged(f"loss became {loss.item()} at epoch {epoch} step {step} (lr {lr:g}); "
                                            f"stopped. {kept_checkpoint(run)}")
                 optimizer.zero_grad(set_to_none=True)
@@ -179,8 +188,7 @@ def pretrain(cfg: Config, out: str | Path, resume: bool = False, quiet: bool = F
                 checkpoint(epoch + 1, 0)
     summary = finish(cfg, run, net, loss_fn, data, device, elapsed + time.time() - t0, say) if dist.is_main else {}
     dist.barrier()
-    dist.close()
-    run.unlock()
+    close()
     return summary
 
 

@@ -82,9 +82,13 @@ class Session:
         return self.placement.net(self.placement.layout(x))
 
     def close(self) -> None:
-        """Leave the process group and release the run folder (at the end, or on any error)."""
-        self.dist.close()
-        self.run.unlock()
+        """Put the last checkpoint in place, leave the process group and release the run folder (at the
+        end, or on any error)."""
+        try:
+            self.checkpointer.wait()
+        finally:
+            self.dist.close()
+            self.run.unlock()
 
     def wall_time(self) -> float:
         return self.elapsed + time.time() - self.t0
