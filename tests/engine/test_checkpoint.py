@@ -150,3 +150,12 @@ def test_durable_writer_raises_a_failed_write_at_once(tmp_path):
         writer.write(path, boom)
     writer.wait()
     assert path.read_bytes() == b"old" and not list(tmp_path.glob(".*tmp"))
+
+
+def test_durable_writer_finishes_in_the_caller_when_no_thread_can_start(tmp_path, monkeypatch):
+    def refuse(self):
+        raise RuntimeError("can't start new thread")
+    monkeypatch.setattr(threading.Thread, "start", refuse)
+    path = tmp_path / "f.bin"
+    checkpoint_module.DurableWriter().write(path, lambda fh: fh.write(b"new"))
+    assert path.read_bytes() == b"new" and not list(tmp_path.glob(".*tmp"))

@@ -60,8 +60,14 @@ class DurableWriter:
                 fh.close()
                 raise
         # not a daemon: an interpreter that exits while the thread runs waits for the rename
-        self._thread = threading.Thread(target=self._finish, args=(path, fh, tmp), name="durable-write")
-        self._thread.start()
+        thread = threading.Thread(target=self._finish, args=(path, fh, tmp), name="durable-write")
+        try:
+            thread.start()
+        except RuntimeError:        # no thread to be had: finish here, as atomic_write does
+            self._finish(path, fh, tmp)
+            self.wait()
+            return
+        self._thread = thread
 
     def _finish(self, path: Path, fh, tmp: str) -> None:
         try:
