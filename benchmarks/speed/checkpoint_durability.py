@@ -25,12 +25,13 @@ from selfadaptive.engine import runtime
 BASE = ["optim.epochs=40", "log.progress=false"]
 
 
+#: the trainer's ``save_checkpoint``: given the Checkpointer's writer, it fsyncs and renames in the background
+SAVE_CHECKPOINT = runtime.save_checkpoint
+
+
 def in_the_training_thread(path, state, writer=None):
-    """``save_checkpoint`` without a writer: fsync and rename before it returns."""
-    return _background(path, state)
-
-
-_background = runtime.save_checkpoint
+    """``save_checkpoint`` without the writer: fsync and rename before it returns (``atomic_write``)."""
+    return SAVE_CHECKPOINT(path, state)
 
 
 def main(argv=None) -> int:
@@ -41,7 +42,7 @@ def main(argv=None) -> int:
     p.add_argument("--out", default=result_path("checkpoint_durability.json"))
     args = p.parse_args(argv)
     config = resolve_config(args.config)
-    modes = {"training_thread": in_the_training_thread, "background": _background}
+    modes = {"training_thread": in_the_training_thread, "background": SAVE_CHECKPOINT}
     wall = {m: [] for m in modes}
     cpu = {m: [] for m in modes}
     with tempfile.TemporaryDirectory() as tmp:
@@ -57,7 +58,7 @@ def main(argv=None) -> int:
             if pair:
                 print(f"pair {pair}: in the training thread {wall['training_thread'][-1]:.2f} s, "
                       f"background {wall['background'][-1]:.2f} s", flush=True)
-    runtime.save_checkpoint = _background
+    runtime.save_checkpoint = SAVE_CHECKPOINT
     medians = {m: statistics.median(v) for m, v in wall.items()}
     per_pair = statistics.median(b / s for b, s in zip(wall["background"], wall["training_thread"]))
     result = {"config": args.config, "overrides": BASE + [f"loss.name={args.loss}"], "wall_time_s": wall,
