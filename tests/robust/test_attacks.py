@@ -139,8 +139,14 @@ Z_MAX = 4.5
 
 @pytest.mark.slow
 def test_pgd_matches_torchattacks(trained, digits):
-    """Our PGD and torchattacks' PGD on the same model and data: identical without a random start;
-    with one, the same robust accuracy up to the spread of the random starts.
+    """Our PGD and torchattacks' PGD on the same model and data: the same adversarial examples without a
+    random start; with one, the same robust accuracy up to the spread of the random starts.
+
+    Without a random start the two differ only in rounding (we ascend the summed loss, torchattacks the
+    mean), which a step's ``sign`` turns into a whole step wherever a pixel's gradient is a rounding error
+    from zero: on an AMD EPYC machine 7 pixels of 1 confident sample of 1,797 (p(label) 0.9998) ended 0.05
+    apart, on others none.  A different attack (step size, projection, loss, step count) changes most
+    samples, so the test allows 1% of them to differ and asks the rest to be equal to 1e-6.
 
     With a random start each sample's outcome is a Bernoulli(p_i) draw, and a single pair of attacks
     differs by about 0.7 points on this model (sd of one run ~0.5 points), so a fixed 1-point
@@ -154,7 +160,8 @@ def test_pgd_matches_torchattacks(trained, digits):
     alpha = 2.5 * eps / steps
     theirs = torchattacks.PGD(trained, eps=eps, alpha=alpha, steps=steps, random_start=False)
     ours = pgd(trained, x, y, eps=eps, step_size=alpha, steps=steps, start="none")
-    assert torch.allclose(ours, theirs(x, y), atol=1e-6)
+    differs = (ours - theirs(x, y)).flatten(1).abs().amax(dim=1) > 1e-6        # (n,) samples not equal
+    assert differs.float().mean() <= 0.01
 
     theirs = torchattacks.PGD(trained, eps=eps, alpha=alpha, steps=steps, random_start=True)
     robust_ours, robust_theirs = [], []
