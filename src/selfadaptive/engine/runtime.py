@@ -58,8 +58,10 @@ def open_run(cfg, out, resume: bool, quiet: bool = False) -> tuple[RunDir, Distr
     return run, dist, device, quiet or not dist.is_main
 
 
-def kept_checkpoint(run: RunDir) -> str:
-    """What a stopped run leaves, told truthfully: its last good checkpoint, or none yet."""
+def kept_checkpoint(run: RunDir, checkpointer: Checkpointer) -> str:
+    """What a stopped run leaves, told truthfully: its last good checkpoint (once the one being written is in
+    place), or none yet."""
+    checkpointer.wait()
     if run.checkpoint.is_file():
         return f"The last good checkpoint is kept in {run.checkpoint} (--resume continues from it)"
     return (f"No checkpoint was written yet; `sat train --out {run.path}` starts the run again in the same "
@@ -133,6 +135,16 @@ class Checkpointer:
             raise UserError(f"{self.path} does not match {self.what}: {first_line(e)}") from None
         self.dist.restore_rng(state)
         return state
+
+
+def close_run(checkpointer: Checkpointer, dist: Distributed, run: RunDir) -> None:
+    """A run's end, or any error: put the last checkpoint in place, then, whatever happened, leave the process
+    group and release the run folder."""
+    try:
+        checkpointer.wait()
+    finally:
+        dist.close()
+        run.unlock()
 
 
 def tensorboard_writer(run: RunDir, first_epoch: int):

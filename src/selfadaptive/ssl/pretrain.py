@@ -22,7 +22,7 @@ from ..engine.devices import bf16_autocast, resolve_device
 from ..engine.evaluation import logits_of
 from ..engine.optimizers import build_optimizer
 from ..engine.runfolder import RunDir
-from ..engine.runtime import Checkpointer, StopSignals, kept_checkpoint, open_run, place_model
+from ..engine.runtime import Checkpointer, StopSignals, close_run, kept_checkpoint, open_run, place_model
 from ..engine.schedules import epoch_order, optim_learning_rate, step_seed
 from ..errors import TrainingDiverged, UserError, first_line
 from ..losses import build_loss
@@ -126,15 +126,7 @@ def pretrain(cfg: Config, out: str | Path, resume: bool = False, quiet: bool = F
         total = dist.sum_(loss_sum.clone())
         checkpointer.save(epoch, step, loss_sum=total.cpu(), elapsed=elapsed + time.time() - t0)
 
-    def close() -> None:
-        """Put the last checkpoint in place, leave the process group, release the folder (end or error)."""
-        try:
-            checkpointer.wait()
-        finally:
-            dist.close()
-            run.unlock()
-
-    with StopSignals(on_error=close) as stop:
+    with StopSignals(on_error=lambda: close_run(checkpointer, dist, run)) as stop:
         for epoch in range(first_epoch, epochs):
             lr = optim_learning_rate(cfg.optim, epoch)
             for group in optimizer.param_groups:
@@ -157,9 +149,8 @@ def pretrain(cfg: Config, out: str | Path, resume: bool = False, quiet: bool = F
                 (q1, q2), (z1, z2) = q.chunk(2), z.chunk(2)     # the losses compute in float32
                 loss = loss_fn(q1, q2, z1, z2, idx, epoch)
                 if dist.any(not torch.isfinite(loss)):
-                    checkpointer.wait()     # the last good checkpoint is in place before the message names it
                     raise TrainingDiverged(f"loss became {loss.item()} at epoch {epoch} step {step} (lr {lr:g}); "
-                                           f"stopped. {kept_checkpoint(run)}")
+                                           f"stopped. {kept_checkpoint(run, checkpointer)}")
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()
@@ -188,7 +179,7 @@ def pretrain(cfg: Config, out: str | Path, resume: bool = False, quiet: bool = F
                 checkpoint(epoch + 1, 0)
     summary = finish(cfg, run, net, loss_fn, data, device, elapsed + time.time() - t0, say) if dist.is_main else {}
     dist.barrier()
-    close()
+    close_run(checkpointer, dist, run)
     return summary
 
 

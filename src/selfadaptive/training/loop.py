@@ -60,10 +60,9 @@ def train(cfg: Config, out: str | Path, resume: bool = False, model: torch.nn.Mo
                     loss, logits = task.step(s.forward, loss_fn, x, y, idx, epoch, step, len(batch))
                 if dist.any(not torch.isfinite(loss)):
                     value = loss.item() if not torch.isfinite(loss) else "non-finite on another rank"
-                    s.checkpointer.wait()       # the last good checkpoint is in place before the message names it
                     raise TrainingDiverged(
                         f"loss became {value} at epoch {epoch} step {step} (lr {lr:g}); stopped. "
-                        f"{kept_checkpoint(s.run)}; try a lower optim.lr")
+                        f"{kept_checkpoint(s.run, s.checkpointer)}; try a lower optim.lr")
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()

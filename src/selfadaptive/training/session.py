@@ -16,7 +16,7 @@ from ..engine.devices import bf16_autocast
 from ..engine.distributed import Distributed
 from ..engine.optimizers import build_optimizer
 from ..engine.runfolder import RunDir
-from ..engine.runtime import Checkpointer, Placement, open_run, place_model, tensorboard_writer
+from ..engine.runtime import Checkpointer, Placement, close_run, open_run, place_model, tensorboard_writer
 from ..engine.schedules import rescale_for_width
 from ..engine.selection import BestModel
 from ..engine.task import Task
@@ -82,13 +82,8 @@ class Session:
         return self.placement.net(self.placement.layout(x))
 
     def close(self) -> None:
-        """Put the last checkpoint in place, leave the process group and release the run folder (at the
-        end, or on any error)."""
-        try:
-            self.checkpointer.wait()
-        finally:
-            self.dist.close()
-            self.run.unlock()
+        """At the end, or on any error (``close_run``)."""
+        close_run(self.checkpointer, self.dist, self.run)
 
     def wall_time(self) -> float:
         return self.elapsed + time.time() - self.t0
